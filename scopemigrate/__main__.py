@@ -1,0 +1,3 @@
+from scopemigrate.cli import run
+
+run()

@@ -1,0 +1,295 @@
+"""One function per verb. These are the public Python API; the CLI only renders them.
+
+Each returns a frozen result object; none prints. The flow of a run:
+load migration files -> open the store and take its lock -> read the ledger ->
+plan -> (read devices, compose, apply in memory) -> commit once -> result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from scopemigrate import engine
+from scopemigrate.config import Config
+from scopemigrate.engine import DevicePlan
+from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedError
+from scopemigrate.graph import RevisionGraph
+from scopemigrate.ledger import Ledger, RunRecord, now_iso, who
+from scopemigrate.scripts import load_locations
+from scopemigrate.stores import Store, open_store
+
+# A gateway may rewrite paired.json at any moment; redo the run on the new
+# content this many times before giving up.
+MAX_ATTEMPTS = 5
+
+
+def tool_version() -> str:
+    from scopemigrate import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The result of ``upgrade`` or ``downgrade`` (or their dry runs)."""
+
+    store: str
+    direction: Literal["upgrade", "downgrade"]
+    from_heads: list[str]
+    to_heads: list[str]
+    revisions: list[str]
+    devices: list[DevicePlan]
+    pending_removed: int = 0
+    pending_restored: int = 0
+    dry_run: bool = False
+    store_exists: bool = True
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.revisions) and not self.dry_run
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"changed": self.changed}
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    revision: str
+    down_revision: list[str]
+    release: str
+    message: str
+    applied: bool
+    is_head: bool
+    source: str | None
+
+
+@dataclass(frozen=True)
+class CurrentResult:
+    store: str
+    store_exists: bool
+    heads: list[str]
+    revisions: list[RevisionInfo]
+    last_run: RunRecord | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["last_run"] = self.last_run.model_dump() if self.last_run else None
+        return data
+
+
+@dataclass(frozen=True)
+class HistoryResult:
+    store: str
+    revisions: list[RevisionInfo]  # newest first
+    runs: list[RunRecord] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "revisions": [asdict(r) for r in self.revisions],
+            "runs": [r.model_dump() for r in self.runs],
+        }
+
+
+@dataclass(frozen=True)
+class _Context:
+    store: Store
+    sources: dict[str, str]
+    file_migrations: list[Any]
+
+
+def _context(config: Config) -> _Context:
+    scripts = load_locations(config.locations)
+    return _Context(
+        store=open_store(config.store, config.env),
+        sources={s.migration.revision: str(s.path) for s in scripts},
+        file_migrations=[s.migration for s in scripts],
+    )
+
+
+def _graph(context: _Context, ledger: Ledger) -> RevisionGraph:
+    """Files, plus migrations only the ledger still knows (an older package is installed)."""
+    known = {m.revision for m in context.file_migrations}
+    extra = [m for m in ledger.stored_migrations() if m.revision not in known]
+    graph = RevisionGraph([*context.file_migrations, *extra], context.sources)
+    unknown = [rev for rev in ledger.heads if rev not in graph.migrations]
+    if unknown:
+        raise StoreAheadError(
+            f"{context.store.location}: the store records revision {', '.join(unknown)}, "
+            "which neither the migration files nor the ledger explain; it was migrated by "
+            "a newer release: install that release (or newer) instead of downgrading the store"
+        )
+    return graph
+
+
+def _record(
+    ledger: Ledger,
+    direction: Literal["upgrade", "downgrade"],
+    new_heads: list[str],
+    revisions: list[str],
+    devices_changed: int,
+) -> RunRecord:
+    return RunRecord(
+        direction=direction,
+        from_heads=list(ledger.heads),
+        to_heads=new_heads,
+        revisions=revisions,
+        devices_changed=devices_changed,
+        at=now_iso(),
+        by=who(),
+        tool_version=tool_version(),
+    )
+
+
+def _run(
+    config: Config,
+    target: str,
+    dry_run: bool,
+    direction: Literal["upgrade", "downgrade"],
+) -> RunResult:
+    context = _context(config)
+    store = context.store
+    if not store.exists():
+        return RunResult(store.location, direction, [], [], [], [], dry_run=dry_run, store_exists=False)
+    with store.lock(config.lock_timeout):
+        for _ in range(MAX_ATTEMPTS):
+            ledger = store.read_ledger()
+            graph = _graph(context, ledger)
+            applied = graph.ancestors(ledger.heads)
+            wanted = graph.resolve(target, applied)
+            plan_step: Callable[..., RunResult | None] = (
+                _upgrade_once if direction == "upgrade" else _downgrade_once
+            )
+            try:
+                result = plan_step(store, graph, ledger, applied, wanted, dry_run)
+            except StoreChangedError:
+                continue
+            if result is None:
+                return RunResult(store.location, direction, list(ledger.heads), list(ledger.heads), [], [], dry_run=dry_run)
+            return result
+    raise RunFailedError(
+        f"{store.location}: the store kept changing under scopemigrate "
+        f"({MAX_ATTEMPTS} attempts); the store was left as it was, run again"
+    )
+
+
+def _commit(store: Store, *args: Any) -> None:
+    try:
+        store.commit(*args)
+    except OSError as exc:
+        raise RunFailedError(
+            f"{store.location}: could not write the store ({exc.strerror or exc}); "
+            "it was left as it was"
+        ) from None
+
+
+def _upgrade_once(
+    store: Store, graph: RevisionGraph, ledger: Ledger, applied: set[str], wanted: set[str], dry_run: bool
+) -> RunResult | None:
+    path = graph.upgrade_path(applied, wanted)
+    if not path:
+        return None  # at the target: no device is read, nothing is written
+    snapshot = store.read()
+    steps = [graph.migrations[rev] for rev in path]
+    outcome = engine.upgrade(steps, snapshot.devices, snapshot.pending, now_iso())
+    new_heads = graph.heads_of(applied | set(path))
+    result = RunResult(
+        store=store.location,
+        direction="upgrade",
+        from_heads=list(ledger.heads),
+        to_heads=new_heads,
+        revisions=path,
+        devices=outcome.devices,
+        pending_removed=len(outcome.changes.pending_removed),
+        dry_run=dry_run,
+    )
+    if not dry_run:
+        new_ledger = ledger.model_copy(deep=True)
+        new_ledger.heads = new_heads
+        new_ledger.applied.update(outcome.applied)
+        new_ledger.history.append(_record(ledger, "upgrade", new_heads, path, len(outcome.devices)))
+        _commit(store, snapshot, outcome.changes, new_ledger)
+    return result
+
+
+def _downgrade_once(
+    store: Store, graph: RevisionGraph, ledger: Ledger, applied: set[str], wanted: set[str], dry_run: bool
+) -> RunResult | None:
+    path = graph.downgrade_path(applied, wanted)
+    if not path:
+        return None
+    snapshot = store.read()
+    entries = [ledger.applied[rev] for rev in path if rev in ledger.applied]
+    outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending)
+    new_heads = graph.heads_of(applied - set(path))
+    result = RunResult(
+        store=store.location,
+        direction="downgrade",
+        from_heads=list(ledger.heads),
+        to_heads=new_heads,
+        revisions=path,
+        devices=outcome.devices,
+        pending_restored=len(outcome.changes.pending_restored),
+        dry_run=dry_run,
+    )
+    if not dry_run:
+        new_ledger = ledger.model_copy(deep=True)
+        new_ledger.heads = new_heads
+        for rev in path:
+            new_ledger.applied.pop(rev, None)
+        new_ledger.history.append(_record(ledger, "downgrade", new_heads, path, len(outcome.devices)))
+        _commit(store, snapshot, outcome.changes, new_ledger)
+    return result
+
+
+def upgrade(config: Config, target: str = "head", *, dry_run: bool = False) -> RunResult:
+    """Bring the store up to ``target`` (``head``, a revision, or a release version)."""
+    return _run(config, target, dry_run, "upgrade")
+
+
+def downgrade(config: Config, target: str, *, dry_run: bool = False) -> RunResult:
+    """Undo applied revisions down to ``target``, exactly as recorded in the ledger."""
+    return _run(config, target, dry_run, "downgrade")
+
+
+def _revision_infos(graph: RevisionGraph, context: _Context, applied: set[str]) -> list[RevisionInfo]:
+    heads = set(graph.heads)
+    return [
+        RevisionInfo(
+            revision=rev,
+            down_revision=list(graph.migrations[rev].down_revision),
+            release=graph.migrations[rev].release,
+            message=graph.migrations[rev].message,
+            applied=rev in applied,
+            is_head=rev in heads,
+            source=context.sources.get(rev),
+        )
+        for rev in reversed(graph.order)
+    ]
+
+
+def current(config: Config) -> CurrentResult:
+    """The revisions the store has applied (reads the ledger only)."""
+    context = _context(config)
+    store = context.store
+    if not store.exists():
+        return CurrentResult(store.location, False, [], [])
+    ledger = store.read_ledger()
+    graph = _graph(context, ledger)
+    applied = graph.ancestors(ledger.heads)
+    infos = [info for info in _revision_infos(graph, context, applied) if info.revision in ledger.heads]
+    return CurrentResult(
+        store.location, True, list(ledger.heads), infos, ledger.history[-1] if ledger.history else None
+    )
+
+
+def history(config: Config) -> HistoryResult:
+    """Every known revision, newest first, marked applied or not; and the store's run log."""
+    context = _context(config)
+    store = context.store
+    ledger = store.read_ledger() if store.exists() else Ledger()
+    graph = _graph(context, ledger)
+    applied = graph.ancestors(ledger.heads)
+    return HistoryResult(store.location, _revision_infos(graph, context, applied), list(ledger.history))

@@ -1,0 +1,81 @@
+"""The engine's view of a device, independent of any store format.
+
+A store adapter turns its records into ``DeviceState`` objects and turns the
+engine's ``ChangeSet`` back into its own format. Scope lists are addressed by
+abstract field names, so the engine never learns how a store lays them out:
+
+* ``scopes``: the device's granted scopes, kept in insertion order;
+* ``approvedScopes``: the approved ceiling, only where the record has one;
+* ``tokens.<role>``: the scopes of the device token for ``<role>``, kept sorted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+SCOPES = "scopes"
+APPROVED_SCOPES = "approvedScopes"
+TOKEN_PREFIX = "tokens."
+
+
+def token_field(role: str) -> str:
+    """The abstract field name of the scopes of a role's device token."""
+    return TOKEN_PREFIX + role
+
+
+class FieldKind(Enum):
+    """How a scope list is ordered and what an empty list looks like."""
+
+    DEVICE = "device"  # insertion order; OpenClaw writes an empty list as an absent key
+    TOKEN = "token"  # sorted; OpenClaw writes an empty list as []
+
+
+def field_kind(name: str) -> FieldKind:
+    return FieldKind.TOKEN if name.startswith(TOKEN_PREFIX) else FieldKind.DEVICE
+
+
+# A scope list as read from a store; None means the key is absent.
+ScopeList = list[str] | None
+
+
+@dataclass
+class DeviceState:
+    """A mutable working copy of one device's scope lists, as the engine sees it."""
+
+    device_id: str
+    label: str
+    roles: frozenset[str]
+    client_id: str | None = None
+    client_mode: str | None = None
+    fields: dict[str, ScopeList] = field(default_factory=dict)
+
+    def scopes(self) -> list[str]:
+        """The device's granted scopes (empty when the key is absent)."""
+        return list(self.fields.get(SCOPES) or [])
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A pairing request waiting for approval; ``raw`` is the adapter's own record."""
+
+    request_id: str
+    device_id: str
+    roles: frozenset[str]
+    scopes: tuple[str, ...]
+    is_repair: bool
+    raw: dict[str, Any]
+
+
+@dataclass
+class ChangeSet:
+    """What one run writes: final values of the changed fields, and pending edits."""
+
+    devices: dict[str, dict[str, ScopeList]] = field(default_factory=dict)
+    pending_removed: list[str] = field(default_factory=list)
+    # (original index, raw record): requests a downgrade puts back where they were.
+    pending_restored: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.devices or self.pending_removed or self.pending_restored)

@@ -1,0 +1,163 @@
+"""The engine: applies a planned chain of revisions to devices in one pass.
+
+Every step of a run is folded into one change per device: each device is
+visited once, all steps are applied to it in memory, and the store writes the
+result once. Cost grows with the store, not with the length of the chain.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from scopemigrate.devices import ChangeSet, DeviceState, PendingRequest, ScopeList
+from scopemigrate.ledger import AppliedRevision, DeviceProvenance, RemovedPending
+from scopemigrate.migration import Migration
+from scopemigrate.operations import undo_edit
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """The net effect of a run on one device, for plans and reports (no secrets)."""
+
+    device_id: str
+    label: str
+    added: dict[str, list[str]]
+    removed: dict[str, list[str]]
+
+
+@dataclass
+class Outcome:
+    """What a run computed: the change to write and the ledger entries it implies."""
+
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    applied: dict[str, AppliedRevision] = field(default_factory=dict)
+    devices: list[DevicePlan] = field(default_factory=list)
+
+
+def _holds(device_scopes: Iterable[str], request: PendingRequest) -> bool:
+    return set(request.scopes) <= set(device_scopes)
+
+
+def _changed_fields(device: DeviceState, before: dict[str, ScopeList]) -> dict[str, ScopeList]:
+    return {name: value for name, value in device.fields.items() if value != before.get(name)}
+
+
+def _net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | None:
+    added: dict[str, list[str]] = {}
+    removed: dict[str, list[str]] = {}
+    changed: dict[str, ScopeList] = {}
+    for name, value in device.fields.items():
+        old = before.get(name)
+        if value == old:
+            continue
+        changed[name] = value
+        old_set, new_set = set(old or []), set(value or [])
+        plus = [s for s in (value or []) if s not in old_set]
+        minus = [s for s in (old or []) if s not in new_set]
+        if plus:
+            added[name] = plus
+        if minus:
+            removed[name] = minus
+    if not changed:
+        return None
+    return DevicePlan(device.device_id, device.label, added, removed)
+
+
+def upgrade(
+    steps: Sequence[Migration],
+    devices: Iterable[DeviceState],
+    pending: Sequence[PendingRequest],
+    applied_at: str,
+) -> Outcome:
+    """Apply ``steps`` in order to every device, recording provenance per step."""
+    outcome = Outcome()
+    provenance: dict[str, DeviceProvenance] = {m.revision: {} for m in steps}
+    removed_pending: dict[str, list[RemovedPending]] = defaultdict(list)
+    repairs: dict[str, list[tuple[int, PendingRequest]]] = defaultdict(list)
+    for index, request in enumerate(pending):
+        if request.is_repair:
+            repairs[request.device_id].append((index, request))
+
+    for device in devices:
+        before = dict(device.fields)
+        open_repairs = [
+            (i, r)
+            for i, r in repairs.get(device.device_id, ())
+            if r.roles <= device.roles and not _holds(device.scopes(), r)
+        ]
+        for migration in steps:
+            for operation in migration.operations:
+                if not operation.matches(device):
+                    continue
+                for name in list(operation.target_fields(device)):
+                    value, edit = operation.edit(name, device.fields.get(name))
+                    if edit is None:
+                        continue
+                    device.fields[name] = value
+                    per_device = provenance[migration.revision].setdefault(device.device_id, {})
+                    per_device.setdefault(name, []).append(edit)
+            if open_repairs:
+                held = device.scopes()
+                satisfied = [(i, r) for i, r in open_repairs if _holds(held, r)]
+                for i, request in satisfied:
+                    removed_pending[migration.revision].append(
+                        RemovedPending(index=i, record=request.raw)
+                    )
+                    outcome.changes.pending_removed.append(request.request_id)
+                open_repairs = [item for item in open_repairs if item not in satisfied]
+        plan = _net_plan(device, before)
+        if plan is not None:
+            outcome.devices.append(plan)
+            outcome.changes.devices[device.device_id] = _changed_fields(device, before)
+
+    for migration in steps:
+        outcome.applied[migration.revision] = AppliedRevision(
+            migration=migration,
+            applied_at=applied_at,
+            provenance=provenance[migration.revision],
+            removed_pending=removed_pending.get(migration.revision, []),
+        )
+    return outcome
+
+
+def downgrade(
+    steps: Sequence[AppliedRevision],
+    devices: Iterable[DeviceState],
+    pending: Sequence[PendingRequest],
+) -> Outcome:
+    """Undo ``steps`` (children first) using their recorded provenance only.
+
+    A scope a device held before the upgrade, or was granted since by a person
+    or the product, is not in the provenance and so is never removed.
+    """
+    outcome = Outcome()
+    by_id = {device.device_id: device for device in devices}
+    before = {device_id: dict(device.fields) for device_id, device in by_id.items()}
+    touched: set[str] = set()
+    present = {request.request_id for request in pending}
+    for entry in steps:
+        for device_id, fields in entry.provenance.items():
+            device = by_id.get(device_id)
+            if device is None:
+                continue  # unpaired since: nothing left to undo
+            for name, edits in fields.items():
+                if name not in device.fields:
+                    continue  # the token was removed since
+                for edit in reversed(edits):
+                    device.fields[name] = undo_edit(device.fields[name], edit)
+            touched.add(device_id)
+        for removed in entry.removed_pending:
+            request_id = str(removed.record.get("requestId", ""))
+            if request_id and request_id not in present:
+                outcome.changes.pending_restored.append((removed.index, removed.record))
+                present.add(request_id)
+    for device_id, device in by_id.items():
+        if device_id not in touched:
+            continue
+        plan = _net_plan(device, before[device_id])
+        if plan is not None:
+            outcome.devices.append(plan)
+            outcome.changes.devices[device_id] = _changed_fields(device, before[device_id])
+    return outcome

@@ -1,0 +1,55 @@
+"""Every error scopemigrate raises on purpose.
+
+Each class carries a message a user can act on. The CLI maps classes to exit
+codes in one place (``cli.EXIT_CODES``); nothing else knows about exit codes.
+Messages never contain token values.
+"""
+
+from __future__ import annotations
+
+
+class ScopemigrateError(Exception):
+    """Base class: a failure that scopemigrate anticipated and explains."""
+
+
+class ConfigError(ScopemigrateError):
+    """The configuration or the command line asks for something impossible."""
+
+
+class MigrationFileError(ScopemigrateError):
+    """A migration file is malformed or contradicts the others."""
+
+
+class GraphError(MigrationFileError):
+    """The revision graph is not a valid DAG, or a target cannot be resolved."""
+
+
+class StoreNotFoundError(ScopemigrateError):
+    """No device store exists where one was expected."""
+
+
+class BadStoreError(ScopemigrateError):
+    """The device store holds data scopemigrate refuses to touch.
+
+    The message names the file, and the record and field where that applies.
+    """
+
+
+class LockTimeoutError(ScopemigrateError):
+    """Another run holds the store's lock longer than we were willing to wait."""
+
+
+class StoreAheadError(ScopemigrateError):
+    """The store records a revision that this code neither has nor can explain."""
+
+
+class RunFailedError(ScopemigrateError):
+    """A run failed part-way; the store was left exactly as it was."""
+
+
+class StoreChangedError(ScopemigrateError):
+    """The store changed between our read and our commit (a gateway wrote it).
+
+    The run is redone on the new content; users see this only if it keeps
+    happening past the retry bound.
+    """
