@@ -60,11 +60,32 @@ class Output:
 
 def common_options(func: F) -> F:
     options = [
-        click.option("--store", "store", metavar="PATH|URL", help="Device store (default: OpenClaw's state dir)."),
-        click.option("--migrations", "locations", multiple=True, metavar="DIR", help="Migration folder (repeatable)."),
-        click.option("--config", "config_file", type=click.Path(path_type=Path), help="Configuration file."),
-        click.option("--lock-timeout", type=float, default=None, metavar="SECONDS", help="Wait this long for the store's lock."),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines."),
+        click.option(
+            "--store",
+            "store",
+            metavar="PATH|URL",
+            help="Device store (default: OpenClaw's state dir).",
+        ),
+        click.option(
+            "--migrations",
+            "locations",
+            multiple=True,
+            metavar="DIR",
+            help="Migration folder (repeatable).",
+        ),
+        click.option(
+            "--config", "config_file", type=click.Path(path_type=Path), help="Configuration file."
+        ),
+        click.option(
+            "--lock-timeout",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Wait this long for the store's lock.",
+        ),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
+        ),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing on success."),
         click.option("-v", "--verbose", count=True, help="Say more."),
     ]
@@ -89,7 +110,7 @@ def _short(revs: list[str]) -> str:
 
 
 def _device_line(plan: DevicePlan) -> str:
-    parts = []
+    parts: list[str] = []
     for sign, changes in (("+", plan.added), ("-", plan.removed)):
         by_scope: dict[str, list[str]] = {}
         for field_name, scopes in changes.items():
@@ -127,7 +148,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("target", default="head")
-@click.option("--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing.")
+@click.option(
+    "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
+)
 @common_options
 def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
@@ -138,7 +161,9 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
 
 @main.command()
 @click.argument("target")
-@click.option("--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing.")
+@click.option(
+    "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
+)
 @common_options
 def downgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
@@ -162,7 +187,10 @@ def current(**options: Any) -> None:
         lines = [f"{info.revision} ({info.release}) {info.message}" for info in result.revisions]
         if output.verbose and result.last_run:
             run = result.last_run
-            lines.append(f"last run: {run.direction} at {run.at} by {run.by} (scopemigrate {run.tool_version})")
+            lines.append(
+                f"last run: {run.direction} at {run.at} by {run.by} "
+                f"(scopemigrate {run.tool_version})"
+            )
         return lines
 
     output.emit(result.to_json(), text)
@@ -178,11 +206,17 @@ def history(**options: Any) -> None:
     def text() -> list[str]:
         lines = []
         for info in result.revisions:
-            marks = " ".join(m for m, on in (("(head)", info.is_head), ("(applied)", info.applied)) if on)
-            lines.append(f"{_short(info.down_revision)} -> {info.revision} {marks}".rstrip() + f", {info.release}: {info.message}")
+            marks = " ".join(
+                m for m, on in (("(head)", info.is_head), ("(applied)", info.applied)) if on
+            )
+            lines.append(
+                f"{_short(info.down_revision)} -> {info.revision} {marks}".rstrip()
+                + f", {info.release}: {info.message}"
+            )
         if output.verbose:
             lines.extend(
-                f"  run: {run.direction} {_short(run.from_heads)} -> {_short(run.to_heads)} at {run.at} by {run.by}"
+                f"  run: {run.direction} {_short(run.from_heads)} -> {_short(run.to_heads)} "
+                f"at {run.at} by {run.by}"
                 for run in result.runs
             )
         return lines

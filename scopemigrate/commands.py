@@ -152,7 +152,9 @@ def _run(
     context = _context(config)
     store = context.store
     if not store.exists():
-        return RunResult(store.location, direction, [], [], [], [], dry_run=dry_run, store_exists=False)
+        return RunResult(
+            store.location, direction, [], [], [], [], dry_run=dry_run, store_exists=False
+        )
     with store.lock(config.lock_timeout):
         for _ in range(MAX_ATTEMPTS):
             ledger = store.read_ledger()
@@ -167,7 +169,15 @@ def _run(
             except StoreChangedError:
                 continue
             if result is None:
-                return RunResult(store.location, direction, list(ledger.heads), list(ledger.heads), [], [], dry_run=dry_run)
+                return RunResult(
+                    store.location,
+                    direction,
+                    list(ledger.heads),
+                    list(ledger.heads),
+                    [],
+                    [],
+                    dry_run=dry_run,
+                )
             return result
     raise RunFailedError(
         f"{store.location}: the store kept changing under scopemigrate "
@@ -186,7 +196,12 @@ def _commit(store: Store, *args: Any) -> None:
 
 
 def _upgrade_once(
-    store: Store, graph: RevisionGraph, ledger: Ledger, applied: set[str], wanted: set[str], dry_run: bool
+    store: Store,
+    graph: RevisionGraph,
+    ledger: Ledger,
+    applied: set[str],
+    wanted: set[str],
+    dry_run: bool,
 ) -> RunResult | None:
     path = graph.upgrade_path(applied, wanted)
     if not path:
@@ -215,7 +230,12 @@ def _upgrade_once(
 
 
 def _downgrade_once(
-    store: Store, graph: RevisionGraph, ledger: Ledger, applied: set[str], wanted: set[str], dry_run: bool
+    store: Store,
+    graph: RevisionGraph,
+    ledger: Ledger,
+    applied: set[str],
+    wanted: set[str],
+    dry_run: bool,
 ) -> RunResult | None:
     path = graph.downgrade_path(applied, wanted)
     if not path:
@@ -239,7 +259,9 @@ def _downgrade_once(
         new_ledger.heads = new_heads
         for rev in path:
             new_ledger.applied.pop(rev, None)
-        new_ledger.history.append(_record(ledger, "downgrade", new_heads, path, len(outcome.devices)))
+        new_ledger.history.append(
+            _record(ledger, "downgrade", new_heads, path, len(outcome.devices))
+        )
         _commit(store, snapshot, outcome.changes, new_ledger)
     return result
 
@@ -254,7 +276,9 @@ def downgrade(config: Config, target: str, *, dry_run: bool = False) -> RunResul
     return _run(config, target, dry_run, "downgrade")
 
 
-def _revision_infos(graph: RevisionGraph, context: _Context, applied: set[str]) -> list[RevisionInfo]:
+def _revision_infos(
+    graph: RevisionGraph, context: _Context, applied: set[str]
+) -> list[RevisionInfo]:
     heads = set(graph.heads)
     return [
         RevisionInfo(
@@ -279,9 +303,15 @@ def current(config: Config) -> CurrentResult:
     ledger = store.read_ledger()
     graph = _graph(context, ledger)
     applied = graph.ancestors(ledger.heads)
-    infos = [info for info in _revision_infos(graph, context, applied) if info.revision in ledger.heads]
+    infos = [
+        info for info in _revision_infos(graph, context, applied) if info.revision in ledger.heads
+    ]
     return CurrentResult(
-        store.location, True, list(ledger.heads), infos, ledger.history[-1] if ledger.history else None
+        store.location,
+        True,
+        list(ledger.heads),
+        infos,
+        ledger.history[-1] if ledger.history else None,
     )
 
 
@@ -292,4 +322,6 @@ def history(config: Config) -> HistoryResult:
     ledger = store.read_ledger() if store.exists() else Ledger()
     graph = _graph(context, ledger)
     applied = graph.ancestors(ledger.heads)
-    return HistoryResult(store.location, _revision_infos(graph, context, applied), list(ledger.history))
+    return HistoryResult(
+        store.location, _revision_infos(graph, context, applied), list(ledger.history)
+    )

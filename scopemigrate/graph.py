@@ -69,9 +69,7 @@ class RevisionGraph:
         if len(order) != len(self.migrations):
             stuck = sorted(rev for rev in self.migrations if rev not in set(order))
             cycle = self._find_cycle(stuck)
-            raise GraphError(
-                f"{self._where(cycle[0])}revision cycle: {' -> '.join(cycle)}"
-            )
+            raise GraphError(f"{self._where(cycle[0])}revision cycle: {' -> '.join(cycle)}")
         return order
 
     def _sort_key(self, rev: str) -> tuple[Version, str, str]:
@@ -141,17 +139,13 @@ class RevisionGraph:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            raise GraphError(
-                f"revision prefix {text!r} is ambiguous: {', '.join(matches)}"
-            )
+            raise GraphError(f"revision prefix {text!r} is ambiguous: {', '.join(matches)}")
         raise GraphError(f"no revision {text!r} (see 'scopemigrate history')")
 
     def release_set(self, release: str) -> set[str]:
         """Every revision whose release is at or below ``release``."""
         ceiling = selection_ceiling(parse_release(release))
-        return {
-            rev for rev, m in self.migrations.items() if m.release_version <= ceiling
-        }
+        return {rev for rev, m in self.migrations.items() if m.release_version <= ceiling}
 
     def resolve(self, target: str, applied: Iterable[str]) -> set[str]:
         """The applied set that ``target`` stands for, given what is applied now."""

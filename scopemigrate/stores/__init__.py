@@ -33,9 +33,7 @@ def open_store(spec: str | None, env: Mapping[str, str] | None = None) -> Store:
     if sep and scheme == "openclaw-json":
         return OpenClawJsonStore(state_dir_from_path(Path(rest).expanduser()))
     if sep and len(scheme) > 1 and not rest.startswith("\\"):
-        raise ConfigError(
-            f"store URL {spec!r}: unknown scheme {scheme!r} (known: openclaw-json)"
-        )
+        raise ConfigError(f"store URL {spec!r}: unknown scheme {scheme!r} (known: openclaw-json)")
     path = Path(spec).expanduser()
     state_dir = state_dir_from_path(path)
     if (state_dir / "state" / "openclaw.sqlite").exists() and not (

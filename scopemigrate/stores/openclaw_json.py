@@ -78,7 +78,9 @@ def parse_object_file(path: Path, data: bytes, keyed_by: str) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadStoreError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+        raise BadStoreError(
+            f"{path}: not UTF-8 text (invalid byte at offset {exc.start})"
+        ) from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -158,9 +160,7 @@ def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
             raise check.fail(where, f"expected an object, found {_kind(token)}")
         fields[token_field(token_role)] = check.strings(token, "scopes", f"{where}.scopes")
     label = (
-        check.string(record, "displayName")
-        or check.string(record, "clientId")
-        or device_id[:12]
+        check.string(record, "displayName") or check.string(record, "clientId") or device_id[:12]
     )
     return DeviceState(
         device_id=device_id,
@@ -257,11 +257,13 @@ class OpenClawJsonStore:
         paired_bytes = _read_bytes(self.paired_path)
         pending_bytes = _read_bytes(self.pending_path)
         paired = (
-            {} if paired_bytes is None
+            {}
+            if paired_bytes is None
             else parse_object_file(self.paired_path, paired_bytes, "device id")
         )
         pending = (
-            {} if pending_bytes is None
+            {}
+            if pending_bytes is None
             else parse_object_file(self.pending_path, pending_bytes, "request id")
         )
         devices = [device_from_record(self.paired_path, k, v) for k, v in paired.items()]
@@ -305,7 +307,10 @@ class OpenClawJsonStore:
         fsync_dir(self.devices_dir)
 
     def _check_unchanged(self, raw: _Raw) -> None:
-        for path, seen in ((self.paired_path, raw.paired_bytes), (self.pending_path, raw.pending_bytes)):
+        for path, seen in (
+            (self.paired_path, raw.paired_bytes),
+            (self.pending_path, raw.pending_bytes),
+        ):
             if _read_bytes(path) != seen:
                 raise StoreChangedError(f"{path}: changed while scopemigrate was running")
 

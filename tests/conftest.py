@@ -1,0 +1,66 @@
+"""Shared test helpers: private copies of the example stores, and the installed CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "openclaw"
+
+
+def copy_store(name: str, dest: Path) -> Path:
+    """Copy a fixture store (never touch the original) with OpenClaw's modes."""
+    target = dest / name.replace("/", "-")
+    shutil.copytree(FIXTURES / name, target)
+    for root, _dirs, files in os.walk(target):
+        os.chmod(root, 0o700)
+        for f in files:
+            os.chmod(Path(root) / f, 0o600)
+    return target
+
+
+def cli_path() -> str:
+    """The installed console script of the interpreter running the tests."""
+    candidate = Path(sys.executable).parent / "scopemigrate"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("scopemigrate")
+    assert found, "scopemigrate is not installed in this environment"
+    return found
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.pop("OPENCLAW_STATE_DIR", None)
+    full_env.pop("SCOPEMIGRATE_STORE", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [cli_path(), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def token_values(store: Path) -> list[str]:
+    """Every token string of a store, to prove none is ever printed."""
+    paired = load_json(store / "devices" / "paired.json")
+    return [t["token"] for rec in paired.values() for t in rec.get("tokens", {}).values()]
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    return copy_store("2026.2.15-mixed", tmp_path)
