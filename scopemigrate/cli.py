@@ -32,6 +32,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.StoreAheadError, 8),
     (errors.RunFailedError, 9),
     (errors.StoreChangedError, 9),
+    (errors.VerifyFailedError, 10),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,7 +96,9 @@ def common_options(func: F) -> F:
 
 
 def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
+    no_backup = options.pop("no_backup", False)
     config = load_config(
+        keep_backups=0 if no_backup else None,
         store=options.pop("store"),
         locations=options.pop("locations") or None,
         lock_timeout=options.pop("lock_timeout"),
@@ -151,6 +154,7 @@ def main() -> None:
 @click.option(
     "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
 )
+@click.option("--no-backup", is_flag=True, help="Keep no backup of the files replaced.")
 @common_options
 def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
@@ -164,6 +168,7 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
 @click.option(
     "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
 )
+@click.option("--no-backup", is_flag=True, help="Keep no backup of the files replaced.")
 @common_options
 def downgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
@@ -222,6 +227,48 @@ def history(**options: Any) -> None:
         return lines
 
     output.emit(result.to_json(), text)
+
+
+@main.command()
+@click.argument("target")
+@common_options
+def stamp(target: str, **options: Any) -> None:
+    """Record TARGET as applied without changing any device (adopt a store)."""
+    config, output = _setup(options)
+    result = commands.stamp(config, target)
+
+    def text() -> list[str]:
+        if not result.store_exists:
+            return [f"No device store at {result.store}: nothing to do."]
+        return [
+            f"Stamped {result.store}: {_short(result.from_heads)} -> {_short(result.to_heads)}."
+        ]
+
+    output.emit(result.to_json(), text)
+
+
+@main.command()
+@common_options
+def verify(**options: Any) -> None:
+    """Check that every device satisfies the revisions the store has applied."""
+    config, output = _setup(options)
+    result = commands.verify(config)
+
+    def text() -> list[str]:
+        if not result.store_exists:
+            return [f"No device store at {result.store}: nothing to verify."]
+        if result.ok:
+            return [f"{result.store} satisfies {_short(result.heads)}."]
+        return [f"{len(result.devices)} device(s) lack what {_short(result.heads)} declares:"] + [
+            _device_line(plan) for plan in result.devices
+        ]
+
+    output.emit(result.to_json(), text)
+    if not result.ok:
+        raise errors.VerifyFailedError(
+            f"{result.store}: {len(result.devices)} device(s) do not satisfy the applied "
+            "revisions (each is listed with what it lacks)"
+        )
 
 
 def run() -> None:

@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 from scopemigrate import engine
 from scopemigrate.config import Config
+from scopemigrate.devices import ChangeSet
 from scopemigrate.engine import DevicePlan
 from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedError
 from scopemigrate.graph import RevisionGraph
-from scopemigrate.ledger import Ledger, RunRecord, now_iso, who
+from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.scripts import load_locations
 from scopemigrate.stores import Store, open_store
 
@@ -103,7 +104,7 @@ class _Context:
 def _context(config: Config) -> _Context:
     scripts = load_locations(config.locations)
     return _Context(
-        store=open_store(config.store, config.env),
+        store=open_store(config.store, config.env, config.keep_backups),
         sources={s.migration.revision: str(s.path) for s in scripts},
         file_migrations=[s.migration for s in scripts],
     )
@@ -126,7 +127,7 @@ def _graph(context: _Context, ledger: Ledger) -> RevisionGraph:
 
 def _record(
     ledger: Ledger,
-    direction: Literal["upgrade", "downgrade"],
+    direction: Literal["upgrade", "downgrade", "stamp"],
     new_heads: list[str],
     revisions: list[str],
     devices_changed: int,
@@ -325,3 +326,81 @@ def history(config: Config) -> HistoryResult:
     return HistoryResult(
         store.location, _revision_infos(graph, context, applied), list(ledger.history)
     )
+
+
+@dataclass(frozen=True)
+class StampResult:
+    store: str
+    from_heads: list[str]
+    to_heads: list[str]
+    store_exists: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"changed": self.from_heads != self.to_heads}
+
+
+def stamp(config: Config, target: str) -> StampResult:
+    """Record ``target`` as applied without changing any device (adopting a store).
+
+    Stamped revisions carry no provenance, so a later downgrade through them
+    changes no device either.
+    """
+    context = _context(config)
+    store = context.store
+    if not store.exists():
+        return StampResult(store.location, [], [], store_exists=False)
+    with store.lock(config.lock_timeout):
+        ledger = store.read_ledger()
+        graph = _graph(context, ledger)
+        applied = graph.ancestors(ledger.heads)
+        wanted = graph.ancestors(graph.resolve(target, applied))
+        new_heads = graph.heads_of(wanted)
+        if new_heads == list(ledger.heads):
+            return StampResult(store.location, list(ledger.heads), new_heads)
+        new_ledger = ledger.model_copy(deep=True)
+        new_ledger.heads = new_heads
+        at = now_iso()
+        for rev in graph.in_order(wanted - applied):
+            new_ledger.applied[rev] = AppliedRevision(
+                migration=graph.migrations[rev], applied_at=at
+            )
+        for rev in applied - wanted:
+            new_ledger.applied.pop(rev, None)
+        changed_revs = graph.in_order(wanted ^ applied)
+        new_ledger.history.append(
+            _record(ledger, "stamp", new_heads, changed_revs, devices_changed=0)
+        )
+        _commit(store, store.read(), ChangeSet(), new_ledger)
+        return StampResult(store.location, list(ledger.heads), new_heads)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Devices that do not satisfy the applied revisions, with what they lack."""
+
+    store: str
+    heads: list[str]
+    devices: list[DevicePlan]
+    store_exists: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.devices
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"ok": self.ok}
+
+
+def verify(config: Config) -> VerifyResult:
+    """Check that applying the applied chain again would change nothing."""
+    context = _context(config)
+    store = context.store
+    if not store.exists():
+        return VerifyResult(store.location, [], [], store_exists=False)
+    with store.lock(config.lock_timeout):
+        ledger = store.read_ledger()
+        graph = _graph(context, ledger)
+        chain = [graph.migrations[rev] for rev in graph.in_order(graph.ancestors(ledger.heads))]
+        snapshot = store.read()
+    outcome = engine.upgrade(chain, snapshot.devices, snapshot.pending, now_iso())
+    return VerifyResult(store.location, list(ledger.heads), outcome.devices)

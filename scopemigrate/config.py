@@ -13,6 +13,7 @@ from scopemigrate.errors import ConfigError
 from scopemigrate.scripts import shipped_migrations_dir
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+DEFAULT_KEEP_BACKUPS = 5
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Config:
     locations: tuple[Path, ...] = field(default_factory=lambda: (shipped_migrations_dir(),))
     store: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    keep_backups: int = DEFAULT_KEEP_BACKUPS  # 0: no backup
     source: Path | None = None  # the configuration file, if one was read
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
@@ -76,6 +78,7 @@ def load_config(
     store: str | None = None,
     locations: Sequence[str] | None = None,
     lock_timeout: float | None = None,
+    keep_backups: int | None = None,
     config_file: Path | None = None,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -111,8 +114,15 @@ def load_config(
     if resolved_timeout < 0:
         raise ConfigError("lock timeout must not be negative")
 
+    backups: Any = keep_backups if keep_backups is not None else settings.get("backups")
+    if backups is None:
+        backups = DEFAULT_KEEP_BACKUPS
+    if not isinstance(backups, int) or isinstance(backups, bool) or backups < 0:
+        raise ConfigError(f"{path}: 'backups' must be a whole number of backups to keep")
+
     return Config(
         locations=resolved_locations,
+        keep_backups=backups,
         store=resolved_store,
         lock_timeout=resolved_timeout,
         source=path,

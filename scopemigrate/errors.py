@@ -53,3 +53,7 @@ class StoreChangedError(ScopemigrateError):
     The run is redone on the new content; users see this only if it keeps
     happening past the retry bound.
     """
+
+
+class VerifyFailedError(ScopemigrateError):
+    """The store does not satisfy what its applied revisions declare."""

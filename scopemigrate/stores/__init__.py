@@ -22,16 +22,18 @@ def state_dir_from_path(path: Path) -> Path:
     return path
 
 
-def open_store(spec: str | None, env: Mapping[str, str] | None = None) -> Store:
+def open_store(
+    spec: str | None, env: Mapping[str, str] | None = None, keep_backups: int = 5
+) -> Store:
     """Open the store named by ``spec``: a URL, a path, or OpenClaw's own state dir."""
     env = os.environ if env is None else env
     from scopemigrate.stores.openclaw_json import OpenClawJsonStore
 
     if not spec:
-        return OpenClawJsonStore(resolve_state_dir(env))
+        return OpenClawJsonStore(resolve_state_dir(env), keep_backups)
     scheme, sep, rest = spec.partition(":")
     if sep and scheme == "openclaw-json":
-        return OpenClawJsonStore(state_dir_from_path(Path(rest).expanduser()))
+        return OpenClawJsonStore(state_dir_from_path(Path(rest).expanduser()), keep_backups)
     if sep and len(scheme) > 1 and not rest.startswith("\\"):
         raise ConfigError(f"store URL {spec!r}: unknown scheme {scheme!r} (known: openclaw-json)")
     path = Path(spec).expanduser()
@@ -44,4 +46,4 @@ def open_store(spec: str | None, env: Mapping[str, str] | None = None) -> Store:
             "(state/openclaw.sqlite), which this version of scopemigrate cannot migrate; "
             "its retired *.migrated JSON files are left alone"
         )
-    return OpenClawJsonStore(state_dir)
+    return OpenClawJsonStore(state_dir, keep_backups)

@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 PRIVATE_MODE = 0o600
+TEMP_SUFFIX = ".scopemigrate-tmp"
 
 
 def fsync_dir(directory: Path) -> None:
@@ -17,20 +18,43 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically; the file is mode 0600 throughout.
-
-    A reader sees the old file or the new one, never a torn one.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+def write_temp(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a new private (0600) temp file beside ``path``, fsynced."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically; the file is mode 0600 throughout.
+
+    A reader sees the old file or the new one, never a torn one.
+    """
+    tmp = write_temp(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from another without reading it.
+
+    Every writer we share the file with replaces it by rename (a new inode), and
+    an in-place edit changes size or mtime.
+    """
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)

@@ -12,11 +12,13 @@ finds a journal (the previous one was killed mid-commit) finishes it first.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +38,14 @@ from scopemigrate.devices import (
 )
 from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
 from scopemigrate.ledger import Ledger
-from scopemigrate.stores.atomic import fsync_dir, write_private
+from scopemigrate.stores.atomic import TEMP_SUFFIX, fsync_dir, identity, write_private, write_temp
 from scopemigrate.stores.base import Snapshot
 
 LEDGER_NAME = "scopemigrate-ledger.json"
 JOURNAL_NAME = "scopemigrate-journal.json"
 LOCK_NAME = ".scopemigrate.lock"
+BACKUP_DIR = "scopemigrate-backups"
+DEFAULT_KEEP_BACKUPS = 5
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,10 @@ class _Raw:
 
     paired_bytes: bytes | None
     pending_bytes: bytes | None
+    paired_identity: tuple[int, int, int] | None
+    pending_identity: tuple[int, int, int] | None
     paired: dict[str, Any]
     pending: dict[str, Any]
-
-
-def _digest(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -209,8 +211,9 @@ def _set_scope_list(record: dict[str, Any], name: str, value: ScopeList) -> None
 class OpenClawJsonStore:
     """The embedded default store of OpenClaw releases up to about 2026.7."""
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, keep_backups: int = DEFAULT_KEEP_BACKUPS):
         self.state_dir = state_dir
+        self.keep_backups = keep_backups
         self.devices_dir = state_dir / "devices"
         self.paired_path = self.devices_dir / "paired.json"
         self.pending_path = self.devices_dir / "pending.json"
@@ -254,8 +257,8 @@ class OpenClawJsonStore:
             ) from None
 
     def read(self) -> Snapshot:
-        paired_bytes = _read_bytes(self.paired_path)
-        pending_bytes = _read_bytes(self.pending_path)
+        paired_identity, paired_bytes = self._read_regular(self.paired_path)
+        pending_identity, pending_bytes = self._read_regular(self.pending_path)
         paired = (
             {}
             if paired_bytes is None
@@ -268,62 +271,184 @@ class OpenClawJsonStore:
         )
         devices = [device_from_record(self.paired_path, k, v) for k, v in paired.items()]
         requests = [pending_from_record(self.pending_path, k, v) for k, v in pending.items()]
-        return Snapshot(devices, requests, _Raw(paired_bytes, pending_bytes, paired, pending))
+        raw = _Raw(paired_bytes, pending_bytes, paired_identity, pending_identity, paired, pending)
+        return Snapshot(devices, requests, raw)
+
+    def _read_regular(self, path: Path) -> tuple[tuple[int, int, int] | None, bytes | None]:
+        """Read a store file, refusing symlinks: we replace files, never follow links."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            if path.is_symlink():
+                raise BadStoreError(
+                    f"{path}: is a symbolic link; scopemigrate only rewrites regular files "
+                    "(replace the link by the file it points to)"
+                ) from None
+            raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as handle:
+            st = os.fstat(handle.fileno())
+            return (st.st_ino, st.st_size, st.st_mtime_ns), handle.read()
 
     def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> None:
+        """Publish devices, pending requests and ledger as one unit.
+
+        Protocol: write every new file as a fsynced temp file; write a small
+        journal naming them; check nobody replaced the store since we read it;
+        rename paired, then pending, then the ledger; delete the journal. A run
+        killed before the first rename is rolled back by the next run; one
+        killed after it is rolled forward (see ``_recover``).
+        """
         raw: _Raw = snapshot.private
-        files: dict[Path, tuple[bytes | None, bytes]] = {}
+        contents: list[tuple[Path, bytes, tuple[int, int, int] | None]] = []
         if changes.devices:
             for device_id, fields in changes.devices.items():
                 for name, value in fields.items():
                     _set_scope_list(raw.paired[device_id], name, value)
-            files[self.paired_path] = (
-                raw.paired_bytes,
-                dump_openclaw_json(raw.paired, _ends_with_newline(raw.paired_bytes)),
-            )
+            data = dump_openclaw_json(raw.paired, _ends_with_newline(raw.paired_bytes))
+            contents.append((self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
-            items = [(k, v) for k, v in raw.pending.items() if k not in changes.pending_removed]
-            for index, record in sorted(changes.pending_restored, key=lambda item: item[0]):
-                items.insert(min(index, len(items)), (str(record["requestId"]), record))
-            files[self.pending_path] = (
-                raw.pending_bytes,
-                dump_openclaw_json(dict(items), _ends_with_newline(raw.pending_bytes)),
+            data = dump_openclaw_json(
+                _edit_pending(raw.pending, changes), _ends_with_newline(raw.pending_bytes)
             )
-        files[self.ledger_path] = (
-            _read_bytes(self.ledger_path),
-            ledger.model_dump_json(indent=2).encode("utf-8"),
-        )
-        self._check_unchanged(raw)
-        journal = {
-            "files": [
-                {"path": path.name, "old": _digest(old), "new": new.decode("utf-8")}
-                for path, (old, new) in files.items()
-            ]
-        }
-        write_private(self.journal_path, json.dumps(journal).encode("utf-8"))
-        for path, (_, new) in files.items():
-            write_private(path, new)
+            contents.append((self.pending_path, data, raw.pending_identity))
+        contents.append((self.ledger_path, ledger.model_dump_json(indent=2).encode("utf-8"), None))
+        temps: list[Path] = []
+        try:
+            for path, data, _ in contents:
+                temps.append(write_temp(path, data))
+            journal = {
+                "files": [
+                    {"name": path.name, "tmp": tmp.name, "old": old}
+                    for (path, _, old), tmp in zip(contents, temps, strict=True)
+                ],
+                "pending_removed": changes.pending_removed,
+                "pending_restored": changes.pending_restored,
+            }
+            write_private(self.journal_path, json.dumps(journal).encode("utf-8"))
+        except BaseException:
+            for tmp in temps:
+                tmp.unlink(missing_ok=True)
+            raise
+        try:
+            self._check_unchanged(raw)
+        except StoreChangedError:
+            self._discard(journal)
+            raise
+        self._backup(raw)
+        for (path, _, _), tmp in zip(contents, temps, strict=True):
+            os.replace(tmp, path)
+        fsync_dir(self.devices_dir)
         self.journal_path.unlink()
         fsync_dir(self.devices_dir)
 
     def _check_unchanged(self, raw: _Raw) -> None:
         for path, seen in (
-            (self.paired_path, raw.paired_bytes),
-            (self.pending_path, raw.pending_bytes),
+            (self.paired_path, raw.paired_identity),
+            (self.pending_path, raw.pending_identity),
         ):
-            if _read_bytes(path) != seen:
+            if identity(path) != seen:
                 raise StoreChangedError(f"{path}: changed while scopemigrate was running")
 
+    def _discard(self, journal: dict[str, Any]) -> None:
+        for entry in journal["files"]:
+            (self.devices_dir / entry["tmp"]).unlink(missing_ok=True)
+        self.journal_path.unlink(missing_ok=True)
+        fsync_dir(self.devices_dir)
+
     def _recover(self) -> None:
-        """Finish a commit that a killed run left half done."""
+        """Finish or undo a commit that a killed run left behind.
+
+        Nothing published yet (the first file's temp is still there): roll
+        back, so a gateway write made since is kept.
+        Something published: roll forward; a pending.json that a gateway
+        rewrote since gets our request edits re-applied, not overwritten.
+        """
+        self._remove_stale_temps()
         data = _read_bytes(self.journal_path)
         if data is None:
             return
-        journal = json.loads(data)
-        for entry in journal["files"]:
-            write_private(self.devices_dir / entry["path"], entry["new"].encode("utf-8"))
+        try:
+            journal = json.loads(data)
+            entries = journal["files"]
+        except (ValueError, KeyError, TypeError):
+            # write_private never leaves a torn journal; this one was edited by hand.
+            raise BadStoreError(
+                f"{self.journal_path}: unreadable commit journal; move it away to continue"
+            ) from None
+        if (self.devices_dir / entries[0]["tmp"]).exists():
+            # Renames go in order: the first one has not happened, nothing was published.
+            self._discard(journal)
+            return
+        for entry in entries:
+            tmp = self.devices_dir / entry["tmp"]
+            target = self.devices_dir / entry["name"]
+            if not tmp.exists():
+                continue
+            if (
+                entry["name"] == self.pending_path.name
+                and entry["old"] is not None
+                and list(identity(target) or ()) != list(entry["old"])
+            ):
+                self._reapply_pending(journal)
+                tmp.unlink()
+                continue
+            os.replace(tmp, target)
+        fsync_dir(self.devices_dir)
         self.journal_path.unlink()
         fsync_dir(self.devices_dir)
+
+    def _reapply_pending(self, journal: dict[str, Any]) -> None:
+        data = _read_bytes(self.pending_path)
+        pending = {} if data is None else parse_object_file(self.pending_path, data, "request id")
+        changes = ChangeSet(
+            pending_removed=list(journal.get("pending_removed", [])),
+            pending_restored=[(int(i), r) for i, r in journal.get("pending_restored", [])],
+        )
+        write_private(
+            self.pending_path,
+            dump_openclaw_json(_edit_pending(pending, changes), _ends_with_newline(data)),
+        )
+
+    def _remove_stale_temps(self) -> None:
+        journal = _read_bytes(self.journal_path)
+        named = set()
+        if journal is not None:
+            try:
+                named = {e["tmp"] for e in json.loads(journal)["files"]}
+            except (ValueError, KeyError, TypeError):
+                named = set()
+        for tmp in self.devices_dir.glob(f".*{TEMP_SUFFIX}"):
+            if tmp.name not in named:
+                tmp.unlink(missing_ok=True)
+
+    def _backup(self, raw: _Raw) -> None:
+        """Keep the files being replaced, by hard link: no copy, same bytes."""
+        if self.keep_backups <= 0 or raw.paired_identity is None:
+            return
+        root = self.devices_dir / BACKUP_DIR
+        root.mkdir(mode=0o700, exist_ok=True)
+        folder = root / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        folder.mkdir(mode=0o700)
+        for path in (self.paired_path, self.pending_path, self.ledger_path):
+            if path.exists():
+                os.link(path, folder / path.name)
+                os.chmod(folder / path.name, 0o600)
+        for old in sorted(root.iterdir())[: -self.keep_backups]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _edit_pending(pending: dict[str, Any], changes: ChangeSet) -> dict[str, Any]:
+    removed = set(changes.pending_removed)
+    items = [(k, v) for k, v in pending.items() if k not in removed]
+    present = {k for k, _ in items}
+    for index, record in sorted(changes.pending_restored, key=lambda item: item[0]):
+        key = str(record["requestId"])
+        if key not in present:
+            items.insert(min(index, len(items)), (key, record))
+            present.add(key)
+    return dict(items)
 
 
 def _ends_with_newline(data: bytes | None) -> bool:
