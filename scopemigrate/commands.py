@@ -18,8 +18,10 @@ from scopemigrate.engine import DevicePlan
 from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
+from scopemigrate.migration import Migration
 from scopemigrate.scripts import load_locations
 from scopemigrate.stores import Store, open_store
+from scopemigrate.stores.base import Snapshot
 
 # A gateway may rewrite paired.json at any moment; redo the run on the new
 # content this many times before giving up.
@@ -186,9 +188,9 @@ def _run(
     )
 
 
-def _commit(store: Store, *args: Any) -> None:
+def _commit(store: Store, *args: Any) -> Snapshot | None:
     try:
-        store.commit(*args)
+        return store.commit(*args)
     except OSError as exc:
         raise RunFailedError(
             f"{store.location}: could not write the store ({exc.strerror or exc}); "
@@ -211,23 +213,63 @@ def _upgrade_once(
     steps = [graph.migrations[rev] for rev in path]
     outcome = engine.upgrade(steps, snapshot.devices, snapshot.pending, now_iso())
     new_heads = graph.heads_of(applied | set(path))
-    result = RunResult(
-        store=store.location,
-        direction="upgrade",
-        from_heads=list(ledger.heads),
-        to_heads=new_heads,
-        revisions=path,
-        devices=outcome.devices,
-        pending_removed=len(outcome.changes.pending_removed),
-        dry_run=dry_run,
-    )
+    devices = list(outcome.devices)
     if not dry_run:
         new_ledger = ledger.model_copy(deep=True)
         new_ledger.heads = new_heads
         new_ledger.applied.update(outcome.applied)
         new_ledger.history.append(_record(ledger, "upgrade", new_heads, path, len(outcome.devices)))
-        _commit(store, snapshot, outcome.changes, new_ledger)
-    return result
+        raced = _commit(store, snapshot, outcome.changes, new_ledger)
+        seen = {device.device_id for device in snapshot.devices}
+        devices += _adopt_newcomers(store, raced, steps, seen, new_ledger)
+    return RunResult(
+        store=store.location,
+        direction="upgrade",
+        from_heads=list(ledger.heads),
+        to_heads=new_heads,
+        revisions=path,
+        devices=devices,
+        pending_removed=len(outcome.changes.pending_removed),
+        dry_run=dry_run,
+    )
+
+
+def _adopt_newcomers(
+    store: Store,
+    raced: Snapshot | None,
+    steps: list[Migration],
+    seen: set[str],
+    ledger: Ledger,
+) -> list[DevicePlan]:
+    """Give the run's steps to devices a running gateway paired while we committed.
+
+    An older gateway still running during a package upgrade can pair a device
+    with the old scopes just after our commit; left alone it would break at the
+    gateway's restart. The store reports such a race; the newcomers get the
+    same steps, and their provenance joins the ledger so a downgrade undoes it.
+    """
+    adopted: list[DevicePlan] = []
+    for _ in range(MAX_ATTEMPTS):
+        if raced is None:
+            break
+        newcomers = [d for d in raced.devices if d.device_id not in seen]
+        outcome = engine.upgrade(steps, newcomers, raced.pending, now_iso())
+        if outcome.changes.is_empty():
+            break
+        candidate = ledger.model_copy(deep=True)
+        for revision, entry in outcome.applied.items():
+            candidate.applied[revision].provenance.update(entry.provenance)
+            candidate.applied[revision].removed_pending.extend(entry.removed_pending)
+        try:
+            next_raced = _commit(store, raced, outcome.changes, candidate)
+        except StoreChangedError:
+            raced = store.read()
+            continue
+        ledger = candidate
+        seen.update(d.device_id for d in newcomers)
+        adopted += outcome.devices
+        raced = next_raced
+    return adopted
 
 
 def _downgrade_once(

@@ -82,12 +82,13 @@ def upgrade(
 
     for device in devices:
         before = dict(device.fields)
-        open_repairs = [
-            (i, r)
-            for i, r in repairs.get(device.device_id, ())
-            if r.roles <= device.roles and not _holds(device.scopes(), r)
+        device_repairs = [
+            (i, r) for i, r in repairs.get(device.device_id, ()) if r.roles <= device.roles
         ]
         for migration in steps:
+            # Decided per step, as a run of this step alone would, so that a
+            # composed run and the same steps run one by one agree.
+            open_repairs = [(i, r) for i, r in device_repairs if not _holds(device.scopes(), r)]
             for operation in migration.operations:
                 if not operation.matches(device):
                     continue
@@ -106,7 +107,7 @@ def upgrade(
                         RemovedPending(index=i, record=request.raw)
                     )
                     outcome.changes.pending_removed.append(request.request_id)
-                open_repairs = [item for item in open_repairs if item not in satisfied]
+                device_repairs = [item for item in device_repairs if item not in satisfied]
         plan = _net_plan(device, before)
         if plan is not None:
             outcome.devices.append(plan)

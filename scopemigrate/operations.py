@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from scopemigrate.devices import (
     APPROVED_SCOPES,
@@ -158,6 +158,12 @@ class Rename(_Operation):
     def _names(cls, value: str) -> str:
         return check_scope_name(value)
 
+    @model_validator(mode="after")
+    def _distinct(self) -> Rename:
+        if self.old == self.new:
+            raise ValueError(f"rename of {self.old!r} to itself changes nothing; remove it")
+        return self
+
     def edit(self, name: str, current: ScopeList) -> tuple[ScopeList, FieldEdit | None]:
         return rename_scope(current, self.old, self.new, field_kind(name))
 
@@ -209,8 +215,8 @@ def rename_scope(
     if not current or old not in current:
         return current, None
     index = current.index(old)
-    result = list(current)
-    del result[index]
+    removed = tuple((i, s) for i, s in enumerate(current) if s == old)
+    result = [s for s in current if s != old]
     added: tuple[str, ...] = ()
     if new not in result:
         added = (new,)
@@ -218,7 +224,7 @@ def rename_scope(
             bisect.insort(result, new)
         else:
             result.insert(index, new)
-    return result, FieldEdit(added=added, removed=((index, old),))
+    return result, FieldEdit(added=added, removed=removed)
 
 
 def undo_edit(current: ScopeList, edit: FieldEdit) -> ScopeList:
@@ -228,8 +234,11 @@ def undo_edit(current: ScopeList, edit: FieldEdit) -> ScopeList:
     else, are never touched.
     """
     result = [s for s in (current or []) if s not in edit.added]
+    # Count copies so that a list that held a scope twice gets both back, while
+    # a scope re-granted since the edit is not doubled.
+    wanted = {scope: sum(1 for _, s in edit.removed if s == scope) for _, scope in edit.removed}
     for index, scope in sorted(edit.removed):
-        if scope not in result:
+        if result.count(scope) < wanted[scope]:
             result.insert(min(index, len(result)), scope)
     if edit.created and not result:
         return None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 PRIVATE_MODE = 0o600
 TEMP_SUFFIX = ".scopemigrate-tmp"
@@ -58,3 +61,38 @@ def identity(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+# renameat2(2) with RENAME_EXCHANGE swaps two names atomically: the file we
+# displace stays reachable, so we can see whether someone replaced the target
+# after we last looked, and put their version back instead of losing it.
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
+
+
+def _load_renameat2() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+
+
+_renameat2 = _load_renameat2()
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Atomically swap the files named ``a`` and ``b``.
+
+    Returns False, having done nothing, where the platform or file system
+    cannot (the caller then falls back to a plain rename).
+    """
+    if _renameat2 is None:
+        return False
+    result = _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _UNSUPPORTED or code == errno.ENOENT:
+        return False
+    raise OSError(code, os.strerror(code), str(b))

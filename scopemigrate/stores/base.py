@@ -48,10 +48,12 @@ class Store(Protocol):
         """Every device and pending request, validated."""
         ...
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> None:
+    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
         """Write ``changes`` and ``ledger`` as one atomic unit.
 
         Raises ``StoreChangedError`` (writing nothing) when the store changed
-        since ``snapshot`` was read.
+        since ``snapshot`` was read. Returns None, or, for a store that other
+        programs write without a shared lock, the store as another writer left
+        it right after the commit (the engine then migrates devices it added).
         """
         ...

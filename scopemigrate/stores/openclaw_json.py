@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +39,14 @@ from scopemigrate.devices import (
 )
 from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
 from scopemigrate.ledger import Ledger
-from scopemigrate.stores.atomic import TEMP_SUFFIX, fsync_dir, identity, write_private, write_temp
+from scopemigrate.stores.atomic import (
+    TEMP_SUFFIX,
+    exchange,
+    fsync_dir,
+    identity,
+    write_private,
+    write_temp,
+)
 from scopemigrate.stores.base import Snapshot
 
 LEDGER_NAME = "scopemigrate-ledger.json"
@@ -46,6 +54,14 @@ JOURNAL_NAME = "scopemigrate-journal.json"
 LOCK_NAME = ".scopemigrate.lock"
 BACKUP_DIR = "scopemigrate-backups"
 DEFAULT_KEEP_BACKUPS = 5
+# A gateway that read paired.json just before our publish writes its stale
+# version back within about the time it takes to parse and write the file,
+# which is about what our own read takes; wait a few times that, within bounds.
+SETTLE_FACTOR = 3.0
+SETTLE_MIN_SECONDS = 0.05
+SETTLE_MAX_SECONDS = 1.0
+SETTLE_ROUNDS = 20
+REBASE_ROUNDS = 10
 
 
 @dataclass(frozen=True)
@@ -196,16 +212,41 @@ def pending_from_record(path: Path, key: str, record: Any) -> PendingRequest:
     )
 
 
+# The keys OpenClaw writes before each scope list. A list that comes back (a
+# downgrade undoing a revoke that emptied it) goes back where OpenClaw puts it,
+# so the file ends byte for byte as it was.
+_DEVICE_HEAD = ("deviceId", "publicKey", "displayName", "platform", "clientId", "clientMode")
+_KEYS_BEFORE = {
+    SCOPES: (*_DEVICE_HEAD, "role", "roles"),
+    APPROVED_SCOPES: (*_DEVICE_HEAD, "role", "roles", SCOPES),
+    "token.scopes": ("token", "role"),
+}
+
+
+def _put_key(record: dict[str, Any], key: str, value: Any, after: tuple[str, ...]) -> None:
+    if key in record:
+        record[key] = value
+        return
+    items = list(record.items())
+    position = 0
+    for index, (existing, _) in enumerate(items):
+        if existing in after:
+            position = index + 1
+    items.insert(position, (key, value))
+    record.clear()
+    record.update(items)
+
+
 def _set_scope_list(record: dict[str, Any], name: str, value: ScopeList) -> None:
     if name.startswith(TOKEN_PREFIX):
         record = record["tokens"][name[len(TOKEN_PREFIX) :]]
-        key = "scopes"
+        key, after = "scopes", _KEYS_BEFORE["token.scopes"]
     else:
-        key = name
+        key, after = name, _KEYS_BEFORE[name]
     if value is None:
         record.pop(key, None)
     else:
-        record[key] = value
+        _put_key(record, key, value, after)
 
 
 class OpenClawJsonStore:
@@ -219,6 +260,7 @@ class OpenClawJsonStore:
         self.pending_path = self.devices_dir / "pending.json"
         self.ledger_path = self.devices_dir / LEDGER_NAME
         self.journal_path = self.devices_dir / JOURNAL_NAME
+        self._settle_seconds = SETTLE_MIN_SECONDS
 
     @property
     def location(self) -> str:
@@ -257,6 +299,7 @@ class OpenClawJsonStore:
             ) from None
 
     def read(self) -> Snapshot:
+        started = time.monotonic()
         paired_identity, paired_bytes = self._read_regular(self.paired_path)
         pending_identity, pending_bytes = self._read_regular(self.pending_path)
         paired = (
@@ -272,6 +315,8 @@ class OpenClawJsonStore:
         devices = [device_from_record(self.paired_path, k, v) for k, v in paired.items()]
         requests = [pending_from_record(self.pending_path, k, v) for k, v in pending.items()]
         raw = _Raw(paired_bytes, pending_bytes, paired_identity, pending_identity, paired, pending)
+        elapsed = (time.monotonic() - started) * SETTLE_FACTOR
+        self._settle_seconds = min(max(elapsed, SETTLE_MIN_SECONDS), SETTLE_MAX_SECONDS)
         return Snapshot(devices, requests, raw)
 
     def _read_regular(self, path: Path) -> tuple[tuple[int, int, int] | None, bytes | None]:
@@ -291,21 +336,48 @@ class OpenClawJsonStore:
             st = os.fstat(handle.fileno())
             return (st.st_ino, st.st_size, st.st_mtime_ns), handle.read()
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> None:
+    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
         """Publish devices, pending requests and ledger as one unit.
 
-        Protocol: write every new file as a fsynced temp file; write a small
-        journal naming them; check nobody replaced the store since we read it;
-        rename paired, then pending, then the ledger; delete the journal. A run
-        killed before the first rename is rolled back by the next run; one
-        killed after it is rolled forward (see ``_recover``).
+        A gateway that rewrote paired.json since we read it is not an error:
+        our changes are rebased onto its version (each changed field is set
+        where it still holds the value we read) and the commit is retried.
+        Returns the store as others left it when anyone wrote it around our
+        commit, so the engine can migrate devices they added meanwhile.
         """
         raw: _Raw = snapshot.private
+        base = {
+            device_id: {name: _get_scope_list(raw.paired[device_id], name) for name in fields}
+            for device_id, fields in changes.devices.items()
+        }
+        rebased = False
+        for _ in range(REBASE_ROUNDS):
+            _restore_reverted(raw.paired, changes, base)
+            try:
+                self._commit_once(raw, changes, ledger)
+            except StoreChangedError:
+                raw = self.read().private
+                rebased = True
+                continue
+            touched = bool(changes.devices) and self._keep_published(changes, base)
+            return self.read() if rebased or touched else None
+        raise StoreChangedError(
+            f"{self.paired_path}: rewritten by another program throughout {REBASE_ROUNDS} attempts"
+        )
+
+    def _commit_once(self, raw: _Raw, changes: ChangeSet, ledger: Ledger) -> None:
+        """One attempt at the commit protocol.
+
+        Write every new file as a fsynced temp file; write a small journal
+        naming them; publish paired, then pending, then the ledger, each by an
+        atomic swap that detects a concurrent writer; delete the journal. A
+        run killed before the first swap is rolled back by the next run; one
+        killed after it is rolled forward (see ``_recover``). Raises
+        ``StoreChangedError``, having published nothing, when paired.json (or
+        the first file) changed since ``raw`` was read.
+        """
         contents: list[tuple[Path, bytes, tuple[int, int, int] | None]] = []
         if changes.devices:
-            for device_id, fields in changes.devices.items():
-                for name, value in fields.items():
-                    _set_scope_list(raw.paired[device_id], name, value)
             data = dump_openclaw_json(raw.paired, _ends_with_newline(raw.paired_bytes))
             contents.append((self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
@@ -320,7 +392,7 @@ class OpenClawJsonStore:
                 temps.append(write_temp(path, data))
             journal = {
                 "files": [
-                    {"name": path.name, "tmp": tmp.name, "old": old}
+                    {"name": path.name, "tmp": tmp.name, "old": old, "new": identity(tmp)}
                     for (path, _, old), tmp in zip(contents, temps, strict=True)
                 ],
                 "pending_removed": changes.pending_removed,
@@ -337,11 +409,88 @@ class OpenClawJsonStore:
             self._discard(journal)
             raise
         self._backup(raw)
-        for (path, _, _), tmp in zip(contents, temps, strict=True):
-            os.replace(tmp, path)
+        for index, (path, _, old) in enumerate(contents):
+            self._publish(path, temps[index], old, first=index == 0, journal=journal)
         fsync_dir(self.devices_dir)
         self.journal_path.unlink()
         fsync_dir(self.devices_dir)
+
+    def _publish(
+        self,
+        path: Path,
+        tmp: Path,
+        old: tuple[int, int, int] | None,
+        *,
+        first: bool,
+        journal: dict[str, Any],
+    ) -> None:
+        """Replace ``path`` by ``tmp``, unless someone replaced it since we read it.
+
+        A gateway rewrites paired.json without any lock. Swapping the names
+        (rather than renaming over) keeps the file we displace, so a write that
+        landed after our last check is put back instead of lost.
+        """
+        if old is None or not exchange(tmp, path):
+            # The ledger (only we write it, under our lock), or no renameat2 here.
+            if old is not None and identity(path) != tuple(old):
+                self._conflict(path, first, journal)
+            os.replace(tmp, path)
+            return
+        if identity(tmp) == tuple(old):
+            tmp.unlink()
+            return
+        ours = journal_identity(journal, path.name)
+        if identity(path) == ours:
+            exchange(tmp, path)  # their version back in place; ours back at tmp
+        tmp.unlink(missing_ok=True)
+        self._conflict(path, first, journal)
+
+    def _conflict(self, path: Path, first: bool, journal: dict[str, Any]) -> None:
+        if first:
+            # Nothing of ours is published: give up cleanly, the run is redone.
+            self._discard(journal)
+            raise StoreChangedError(f"{path}: changed while scopemigrate was running")
+        # paired.json is already published; only pending.json follows it, and
+        # its edits are re-applied onto the gateway's newer version.
+        self._reapply_pending(journal)
+
+    def _keep_published(self, changes: ChangeSet, base: dict[str, dict[str, ScopeList]]) -> bool:
+        """Make sure a gateway's stale write did not undo ours right after we published.
+
+        A gateway that read paired.json before our rename and writes after it
+        puts the old scope lists back. Wait for such a write to land, then
+        re-apply our changes to every field it reverted (and only those: a
+        field the gateway changed to something else is its own newer decision).
+        Returns whether anyone wrote paired.json after us.
+        """
+        published = identity(self.paired_path)
+        touched = False
+        wait = True
+        for _ in range(SETTLE_ROUNDS):
+            if wait:
+                time.sleep(self._settle_seconds)
+            seen, data = self._read_regular(self.paired_path)
+            if seen == published or data is None:
+                return touched
+            touched = True
+            current = parse_object_file(self.paired_path, data, "device id")
+            if not _restore_reverted(current, changes, base):
+                return touched
+            tmp = write_temp(
+                self.paired_path, dump_openclaw_json(current, _ends_with_newline(data))
+            )
+            wait = True
+            if not exchange(tmp, self.paired_path):
+                os.replace(tmp, self.paired_path)
+            elif identity(tmp) != seen:
+                # Rewritten again meanwhile: put that version back, retry at once.
+                exchange(tmp, self.paired_path)
+                wait = False
+            tmp.unlink(missing_ok=True)
+            fsync_dir(self.devices_dir)
+            if wait:
+                published = identity(self.paired_path)
+        return touched
 
     def _check_unchanged(self, raw: _Raw) -> None:
         for path, seen in (
@@ -377,14 +526,19 @@ class OpenClawJsonStore:
             raise BadStoreError(
                 f"{self.journal_path}: unreadable commit journal; move it away to continue"
             ) from None
-        if (self.devices_dir / entries[0]["tmp"]).exists():
-            # Renames go in order: the first one has not happened, nothing was published.
+        first = self.devices_dir / entries[0]["tmp"]
+        if first.exists() and not _displaced(first, entries[0]):
+            # Files are published in order: the first is not, so nothing is.
             self._discard(journal)
             return
         for entry in entries:
             tmp = self.devices_dir / entry["tmp"]
             target = self.devices_dir / entry["name"]
             if not tmp.exists():
+                continue
+            if _displaced(tmp, entry):
+                # Swapped in already; what is left at tmp is the file it displaced.
+                tmp.unlink()
                 continue
             if (
                 entry["name"] == self.pending_path.name
@@ -453,3 +607,49 @@ def _edit_pending(pending: dict[str, Any], changes: ChangeSet) -> dict[str, Any]
 
 def _ends_with_newline(data: bytes | None) -> bool:
     return bool(data) and data is not None and data.endswith(b"\n")
+
+
+def _displaced(tmp: Path, entry: dict[str, Any]) -> bool:
+    """Whether ``tmp`` now holds the file our temp was swapped with (not our temp)."""
+    recorded = entry.get("new")
+    seen = identity(tmp)
+    return recorded is not None and seen is not None and list(seen) != list(recorded)
+
+
+def journal_identity(journal: dict[str, Any], name: str) -> tuple[int, int, int] | None:
+    """The identity our new version of file ``name`` had when written."""
+    for entry in journal["files"]:
+        if entry["name"] == name and entry.get("new") is not None:
+            return (int(entry["new"][0]), int(entry["new"][1]), int(entry["new"][2]))
+    return None
+
+
+def _get_scope_list(record: dict[str, Any], name: str) -> ScopeList:
+    if name.startswith(TOKEN_PREFIX):
+        token = record.get("tokens", {}).get(name[len(TOKEN_PREFIX) :])
+        value = token.get("scopes") if isinstance(token, dict) else None
+    else:
+        value = record.get(name)
+    return list(value) if isinstance(value, list) else None
+
+
+def _restore_reverted(
+    current: dict[str, Any],
+    changes: ChangeSet,
+    base: dict[str, dict[str, ScopeList]],
+) -> bool:
+    """Re-apply our values to fields a stale write put back; True if any was."""
+    restored = False
+    for device_id, fields in changes.devices.items():
+        record = current.get(device_id)
+        if not isinstance(record, dict):
+            continue  # unpaired since: the gateway's decision stands
+        for name, ours in fields.items():
+            if name.startswith(TOKEN_PREFIX) and not isinstance(
+                record.get("tokens", {}).get(name[len(TOKEN_PREFIX) :]), dict
+            ):
+                continue  # token removed since
+            if _get_scope_list(record, name) == base[device_id][name] != ours:
+                _set_scope_list(record, name, ours)
+                restored = True
+    return restored

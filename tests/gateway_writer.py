@@ -1,0 +1,109 @@
+"""A stand-in for a running OpenClaw gateway, for concurrency tests.
+
+Rewrites devices/paired.json and pending.json in a loop the way OpenClaw does
+(re-read on every check, no lock, JSON.stringify(value, null, 2) to a temp file
+at mode 0600, rename over the target): stamps a token's lastUsedAtMs on each
+iteration and, every few iterations, pairs a new device with the scopes that
+the gateway's version grants (old ones while the ledger is at base, the
+2026.2.19 set once it is at head). Stops when the stop file appears and writes
+a log of every stamp and device it wrote, and every unreadable file it saw.
+
+Usage: python gateway_writer.py STATE_DIR STOP_FILE LOG_FILE SEED
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ADMIN = ["operator.admin", "operator.approvals", "operator.pairing"]
+NEW = [*ADMIN, "operator.read", "operator.write"]
+
+
+def write_like_openclaw(path: Path, value: Any) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{random.random():.12f}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(value, indent=2, ensure_ascii=False))
+    os.rename(tmp, path)
+
+
+def read_json(path: Path, log: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        log["unreadable"] += 1  # what OpenClaw would read as empty: a torn file
+        raise
+
+
+def ledger_at_head(devices: Path) -> bool:
+    try:
+        return bool(json.loads((devices / "scopemigrate-ledger.json").read_text())["heads"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return False
+
+
+def new_device(index: int, migrated: bool, now: int) -> dict[str, Any]:
+    device_id = hashlib.sha256(f"gateway-paired-{index}".encode()).hexdigest()
+    scopes = list(NEW if migrated else ADMIN)
+    return {
+        "deviceId": device_id,
+        "publicKey": f"gateway-pk-{index}",
+        "platform": "linux",
+        "clientId": "cli",
+        "clientMode": "cli",
+        "role": "operator",
+        "roles": ["operator"],
+        "scopes": scopes,
+        "tokens": {
+            "operator": {
+                "token": f"gateway-secret-{index}",
+                "role": "operator",
+                "scopes": sorted(scopes),
+                "createdAtMs": now,
+            }
+        },
+        "createdAtMs": now,
+        "approvedAtMs": now,
+    }
+
+
+def main() -> None:
+    state, stop, log_path, seed = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    rng = random.Random(int(seed))
+    devices = state / "devices"
+    log: dict[str, Any] = {"stamps": {}, "added": {}, "iterations": 0, "unreadable": 0}
+    stamp = 1_800_000_000_000
+    while not stop.exists():
+        migrated = ledger_at_head(devices)  # read with the state, as a gateway would
+        try:
+            paired = read_json(devices / "paired.json", log)
+            pending = read_json(devices / "pending.json", log)
+        except ValueError:
+            continue
+        stamp += 1
+        device_id = rng.choice(sorted(paired))
+        for role, token in paired[device_id].get("tokens", {}).items():
+            token["lastUsedAtMs"] = stamp
+            log["stamps"][f"{device_id}/{role}"] = stamp
+        if log["iterations"] % 5 == 0:
+            record = new_device(len(log["added"]), migrated, stamp)
+            paired[record["deviceId"]] = record
+            log["added"][record["deviceId"]] = "new" if migrated else "old"
+        write_like_openclaw(devices / "paired.json", paired)
+        write_like_openclaw(devices / "pending.json", pending)
+        log["iterations"] += 1
+        time.sleep(rng.uniform(0.01, 0.05))
+    Path(log_path).write_text(json.dumps(log))
+
+
+if __name__ == "__main__":
+    main()
