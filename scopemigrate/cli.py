@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
-from scopemigrate import commands, errors
+from scopemigrate import authoring, commands, errors, revisions
+from scopemigrate.check import check as check_migrations
 from scopemigrate.config import Config, load_config
 from scopemigrate.engine import DevicePlan
 
@@ -33,6 +34,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.RunFailedError, 9),
     (errors.StoreChangedError, 9),
     (errors.VerifyFailedError, 10),
+    (errors.CheckFailedError, 11),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,7 +74,7 @@ def common_options(func: F) -> F:
             "locations",
             multiple=True,
             metavar="DIR",
-            help="Migration folder (repeatable).",
+            help="Migration folder; replaces the configured ones.",
         ),
         click.option(
             "--config", "config_file", type=click.Path(path_type=Path), help="Configuration file."
@@ -202,11 +204,14 @@ def current(**options: Any) -> None:
 
 
 @main.command()
+@click.option(
+    "-r", "--rev-range", metavar="LOWER:UPPER", help="Only these revisions (a:b, a:, :b)."
+)
 @common_options
-def history(**options: Any) -> None:
+def history(rev_range: str | None, **options: Any) -> None:
     """List revisions, newest first, marking what the store has applied."""
     config, output = _setup(options)
-    result = commands.history(config)
+    result = commands.history(config, rev_range)
 
     def text() -> list[str]:
         lines = []
@@ -218,6 +223,9 @@ def history(**options: Any) -> None:
                 f"{_short(info.down_revision)} -> {info.revision} {marks}".rstrip()
                 + f", {info.release}: {info.message}"
             )
+            if output.verbose:
+                lines.append(f"  file: {info.source or '(ledger only)'}")
+                lines.extend(_operation_lines(info.operations))
         if output.verbose:
             lines.extend(
                 f"  run: {run.direction} {_short(run.from_heads)} -> {_short(run.to_heads)} "
@@ -268,6 +276,201 @@ def verify(**options: Any) -> None:
         raise errors.VerifyFailedError(
             f"{result.store}: {len(result.devices)} device(s) do not satisfy the applied "
             "revisions (each is listed with what it lacks)"
+        )
+
+
+def _operation_lines(operations: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for op in operations:
+        fields = ", ".join(f"{k}={v}" for k, v in op.items() if k != "kind" and v)
+        lines.append(f"  {op['kind']}: {fields}")
+    return lines
+
+
+def _detail_lines(info: revisions.RevisionDetail, verbose: int) -> list[str]:
+    labels = f" ({', '.join(info.branch_labels)})" if info.branch_labels else ""
+    lines = [f"{info.revision}{labels} {info.release}: {info.message}"]
+    if verbose:
+        lines.append(f"  parents: {_short(info.down_revision)}")
+        if info.depends_on:
+            lines.append(f"  depends on: {', '.join(info.depends_on)}")
+        lines.append(f"  children: {', '.join(info.children) or 'none'}")
+        lines.append(f"  file: {info.source or '(ledger only)'}")
+    return lines
+
+
+@main.command()
+@common_options
+def heads(**options: Any) -> None:
+    """Show the revisions nothing builds on yet (several: merge them)."""
+    config, output = _setup(options)
+    result = revisions.heads(config)
+    output.emit(
+        result.to_json(),
+        lambda: [line for h in result.heads for line in _detail_lines(h, output.verbose)],
+    )
+
+
+@main.command()
+@common_options
+def branches(**options: Any) -> None:
+    """Show branch points (revisions with several children) and branch labels."""
+    config, output = _setup(options)
+    result = revisions.branches(config)
+
+    def text() -> list[str]:
+        lines = [
+            f"{point.revision} ({point.release}) -> {', '.join(point.children)}"
+            for point in result.branch_points
+        ]
+        lines += [f"label {label}: {rev}" for label, rev in sorted(result.labels.items())]
+        return lines or ["No branches."]
+
+    output.emit(result.to_json(), text)
+
+
+@main.command()
+@click.argument("rev")
+@common_options
+def show(rev: str, **options: Any) -> None:
+    """Show one revision in full: parents, children, file and operations."""
+    config, output = _setup(options)
+    result = revisions.show(config, rev)
+
+    def text() -> list[str]:
+        return _detail_lines(result.revision, verbose=1) + _operation_lines(
+            result.revision.operations
+        )
+
+    output.emit(result.to_json(), text)
+
+
+@main.command()
+@click.argument("directory", default="migrations", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines.")
+def init(directory: Path, as_json: bool) -> None:
+    """Create a migrations folder and point the configuration at it."""
+    result = authoring.init(directory, Path.cwd())
+    Output(as_json, False, 0).emit(
+        result.to_json(),
+        lambda: (
+            [f"Created {item}." for item in result.created]
+            or [f"{result.migrations} and {result.config} were already set up."]
+        ),
+    )
+
+
+def _written(result: authoring.RevisionResult) -> list[str]:
+    return [
+        f"Wrote {result.path} (revision {result.revision}, parents {_short(result.down_revision)})."
+    ]
+
+
+@main.command()
+@click.option("-m", "--message", required=True, help="What the revision does, for humans.")
+@click.option("--release", required=True, help="The release that needs it, such as 2026.2.19.")
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    metavar="ROLE:SCOPE[,SCOPE]",
+    help="Add these scopes to devices of ROLE.",
+)
+@click.option(
+    "--revoke",
+    "revokes",
+    multiple=True,
+    metavar="ROLE:SCOPE[,SCOPE]",
+    help="Remove these scopes from devices of ROLE.",
+)
+@click.option(
+    "--rename",
+    "renames",
+    multiple=True,
+    metavar="ROLE:OLD=NEW",
+    help="Replace scope OLD with NEW on devices of ROLE.",
+)
+@click.option("--if-any", multiple=True, metavar="SCOPE", help="Only devices holding any of these.")
+@click.option("--if-all", multiple=True, metavar="SCOPE", help="Only devices holding all of these.")
+@click.option("--if-none", multiple=True, metavar="SCOPE", help="Only devices holding none.")
+@click.option("--head", metavar="REV", help="Parent revision (default: the single head; 'base').")
+@click.option(
+    "--branch-label",
+    "branch_labels",
+    multiple=True,
+    metavar="LABEL",
+    help="Name the branch this revision starts (LABEL@head targets it).",
+)
+@click.option(
+    "--depends-on",
+    multiple=True,
+    metavar="REV",
+    help="A revision on another branch that must be applied first.",
+)
+@click.option("--rev-id", metavar="ID", help="Use this revision id instead of a fresh one.")
+@common_options
+def revision(
+    message: str,
+    release: str,
+    grants: tuple[str, ...],
+    revokes: tuple[str, ...],
+    renames: tuple[str, ...],
+    if_any: tuple[str, ...],
+    if_all: tuple[str, ...],
+    if_none: tuple[str, ...],
+    head: str | None,
+    branch_labels: tuple[str, ...],
+    depends_on: tuple[str, ...],
+    rev_id: str | None,
+    **options: Any,
+) -> None:
+    """Write a new migration file (into the first migration location)."""
+    config, output = _setup(options)
+    spec = authoring.OperationSpec(grants, revokes, renames, if_any, if_all, if_none)
+    result = authoring.revision(
+        config,
+        message,
+        release,
+        spec,
+        head=head,
+        branch_labels=branch_labels,
+        depends_on=depends_on,
+        rev_id=rev_id,
+    )
+    output.emit(result.to_json(), lambda: _written(result))
+
+
+@main.command()
+@click.argument("revs", nargs=-1)
+@click.option("-m", "--message", required=True, help="What the merge joins, for humans.")
+@click.option("--release", help="Release of the merge (default: the newest parent's).")
+@common_options
+def merge(revs: tuple[str, ...], message: str, release: str | None, **options: Any) -> None:
+    """Write a revision joining REVS (default: all heads) into one head."""
+    config, output = _setup(options)
+    result = authoring.merge(config, message, revs, release)
+    output.emit(result.to_json(), lambda: _written(result))
+
+
+@main.command()
+@common_options
+def check(**options: Any) -> None:
+    """For CI: fail on graph errors, several heads, or conflicting revisions."""
+    config, output = _setup(options)
+    result = check_migrations(config)
+
+    def text() -> list[str]:
+        if result.ok:
+            return [f"{result.revisions} revision(s), head {_short(result.heads)}: no problems."]
+        return [f"{problem.kind}: {problem.message}" for problem in result.problems]
+
+    output.emit(result.to_json(), text)
+    if not result.ok:
+        graph_errors = [p for p in result.problems if p.kind == "graph"]
+        if graph_errors:
+            raise errors.MigrationFileError(graph_errors[0].message)
+        raise errors.CheckFailedError(
+            f"{len(result.problems)} problem(s) in the migration files (listed above)"
         )
 
 

@@ -19,6 +19,7 @@ from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedErr
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.migration import Migration
+from scopemigrate.revisions import history_range
 from scopemigrate.scripts import load_locations
 from scopemigrate.stores import Store, open_store
 from scopemigrate.stores.base import Snapshot
@@ -66,6 +67,7 @@ class RevisionInfo:
     applied: bool
     is_head: bool
     source: str | None
+    operations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ def _run(
             ledger = store.read_ledger()
             graph = _graph(context, ledger)
             applied = graph.ancestors(ledger.heads)
-            wanted = graph.resolve(target, applied)
+            wanted = graph.resolve(target, applied, downgrade=direction == "downgrade")
             plan_step: Callable[..., RunResult | None] = (
                 _upgrade_once if direction == "upgrade" else _downgrade_once
             )
@@ -332,6 +334,7 @@ def _revision_infos(
             applied=rev in applied,
             is_head=rev in heads,
             source=context.sources.get(rev),
+            operations=[op.model_dump(mode="json") for op in graph.migrations[rev].operations],
         )
         for rev in reversed(graph.order)
     ]
@@ -358,16 +361,22 @@ def current(config: Config) -> CurrentResult:
     )
 
 
-def history(config: Config) -> HistoryResult:
-    """Every known revision, newest first, marked applied or not; and the store's run log."""
+def history(config: Config, rev_range: str | None = None) -> HistoryResult:
+    """Known revisions, newest first, marked applied or not; and the store's run log.
+
+    ``rev_range`` is ``LOWER:UPPER`` as in Alembic (``a:b``, ``a:``, ``:b``,
+    ``current:``), both ends included.
+    """
     context = _context(config)
     store = context.store
     ledger = store.read_ledger() if store.exists() else Ledger()
     graph = _graph(context, ledger)
     applied = graph.ancestors(ledger.heads)
-    return HistoryResult(
-        store.location, _revision_infos(graph, context, applied), list(ledger.history)
-    )
+    infos = _revision_infos(graph, context, applied)
+    if rev_range:
+        chosen = history_range(graph, rev_range, applied)
+        infos = [info for info in infos if info.revision in chosen]
+    return HistoryResult(store.location, infos, list(ledger.history))
 
 
 @dataclass(frozen=True)

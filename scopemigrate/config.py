@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scopemigrate.errors import ConfigError
-from scopemigrate.scripts import shipped_migrations_dir
+from scopemigrate.scripts import entry_point_locations, shipped_migrations_dir
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_KEEP_BACKUPS = 5
@@ -25,6 +25,9 @@ class Config:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     keep_backups: int = DEFAULT_KEEP_BACKUPS  # 0: no backup
     source: Path | None = None  # the configuration file, if one was read
+    # True when a flag, the environment or a file chose the locations; authoring
+    # refuses to write into the defaults (the chain shipped inside the package).
+    locations_chosen: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
 
@@ -90,7 +93,10 @@ def load_config(
     settings = _file_settings(path) if path else {}
     base = path.parent if path else cwd
 
-    resolved_locations: tuple[Path, ...] = (shipped_migrations_dir(),)
+    # Explicit locations (flag, environment) replace everything; the default and
+    # the configuration file's folders are joined by installed plugins' sets.
+    plugins = tuple(entry_point_locations())
+    resolved_locations: tuple[Path, ...] = (shipped_migrations_dir(), *plugins)
     if locations:
         resolved_locations = _locations(list(locations), cwd, "--migrations")
     elif env.get("SCOPEMIGRATE_LOCATIONS"):
@@ -98,7 +104,7 @@ def load_config(
             env["SCOPEMIGRATE_LOCATIONS"].split(os.pathsep), cwd, "SCOPEMIGRATE_LOCATIONS"
         )
     elif "locations" in settings:
-        resolved_locations = _locations(settings["locations"], base, str(path))
+        resolved_locations = (*_locations(settings["locations"], base, str(path)), *plugins)
 
     resolved_store = store or env.get("SCOPEMIGRATE_STORE") or settings.get("store")
     if resolved_store is not None and not isinstance(resolved_store, str):
@@ -122,6 +128,9 @@ def load_config(
 
     return Config(
         locations=resolved_locations,
+        locations_chosen=bool(
+            locations or env.get("SCOPEMIGRATE_LOCATIONS") or "locations" in settings
+        ),
         keep_backups=backups,
         store=resolved_store,
         lock_timeout=resolved_timeout,

@@ -57,3 +57,7 @@ class StoreChangedError(ScopemigrateError):
 
 class VerifyFailedError(ScopemigrateError):
     """The store does not satisfy what its applied revisions declare."""
+
+
+class CheckFailedError(ScopemigrateError):
+    """``check`` found several heads or semantic conflicts (each is listed)."""

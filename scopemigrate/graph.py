@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from packaging.version import Version
 
@@ -19,6 +19,7 @@ from scopemigrate.migration import Migration
 from scopemigrate.versions import looks_like_release, parse_release, selection_ceiling
 
 RELATIVE = re.compile(r"^([+-])(\d+)$")
+REV_RELATIVE = re.compile(r"^([A-Za-z0-9_]+)([+-])(\d+)$")
 
 
 class RevisionGraph:
@@ -45,6 +46,7 @@ class RevisionGraph:
         self.order = self._topological_order()
         self._position = {rev: i for i, rev in enumerate(self.order)}
         self._check_releases()
+        self.branch_labels()  # a label used twice is an error at load time
 
     def _where(self, rev: str) -> str:
         source = self._sources.get(rev)
@@ -108,14 +110,7 @@ class RevisionGraph:
 
     def ancestors(self, revs: Iterable[str]) -> set[str]:
         """``revs`` and everything they build on."""
-        seen: set[str] = set()
-        stack = list(revs)
-        while stack:
-            rev = stack.pop()
-            if rev not in seen:
-                seen.add(rev)
-                stack.extend(self.parents(rev))
-        return seen
+        return _reachable(revs, self.parents)
 
     def heads_of(self, applied: Iterable[str]) -> list[str]:
         """The revisions of an applied set that no other revision of it builds on."""
@@ -147,45 +142,150 @@ class RevisionGraph:
         ceiling = selection_ceiling(parse_release(release))
         return {rev for rev, m in self.migrations.items() if m.release_version <= ceiling}
 
-    def resolve(self, target: str, applied: Iterable[str]) -> set[str]:
-        """The applied set that ``target`` stands for, given what is applied now."""
+    def resolve(self, target: str, applied: Iterable[str], *, downgrade: bool = False) -> set[str]:
+        """The applied set that ``target`` stands for, given what is applied now.
+
+        Upgrading only adds: a target names what must be applied, and other
+        branches stay as they are. Downgrading only removes: ``downgrade REV``
+        undoes what builds on REV and leaves other branches alone, as in Alembic.
+        """
         applied_set = set(applied)
         target = target.strip()
         if target == "heads":
             return set(self.migrations)
         if target == "head":
-            heads = self.heads
-            if len(heads) > 1:
-                raise GraphError(
-                    f"several heads ({', '.join(heads)}): name one, use 'heads' to apply "
-                    "them all, or write a merge revision with 'scopemigrate merge'"
-                )
-            return self.ancestors(heads)
+            return self.ancestors([self.single_head(self.heads, "head")])
         if target == "base":
             return set()
         relative = RELATIVE.match(target)
         if relative:
             return self._relative(applied_set, relative.group(1), int(relative.group(2)))
-        if target in self.migrations:
-            return self.ancestors([target])
-        if looks_like_release(target):
-            return self.release_set(target)
-        return self.ancestors([self.lookup(target)])
+        if "@" in target:
+            return self._on_branch(target, applied_set, downgrade)
+        if target not in self.migrations and looks_like_release(target):
+            releases = self.release_set(target)
+            return self._closed(applied_set & releases) if downgrade else releases
+        from_rev = REV_RELATIVE.match(target)
+        if from_rev and target not in self.migrations:
+            rev = self.lookup(from_rev.group(1))
+            return self._relative_to(rev, from_rev.group(2), int(from_rev.group(3)), applied_set)
+        rev = self.lookup(target)
+        if downgrade:
+            return self._closed(applied_set - (self.descendants([rev]) - {rev}))
+        return self.ancestors([rev])
+
+    def revision_of(self, target: str) -> str:
+        """One revision: an id, a unique prefix, ``head`` or ``LABEL@head``."""
+        if target == "head":
+            return self.single_head(self.heads, target)
+        if target.endswith("@head"):
+            members = self.branch_members(target.removesuffix("@head"))
+            tips = [r for r in self.order if r in members and not self.children[r] & members]
+            return self.single_head(tips, target)
+        return self.lookup(target)
+
+    def single_head(self, heads: Sequence[str], what: str) -> str:
+        if len(heads) > 1:
+            raise GraphError(
+                f"{what} is ambiguous: several heads ({', '.join(heads)}); name one, use "
+                "'heads' to apply them all, or join them with 'scopemigrate merge'"
+            )
+        if not heads:
+            raise GraphError(f"{what}: no revisions")
+        return heads[0]
+
+    def descendants(self, revs: Iterable[str]) -> set[str]:
+        """``revs`` and everything that builds on them."""
+        return _reachable(revs, lambda rev: self.children[rev])
+
+    def _closed(self, keep: set[str]) -> set[str]:
+        """The revisions of ``keep`` whose ancestors all stay in it."""
+        return {rev for rev in keep if self.ancestors([rev]) <= keep}
+
+    # -- branches -------------------------------------------------------
+
+    def branch_labels(self) -> dict[str, str]:
+        """Label -> the revision that carries it."""
+        labels: dict[str, str] = {}
+        for rev in self.order:
+            for label in self.migrations[rev].branch_labels:
+                if label in labels:
+                    raise GraphError(
+                        f"{self._where(rev)}branch label {label!r} is already used by "
+                        f"{labels[label]!r}"
+                    )
+                labels[label] = rev
+        return labels
+
+    def branch_members(self, label: str) -> set[str]:
+        """The labelled revision and what builds on it along ``down_revision``."""
+        labels = self.branch_labels()
+        if label not in labels:
+            known = ", ".join(sorted(labels)) or "none"
+            raise GraphError(f"no branch labelled {label!r} (labels: {known})")
+        members: set[str] = set()
+        stack = [labels[label]]
+        while stack:
+            rev = stack.pop()
+            if rev not in members:
+                members.add(rev)
+                stack.extend(
+                    c for c in self.children[rev] if rev in self.migrations[c].down_revision
+                )
+        return members
+
+    def _on_branch(self, target: str, applied: set[str], downgrade: bool) -> set[str]:
+        label, _, where = target.partition("@")
+        members = self.branch_members(label)
+        if where == "head":
+            heads = [rev for rev in self.order if not (self.children[rev] & members)]
+            return applied | self.ancestors(
+                [self.single_head([h for h in heads if h in members], target)]
+            )
+        if where == "base":
+            return self._closed(applied - members)
+        relative = RELATIVE.match(where)
+        if not relative:
+            raise GraphError(
+                f"target {target!r}: expected {label}@head, {label}@base or {label}@+N/-N"
+            )
+        sign, steps = relative.group(1), int(relative.group(2))
+        if sign == "+":
+            pending = [rev for rev in self.order if rev in members and rev not in applied]
+            if steps > len(pending):
+                raise GraphError(f"{target}: only {len(pending)} revision(s) left on the branch")
+            return applied | self.ancestors(pending[:steps])
+        done = [rev for rev in self.order if rev in members and rev in applied]
+        if steps > len(done):
+            raise GraphError(f"{target}: only {len(done)} revision(s) applied on the branch")
+        undone = self.descendants(done[len(done) - steps :]) if steps else set()
+        return self._closed(applied - undone)
+
+    def _relative_to(self, rev: str, sign: str, steps: int, applied: set[str]) -> set[str]:
+        """``REV+N``: N revisions above REV along its line; ``REV-N``: N below it."""
+        if sign == "+":
+            above = [r for r in self.order if r in self.descendants([rev]) - {rev}]
+            if steps > len(above):
+                raise GraphError(f"{rev}+{steps}: only {len(above)} revision(s) above {rev}")
+            return self.ancestors([rev, *above[:steps]])
+        below = self.in_order(self.ancestors([rev]))
+        if steps >= len(below) + 1:
+            raise GraphError(f"{rev}-{steps}: only {len(below) - 1} revision(s) below {rev}")
+        kept = below[: len(below) - steps]
+        return self.ancestors(kept[-1:]) if kept else set()
 
     def _relative(self, applied: set[str], sign: str, steps: int) -> set[str]:
         if sign == "+":
             pending = [rev for rev in self.order if rev not in applied]
             if steps > len(pending):
                 raise GraphError(f"cannot go {steps} steps up: only {len(pending)} remain")
-            chosen = set(pending[:steps])
-            return applied | self.ancestors(chosen)
+            return applied | self.ancestors(pending[:steps])
         done = self.in_order(applied)
         if steps > len(done):
             raise GraphError(f"cannot go {steps} steps down: only {len(done)} applied")
         undone = set(done[len(done) - steps :]) if steps else set()
-        keep = applied - undone
-        # Keep only revisions whose ancestors all stay; undo their dependants too.
-        return {rev for rev in keep if self.ancestors([rev]) <= keep}
+        # Undo the dependants of what is undone too.
+        return self._closed(applied - undone)
 
     def upgrade_path(self, applied: Iterable[str], target: set[str]) -> list[str]:
         """Revisions to apply, in an order that respects every edge."""
@@ -197,3 +297,15 @@ class RevisionGraph:
         applied_set = set(applied)
         keep = self.ancestors(target) & applied_set
         return list(reversed(self.in_order(applied_set - keep)))
+
+
+def _reachable(start: Iterable[str], step: Callable[[str], Iterable[str]]) -> set[str]:
+    """``start`` and every revision reached from it by following ``step``."""
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        rev = stack.pop()
+        if rev not in seen:
+            seen.add(rev)
+            stack.extend(step(rev))
+    return seen

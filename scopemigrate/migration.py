@@ -9,7 +9,7 @@ from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scopemigrate.operations import Operation
-from scopemigrate.versions import parse_release
+from scopemigrate.versions import looks_like_release, parse_release
 
 REVISION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -54,7 +54,13 @@ class Migration(BaseModel):
     @field_validator("release")
     @classmethod
     def _release(cls, value: str) -> str:
-        parse_release(value)
+        # A ValueError, so that a bad release in a file is a migration-file
+        # error naming the file and field, not a configuration error.
+        if not looks_like_release(value):
+            raise ValueError(
+                f"{value!r} is not a release version (expected a form such as 2026.2.19, "
+                "2026.2.19-2 or 2026.2.23-beta.1)"
+            )
         return value
 
     @property
@@ -75,7 +81,7 @@ class Migration(BaseModel):
         if self.depends_on:
             doc["depends_on"] = list(self.depends_on)
         doc["operations"] = [
-            op.model_dump(mode="json", exclude_defaults=True) | {"kind": op.kind}
+            {"kind": op.kind} | op.model_dump(mode="json", exclude_defaults=True)
             for op in self.operations
         ]
         return doc

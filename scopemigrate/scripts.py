@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,41 @@ def shipped_migrations_dir() -> Path:
     return here.parent / "migrations"
 
 
-def _describe_validation(error: ValidationError) -> str:
+ENTRY_POINT_GROUP = "scopemigrate.migrations"
+
+
+def entry_point_locations() -> list[Path]:
+    """Migration folders that installed packages register (a plugin's own scopes).
+
+    An entry point in the group ``scopemigrate.migrations`` names a package
+    (its folder holds the TOML files) or an attribute holding a folder path.
+    """
+    folders: list[Path] = []
+    for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            value = entry.load()
+        except Exception as exc:  # a broken plugin must name itself, not crash us
+            raise MigrationFileError(
+                f"entry point {entry.name!r} ({entry.value}) of group {ENTRY_POINT_GROUP}: "
+                f"cannot load: {exc}"
+            ) from None
+        module_file = getattr(value, "__file__", None)
+        folder = Path(module_file).parent if module_file else Path(str(value))
+        if not folder.is_dir():
+            raise MigrationFileError(
+                f"entry point {entry.name!r} ({entry.value}): {folder} is not a directory"
+            )
+        folders.append(folder)
+    return folders
+
+
+def describe_validation(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "union_tag_invalid":
-        message = f"unknown operation kind (known: {', '.join(OPERATION_KINDS)})"
+        given = first.get("ctx", {}).get("tag", "?")
+        message = f"unknown operation kind {given!r} (known: {', '.join(OPERATION_KINDS)})"
     more = len(error.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{where}: {message}{suffix}" if where else f"{message}{suffix}"
@@ -55,7 +85,7 @@ def parse_migration(path: Path, text: str) -> Migration:
     try:
         return Migration.model_validate(document)
     except ValidationError as exc:
-        raise MigrationFileError(f"{path}: {_describe_validation(exc)}") from None
+        raise MigrationFileError(f"{path}: {describe_validation(exc)}") from None
 
 
 def load_file(path: Path) -> MigrationScript:

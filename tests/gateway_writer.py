@@ -80,9 +80,16 @@ def main() -> None:
     state, stop, log_path, seed = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
     rng = random.Random(int(seed))
     devices = state / "devices"
-    log: dict[str, Any] = {"stamps": {}, "added": {}, "iterations": 0, "unreadable": 0}
+    log: dict[str, Any] = {
+        "stamps": {},
+        "added": {},
+        "iterations": 0,
+        "unreadable": 0,
+        "cycles": [],  # [read started, write done], time.monotonic(), to explain a failure
+    }
     stamp = 1_800_000_000_000
     while not stop.exists():
+        started = time.monotonic()
         migrated = ledger_at_head(devices)  # read with the state, as a gateway would
         try:
             paired = read_json(devices / "paired.json", log)
@@ -100,6 +107,7 @@ def main() -> None:
             log["added"][record["deviceId"]] = "new" if migrated else "old"
         write_like_openclaw(devices / "paired.json", paired)
         write_like_openclaw(devices / "pending.json", pending)
+        log["cycles"].append([started, time.monotonic()])
         log["iterations"] += 1
         time.sleep(rng.uniform(0.01, 0.05))
     Path(log_path).write_text(json.dumps(log))

@@ -8,7 +8,11 @@ import shutil
 import stat
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, copy_store, load_json, run_cli
+
+from scopemigrate import commands
+from scopemigrate.config import load_config
 
 CLI_DEVICE = "31a26516362262a5cc9331078bce2e53ad724023e222894ff9fb96f18db4d223"
 PHONE = "45569da57f4b7bf472d7a864ef4781451cae6383fee9fb0ae40c59aa1ce475b7"
@@ -138,3 +142,23 @@ def test_recovery_rolls_forward_a_published_commit(mixed: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["changed"] is False  # already at head once recovered
     assert load_json(devices / LEDGER)["heads"] == ["4f2c19a0b7e1"]
+
+
+def test_backup_keeps_the_bytes_read_when_a_gateway_replaced_the_file(
+    mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux will not link a file a concurrent rename just unlinked (ENOENT)."""
+    pending_before = (mixed / "devices" / "pending.json").read_bytes()
+    real_link = os.link
+
+    def racing_link(src: os.PathLike[str] | str, dst: os.PathLike[str] | str) -> None:
+        if Path(src).name == "pending.json":
+            raise FileNotFoundError(2, "No such file or directory", str(src))
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", racing_link)
+    result = commands.upgrade(load_config(store=str(mixed), env={}), "head")
+    assert result.changed
+    (backup,) = (mixed / "devices" / "scopemigrate-backups").iterdir()
+    assert (backup / "pending.json").read_bytes() == pending_before
+    assert stat.S_IMODE((backup / "pending.json").stat().st_mode) == 0o600

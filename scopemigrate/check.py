@@ -1,0 +1,117 @@
+"""``check``: everything CI should refuse in a migration folder, as one report.
+
+Graph errors (cycles, duplicates, missing parents, releases going backwards,
+malformed files), more than one head, and semantic conflicts: revisions on
+parallel branches that grant and revoke the same scope of the same role (the
+result would depend on the order a store happens to apply them in), and a
+revoke of a scope that no earlier revision grants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scopemigrate.config import Config
+from scopemigrate.errors import MigrationFileError
+from scopemigrate.graph import RevisionGraph
+from scopemigrate.operations import Grant, Rename, Revoke
+from scopemigrate.revisions import load_graph
+
+RoleScope = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # graph | heads | conflict | revoke-ungranted
+    message: str
+    revisions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    locations: list[str]
+    revisions: int
+    heads: list[str]
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"ok": self.ok}
+
+
+def _touched(graph: RevisionGraph, rev: str) -> tuple[set[RoleScope], set[RoleScope]]:
+    """The (role, scope) pairs a revision grants and those it revokes (rename: both)."""
+    granted: set[RoleScope] = set()
+    revoked: set[RoleScope] = set()
+    for op in graph.migrations[rev].operations:
+        if isinstance(op, Grant):
+            granted.update((op.role, scope) for scope in op.scopes)
+        elif isinstance(op, Revoke):
+            revoked.update((op.role, scope) for scope in op.scopes)
+        elif isinstance(op, Rename):
+            granted.add((op.role, op.new))
+            revoked.add((op.role, op.old))
+    return granted, revoked
+
+
+def semantic_problems(graph: RevisionGraph) -> list[Problem]:
+    problems: list[Problem] = []
+    ancestors = {rev: graph.ancestors([rev]) for rev in graph.order}
+    touched = {rev: _touched(graph, rev) for rev in graph.order}
+    for index, first in enumerate(graph.order):
+        for second in graph.order[index + 1 :]:
+            if first in ancestors[second] or second in ancestors[first]:
+                continue  # one builds on the other: the order is fixed
+            for a, b in ((first, second), (second, first)):
+                clash = touched[a][0] & touched[b][1]
+                for role, scope in sorted(clash):
+                    problems.append(
+                        Problem(
+                            "conflict",
+                            f"{a} grants and {b} revokes {scope} of role {role} on parallel "
+                            "branches: the result depends on the order they are applied in; "
+                            "make one build on the other",
+                            [a, b],
+                        )
+                    )
+    for rev in graph.order:
+        granted: set[tuple[str, str]] = set()
+        for ancestor in ancestors[rev] - {rev}:
+            granted |= touched[ancestor][0]
+        for op in graph.migrations[rev].operations:
+            if isinstance(op, Revoke):
+                for scope in op.scopes:
+                    if (op.role, scope) not in granted:
+                        problems.append(
+                            Problem(
+                                "revoke-ungranted",
+                                f"{rev} revokes {scope} of role {op.role}, which no earlier "
+                                "revision grants",
+                                [rev],
+                            )
+                        )
+    return problems
+
+
+def check(config: Config) -> CheckResult:
+    locations = [str(path) for path in config.locations]
+    try:
+        graph = load_graph(config).graph
+    except MigrationFileError as exc:
+        return CheckResult(locations, 0, [], [Problem("graph", str(exc))])
+    problems: list[Problem] = []
+    if len(graph.heads) > 1:
+        problems.append(
+            Problem(
+                "heads",
+                f"{len(graph.heads)} heads ({', '.join(graph.heads)}): join them with "
+                "'scopemigrate merge'",
+                list(graph.heads),
+            )
+        )
+    problems.extend(semantic_problems(graph))
+    return CheckResult(locations, len(graph.migrations), list(graph.heads), problems)
