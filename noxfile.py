@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -13,7 +16,23 @@ def tests(session: nox.Session) -> None:
     # A real (non-editable) install: end-to-end tests run the installed CLI,
     # and the wheel must carry migrations/ for them to pass.
     session.install(".[test]")
+    ensure_system_tools(session)
     session.run("pytest", *session.posargs)
+
+
+def ensure_system_tools(session: nox.Session) -> None:
+    """Install what the tests run besides Python (npm, for the postinstall test).
+
+    A fresh CI machine runs as root with Debian's registry; elsewhere, say what
+    is missing rather than install into someone's system.
+    """
+    missing = [tool for tool in ("npm",) if shutil.which(tool) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        session.error(f"the tests need {', '.join(missing)}; install it and run again")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", *missing, external=True)
 
 
 @nox.session
@@ -27,3 +46,10 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("mypy", ".")
     session.run("mypy", "scopemigrate")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not run by default): ratios against same-run baselines."""
+    session.install(".")
+    session.run("python", "benchmarks/startup.py", *session.posargs)

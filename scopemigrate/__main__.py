@@ -1,3 +1,3 @@
-from scopemigrate.cli import run
+from scopemigrate.entry import main
 
-run()
+main()

@@ -19,6 +19,9 @@ from scopemigrate import authoring, commands, errors, revisions
 from scopemigrate.check import check as check_migrations
 from scopemigrate.config import Config, load_config
 from scopemigrate.engine import DevicePlan
+from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS, version_sources, with_version_sources
+from scopemigrate.hook import hook as run_hook
+from scopemigrate.installed import detect
 
 # Documented in docs/exit-codes.md; tests assert every row.
 EXIT_OK = 0
@@ -145,6 +148,14 @@ def _run_text(result: commands.RunResult, output: Output) -> list[str]:
     return lines
 
 
+dry_run_option = click.option(
+    "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
+)
+no_backup_option = click.option(
+    "--no-backup", is_flag=True, help="Keep no backup of the files replaced."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scopemigrate")
 def main() -> None:
@@ -153,10 +164,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("target", default="head")
-@click.option(
-    "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
-)
-@click.option("--no-backup", is_flag=True, help="Keep no backup of the files replaced.")
+@dry_run_option
+@no_backup_option
 @common_options
 def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
@@ -167,16 +176,92 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
 
 @main.command()
 @click.argument("target")
-@click.option(
-    "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
-)
-@click.option("--no-backup", is_flag=True, help="Keep no backup of the files replaced.")
+@dry_run_option
+@no_backup_option
 @common_options
 def downgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
     config, output = _setup(options)
     result = commands.downgrade(config, target, dry_run=dry_run)
     output.emit(result.to_json(), lambda: _run_text(result, output))
+
+
+def version_options(func: F) -> F:
+    """Where ``sync`` and ``hook`` find the installed release (see ``installed.py``)."""
+    options = [
+        click.option(
+            "--installed-version",
+            metavar="VERSION",
+            help="The installed release (else: $SCOPEMIGRATE_INSTALLED_VERSION, then detected).",
+        ),
+        click.option(
+            "--distribution", metavar="NAME", help="Read the version of this Python distribution."
+        ),
+        click.option(
+            "--npm-package",
+            metavar="NAME",
+            help="Read this npm package's package.json (default: openclaw).",
+        ),
+        click.option("--program", metavar="NAME", help="Run NAME --version (default: openclaw)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _with_sources(config: Config, options: dict[str, Any]) -> Config:
+    return with_version_sources(
+        config,
+        distribution=options.pop("distribution"),
+        npm_package=options.pop("npm_package"),
+        program=options.pop("program"),
+    )
+
+
+@main.command()
+@dry_run_option
+@no_backup_option
+@version_options
+@common_options
+def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
+    """Bring the store up or down to exactly what the installed release needs."""
+    config, output = _setup(options)
+    config = _with_sources(config, options)
+    installed = detect(version_sources(config, installed_version), env=config.env)
+    if installed.warning:
+        click.echo(f"warning: {installed.warning}", err=True)
+    result = commands.sync(config, installed.version, dry_run=dry_run)
+
+    def text() -> list[str]:
+        if not result.store_exists:
+            return [f"No device store at {result.store}: nothing to do."]
+        if not result.runs:
+            return [f"{result.store} already matches release {result.installed}."]
+        return [line for run in result.runs for line in _run_text(run, output)]
+
+    output.emit(result.to_json() | {"source": installed.source}, text)
+
+
+@main.command()
+@click.option(
+    "--timeout",
+    type=float,
+    default=DEFAULT_TIMEOUT_SECONDS,
+    metavar="SECONDS",
+    help="Wait at most this long for another run's lock.",
+)
+@no_backup_option
+@version_options
+@common_options
+def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
+    """For install steps: sync the store to the installed release; quiet if nothing to do."""
+    config, output = _setup(options)
+    config = _with_sources(config, options)
+    result = run_hook(config, installed_version, timeout=timeout)
+    if result.installed.warning and not output.quiet:
+        click.echo(f"warning: {result.installed.warning}", err=True)
+    summary = result.summary()
+    output.emit(result.to_json(), lambda: [summary] if summary else [])
 
 
 @main.command()

@@ -21,8 +21,9 @@ from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.migration import Migration
 from scopemigrate.revisions import history_range
 from scopemigrate.scripts import load_locations
-from scopemigrate.stores import Store, open_store
-from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores import open_store
+from scopemigrate.stores.base import Snapshot, Store
+from scopemigrate.versions import parse_release
 
 # A gateway may rewrite paired.json at any moment; redo the run on the new
 # content this many times before giving up.
@@ -455,3 +456,56 @@ def verify(config: Config) -> VerifyResult:
         snapshot = store.read()
     outcome = engine.upgrade(chain, snapshot.devices, snapshot.pending, now_iso())
     return VerifyResult(store.location, list(ledger.heads), outcome.devices)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """``sync``: the store brought to what an installed release needs."""
+
+    store: str
+    installed: str
+    from_heads: list[str]
+    to_heads: list[str]
+    runs: list[RunResult]  # the downgrade and the upgrade that had work to do
+    store_exists: bool = True
+
+    @property
+    def changed(self) -> bool:
+        return any(run.changed for run in self.runs)
+
+    @property
+    def devices_changed(self) -> int:
+        return len({plan.device_id for run in self.runs for plan in run.devices})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "installed": self.installed,
+            "store_exists": self.store_exists,
+            "changed": self.changed,
+            "devices_changed": self.devices_changed,
+            "from_heads": self.from_heads,
+            "to_heads": self.to_heads,
+            "runs": [run.to_json() for run in self.runs],
+        }
+
+
+def sync(config: Config, installed: str, *, dry_run: bool = False) -> SyncResult:
+    """Bring the store to exactly the revisions of release ``installed``, up or down.
+
+    Revisions of newer releases are undone first, through the ledger, so a
+    package downgrade works even when the older package lacks their files;
+    then the revisions the release carries are applied.
+    """
+    parse_release(installed)
+    down = downgrade(config, installed, dry_run=dry_run)
+    up = upgrade(config, installed, dry_run=dry_run)
+    runs = [run for run in (down, up) if run.revisions]
+    return SyncResult(
+        down.store,
+        installed,
+        down.from_heads,
+        up.to_heads,
+        runs,
+        store_exists=down.store_exists,
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scopemigrate.errors import ConfigError
-from scopemigrate.scripts import entry_point_locations, shipped_migrations_dir
+from scopemigrate.locations import entry_point_locations, shipped_migrations_dir
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_KEEP_BACKUPS = 5
@@ -28,6 +28,11 @@ class Config:
     # True when a flag, the environment or a file chose the locations; authoring
     # refuses to write into the defaults (the chain shipped inside the package).
     locations_chosen: bool = False
+    # Where ``sync`` and ``hook`` look for the installed release (see installed.py);
+    # None keeps a source's default.
+    distribution: str | None = None
+    npm_package: str | None = None
+    program: str | None = None
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
 
@@ -126,7 +131,15 @@ def load_config(
     if not isinstance(backups, int) or isinstance(backups, bool) or backups < 0:
         raise ConfigError(f"{path}: 'backups' must be a whole number of backups to keep")
 
+    names = {key: settings.get(key) for key in ("distribution", "npm_package", "program")}
+    for key, value in names.items():
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{path}: '{key}' must be a string")
+
     return Config(
+        distribution=names["distribution"],
+        npm_package=names["npm_package"],
+        program=names["program"],
         locations=resolved_locations,
         locations_chosen=bool(
             locations or env.get("SCOPEMIGRATE_LOCATIONS") or "locations" in settings

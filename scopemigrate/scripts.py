@@ -5,7 +5,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,47 +21,6 @@ class MigrationScript:
 
     migration: Migration
     path: Path
-
-
-def shipped_migrations_dir() -> Path:
-    """The OpenClaw chain shipped with scopemigrate.
-
-    A wheel carries it inside the package; a checkout or an editable install
-    finds the repository's top-level ``migrations/``.
-    """
-    here = Path(__file__).resolve().parent
-    packaged = here / "migrations"
-    if packaged.is_dir():
-        return packaged
-    return here.parent / "migrations"
-
-
-ENTRY_POINT_GROUP = "scopemigrate.migrations"
-
-
-def entry_point_locations() -> list[Path]:
-    """Migration folders that installed packages register (a plugin's own scopes).
-
-    An entry point in the group ``scopemigrate.migrations`` names a package
-    (its folder holds the TOML files) or an attribute holding a folder path.
-    """
-    folders: list[Path] = []
-    for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
-            value = entry.load()
-        except Exception as exc:  # a broken plugin must name itself, not crash us
-            raise MigrationFileError(
-                f"entry point {entry.name!r} ({entry.value}) of group {ENTRY_POINT_GROUP}: "
-                f"cannot load: {exc}"
-            ) from None
-        module_file = getattr(value, "__file__", None)
-        folder = Path(module_file).parent if module_file else Path(str(value))
-        if not folder.is_dir():
-            raise MigrationFileError(
-                f"entry point {entry.name!r} ({entry.value}): {folder} is not a directory"
-            )
-        folders.append(folder)
-    return folders
 
 
 def describe_validation(error: ValidationError) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scopemigrate.errors import ConfigError, StoreNotFoundError
-from scopemigrate.stores.base import Snapshot, Store
 from scopemigrate.stores.openclaw_paths import resolve_state_dir
 
-__all__ = ["Snapshot", "Store", "open_store", "state_dir_from_path"]
+if TYPE_CHECKING:  # the protocol pulls in pydantic; the hook's no-op path must not
+    from scopemigrate.stores.base import Store
+
+__all__ = ["open_store", "state_dir_from_path"]
 
 
 def state_dir_from_path(path: Path) -> Path:

@@ -1,0 +1,110 @@
+"""Console entry point, with a fast answer for ``scopemigrate hook`` at the installed release.
+
+Install steps and service starts call the hook far more often than there is
+anything to migrate. Loading click and the pydantic models costs several
+times the interpreter's own start, so when the hook's arguments are plain and
+``hook.already_synced`` vouches that the store is at the installed release,
+the answer comes from here; anything else goes to the full CLI, which parses
+and checks everything again. A test keeps this parser's options equal to the
+``hook`` command's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+# The hook's options (a test keeps these equal to the click command's). Parsed
+# by hand: argparse alone costs about as much as the rest of the no-op answer.
+VALUE_OPTIONS = (
+    "--store",
+    "--config",
+    "--migrations",
+    "--installed-version",
+    "--distribution",
+    "--npm-package",
+    "--program",
+    "--timeout",
+    "--lock-timeout",
+)
+FLAG_OPTIONS = ("--json", "--no-backup", "-q", "--quiet", "-v", "--verbose")
+
+
+def parse_hook_args(argv: list[str]) -> dict[str, list[str]] | None:
+    """Option -> values given; None for anything unusual (the full CLI then decides)."""
+    found: dict[str, list[str]] = {}
+    index = 0
+    while index < len(argv):
+        name, sep, value = argv[index].partition("=")
+        if name in FLAG_OPTIONS and not sep:
+            found.setdefault(name, []).append("")
+        elif name in VALUE_OPTIONS:
+            if not sep:
+                index += 1
+                if index == len(argv):
+                    return None
+                value = argv[index]
+            found.setdefault(name, []).append(value)
+        else:
+            return None
+        index += 1
+    return found
+
+
+def quick_hook(argv: list[str]) -> bool:
+    """Answer a no-op hook without the full CLI; False when it cannot vouch."""
+    args = parse_hook_args(argv)
+    if args is None:
+        return False
+
+    def last(name: str) -> str | None:
+        return args[name][-1] if name in args else None
+
+    from pathlib import Path
+
+    from scopemigrate.config import load_config
+    from scopemigrate.errors import ScopemigrateError
+    from scopemigrate.hook import (
+        HookResult,
+        already_synced,
+        json_state_dir,
+        version_sources,
+        with_version_sources,
+    )
+    from scopemigrate.installed import detect
+
+    try:
+        config_file = last("--config")
+        config = load_config(
+            store=last("--store"),
+            locations=args.get("--migrations"),
+            config_file=Path(config_file) if config_file else None,
+        )
+        config = with_version_sources(
+            config,
+            distribution=last("--distribution"),
+            npm_package=last("--npm-package"),
+            program=last("--program"),
+        )
+        installed = detect(version_sources(config, last("--installed-version")), env=config.env)
+        synced, heads = already_synced(config, installed.version)
+    except ScopemigrateError:
+        return False  # the full CLI reports it, with its exit code
+    if not synced:
+        return False
+    quiet = "-q" in args or "--quiet" in args
+    if installed.warning and not quiet:
+        print(f"warning: {installed.warning}", file=sys.stderr)
+    if "--json" in args:
+        state_dir = json_state_dir(config)
+        result = HookResult(str(state_dir), installed, heads)
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    return True
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "hook" and quick_hook(sys.argv[2:]):
+        sys.exit(0)
+    from scopemigrate.cli import run
+
+    run()

@@ -1,0 +1,190 @@
+"""The post-install hook: bring the store to the installed release, by itself.
+
+A package's install step (npm ``postinstall``, a Debian ``postinst``, a
+service's ``ExecStartPre``, an application at start) calls ``hook``. It is
+non-interactive and idempotent, quiet when there is nothing to do, one line
+when it changed something, and bounded in time: the wait for another run's
+lock never exceeds ``timeout``, and each run retries a bounded number of times.
+
+The common case is an install or a service start where the store is already
+at the installed release. ``already_synced`` answers that from the ledger and
+the migration files with the standard library alone, so the hook costs little
+more than the interpreter's start; anything it cannot vouch for goes the full
+way through ``commands.sync``, which is imported only then.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scopemigrate.config import Config
+from scopemigrate.errors import ConfigError
+from scopemigrate.installed import InstalledVersion, VersionSources, detect
+from scopemigrate.stores import state_dir_from_path
+from scopemigrate.stores.openclaw_paths import resolve_state_dir
+from scopemigrate.versions import parse_release, selection_ceiling
+
+if TYPE_CHECKING:
+    from scopemigrate.commands import SyncResult
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+LEDGER_PATH = ("devices", "scopemigrate-ledger.json")
+JOURNAL_PATH = ("devices", "scopemigrate-journal.json")
+
+
+@dataclass(frozen=True)
+class HookResult:
+    store: str
+    installed: InstalledVersion
+    heads: list[str]
+    sync: SyncResult | None = None  # None: nothing to do, known without a full run
+
+    @property
+    def changed(self) -> bool:
+        return self.sync is not None and self.sync.changed
+
+    def summary(self) -> str | None:
+        """The one line printed when the hook changed the store, else None."""
+        if self.sync is None or not self.sync.changed:
+            return None
+        before = ", ".join(self.sync.from_heads) or "base"
+        after = ", ".join(self.sync.to_heads) or "base"
+        return (
+            f"scopemigrate: {self.store} brought to release {self.installed.version} "
+            f"({before} -> {after}): {self.sync.devices_changed} device(s) changed"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "installed": {
+                "version": self.installed.version,
+                "source": self.installed.source,
+                "warning": self.installed.warning,
+            },
+            "changed": self.changed,
+            "heads": self.heads,
+            "sync": None if self.sync is None else self.sync.to_json(),
+        }
+
+
+def json_state_dir(config: Config) -> Path | None:
+    """The OpenClaw state dir of a JSON store, or None for any other store."""
+    spec = config.store
+    if not spec:
+        return resolve_state_dir(config.env)
+    scheme, sep, rest = spec.partition(":")
+    if sep and scheme == "openclaw-json":
+        return state_dir_from_path(Path(rest).expanduser())
+    if sep and len(scheme) > 1:
+        return None
+    return state_dir_from_path(Path(spec).expanduser())
+
+
+def with_version_sources(
+    config: Config,
+    *,
+    distribution: str | None = None,
+    npm_package: str | None = None,
+    program: str | None = None,
+) -> Config:
+    """``config`` with the sources given on the command line (None keeps the file's)."""
+    return replace(
+        config,
+        distribution=distribution or config.distribution,
+        npm_package=npm_package or config.npm_package,
+        program=program or config.program,
+    )
+
+
+def version_sources(config: Config, explicit: str | None) -> VersionSources:
+    defaults = VersionSources()
+    return VersionSources(
+        explicit=explicit,
+        distribution=config.distribution,
+        npm_package=config.npm_package or defaults.npm_package,
+        program=config.program or defaults.program,
+        state_dir=json_state_dir(config),
+    )
+
+
+def _revision_table(locations: tuple[Path, ...]) -> dict[str, tuple[list[str], str]] | None:
+    """revision -> (parents, release) from the files; None if any needs a closer look."""
+    table: dict[str, tuple[list[str], str]] = {}
+    for location in locations:
+        for path in sorted(location.glob("*.toml")):
+            try:
+                document = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None
+            rev, release = document.get("revision"), document.get("release")
+            parents = document.get("down_revision", [])
+            parents = [parents] if isinstance(parents, str) else parents
+            if (
+                not isinstance(rev, str)
+                or not isinstance(release, str)
+                or not isinstance(parents, list)
+                or document.get("depends_on")
+                or rev in table
+            ):
+                return None
+            table[rev] = ([str(p) for p in parents], release)
+    return table
+
+
+def already_synced(config: Config, installed: str) -> tuple[bool, list[str]]:
+    """Whether a JSON store is already exactly at ``installed``, and its heads.
+
+    True only when certain: no store yet (a fresh install), or a ledger whose
+    heads are the heads of the revisions the release selects, with no commit
+    journal left to recover. Everything else is for the full run to decide.
+    """
+    state_dir = json_state_dir(config)
+    if state_dir is None or (state_dir / "state" / "openclaw.sqlite").exists():
+        return False, []
+    if not (state_dir / "devices" / "paired.json").is_file():
+        return True, []
+    if state_dir.joinpath(*JOURNAL_PATH).exists():
+        return False, []
+    try:
+        ledger = json.loads(state_dir.joinpath(*LEDGER_PATH).read_text(encoding="utf-8"))
+        heads = list(ledger["heads"])
+    except FileNotFoundError:
+        heads = []
+    except (OSError, ValueError, KeyError, TypeError):
+        return False, []
+    table = _revision_table(config.locations)
+    if table is None or any(head not in table for head in heads):
+        return False, heads
+    try:
+        ceiling = selection_ceiling(parse_release(installed))
+        chosen = {rev for rev, (_, release) in table.items() if parse_release(release) <= ceiling}
+    except ConfigError:  # a bad release: the full run names the file
+        return False, heads
+    built_on = {parent for rev in chosen for parent in table[rev][0]}
+    wanted = {rev for rev in chosen if rev not in built_on}
+    return set(heads) == wanted, heads
+
+
+def hook(
+    config: Config,
+    installed_version: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> HookResult:
+    """Bring the store to the installed release; the Python face of ``scopemigrate hook``."""
+    installed = detect(version_sources(config, installed_version), env=config.env)
+    synced, heads = already_synced(config, installed.version)
+    state_dir = json_state_dir(config)
+    location = str(state_dir) if state_dir is not None else str(config.store)
+    if synced:
+        return HookResult(location, installed, heads)
+    from scopemigrate import commands  # the full machinery, only when there is work
+
+    bounded = replace(config, lock_timeout=min(config.lock_timeout, timeout))
+    result = commands.sync(bounded, installed.version)
+    return HookResult(result.store, installed, result.to_heads, result)

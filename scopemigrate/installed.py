@@ -1,0 +1,202 @@
+"""Which release is installed: the version ``sync`` and ``hook`` bring the store to.
+
+Sources are tried in a fixed order, the first that answers wins:
+
+1. an explicit value (``--installed-version``);
+2. the environment (``SCOPEMIGRATE_INSTALLED_VERSION``);
+3. a Python distribution's metadata (``--distribution``);
+4. an npm package's ``package.json`` under a local or global ``node_modules``
+   (``--npm-package``; by default ``openclaw``);
+5. a program's ``--version`` output (``--program``; by default ``openclaw``,
+   which prints ``OpenClaw 2026.3.14 (abc1234)``);
+6. OpenClaw's ``<state>/openclaw.json`` ``meta.lastTouchedVersion``, with a
+   warning: it names the last release that wrote the config, which lags an
+   upgrade until the gateway starts.
+
+Standard library and ``packaging`` only: the hook's no-op path imports this.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from scopemigrate.errors import ConfigError
+from scopemigrate.versions import looks_like_release
+
+ENV_VAR = "SCOPEMIGRATE_INSTALLED_VERSION"
+DEFAULT_NPM_PACKAGE = "openclaw"
+DEFAULT_PROGRAM = "openclaw"
+PROGRAM_TIMEOUT_SECONDS = 10.0
+VERSION_IN_TEXT = re.compile(r"(?<![\w.])(\d+\.\d+(?:\.\d+)?(?:-[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?)")
+
+
+@dataclass(frozen=True)
+class InstalledVersion:
+    version: str
+    source: str  # where it was found, for messages and --json
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionSources:
+    """What to look at; ``None`` skips a source, the defaults suit OpenClaw."""
+
+    explicit: str | None = None
+    distribution: str | None = None
+    npm_package: str | None = DEFAULT_NPM_PACKAGE
+    program: str | None = DEFAULT_PROGRAM
+    state_dir: Path | None = None
+
+
+def _checked(version: str, source: str, warning: str | None = None) -> InstalledVersion:
+    text = version.strip()
+    if not looks_like_release(text):
+        raise ConfigError(
+            f"{source}: installed version {version!r} is not a release version "
+            "(expected a form such as 2026.2.19, 2026.2.19-2 or 2026.2.23-beta.1)"
+        )
+    return InstalledVersion(text, source, warning)
+
+
+def _from_distribution(name: str) -> InstalledVersion | None:
+    from importlib import metadata  # ~15 ms of imports: only when asked for
+
+    try:
+        return _checked(metadata.version(name), f"Python distribution {name}")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _node_modules_dirs(cwd: Path, env: Mapping[str, str]) -> Iterator[Path]:
+    """Local ``node_modules`` from ``cwd`` upwards, then the global ones npm uses."""
+    for folder in (cwd, *cwd.parents):
+        yield folder / "node_modules"
+    prefixes = [env.get("npm_config_prefix"), env.get("NPM_CONFIG_PREFIX"), env.get("PREFIX")]
+    for prefix in prefixes:
+        if prefix:
+            yield Path(prefix) / "lib" / "node_modules"
+    for entry in env.get("NODE_PATH", "").split(os.pathsep):
+        if entry:
+            yield Path(entry)
+    home = env.get("HOME")
+    if home:
+        yield Path(home) / ".npm-global" / "lib" / "node_modules"
+    yield Path("/usr/local/lib/node_modules")
+    yield Path("/usr/lib/node_modules")
+
+
+def _package_version(path: Path, name: str) -> str | None:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get("name") != name:
+        return None
+    version = document.get("version")
+    if not isinstance(version, str):
+        raise ConfigError(f"{path}: 'version' is missing or not a string")
+    return version
+
+
+def _from_npm(name: str, cwd: Path, env: Mapping[str, str]) -> InstalledVersion | None:
+    # Inside the package's own npm script, cwd is the package's folder.
+    own = _package_version(cwd / "package.json", name)
+    if own is not None:
+        return _checked(own, f"{cwd / 'package.json'}")
+    for folder in _node_modules_dirs(cwd, env):
+        path = folder / name / "package.json"
+        version = _package_version(path, name) if path.is_file() else None
+        if version is not None:
+            return _checked(version, str(path))
+    return None
+
+
+def _from_program(name: str, env: Mapping[str, str]) -> InstalledVersion | None:
+    import shutil  # imported here: the hook's no-op path rarely gets this far
+    import subprocess
+
+    executable = shutil.which(name, path=env.get("PATH"))
+    if executable is None:
+        return None
+    source = f"'{name} --version'"
+    try:
+        done = subprocess.run(
+            [executable, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=PROGRAM_TIMEOUT_SECONDS,
+            env=dict(env),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"{source}: could not run it ({exc})") from None
+    first_line = (done.stdout.strip().splitlines() or [""])[0]
+    match = VERSION_IN_TEXT.search(first_line)
+    if done.returncode != 0 or match is None:
+        raise ConfigError(
+            f"{source}: printed no version (exit {done.returncode}, first line "
+            f"{first_line[:80]!r}); pass --installed-version"
+        )
+    return _checked(match.group(1), source)
+
+
+def _from_openclaw_config(state_dir: Path) -> InstalledVersion | None:
+    path = state_dir / "openclaw.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read it for meta.lastTouchedVersion ({exc})") from None
+    meta = document.get("meta") if isinstance(document, dict) else None
+    version = meta.get("lastTouchedVersion") if isinstance(meta, dict) else None
+    if not isinstance(version, str):
+        return None
+    return _checked(
+        version,
+        f"{path} meta.lastTouchedVersion",
+        warning=(
+            f"installed version taken from {path} meta.lastTouchedVersion, the last release "
+            "that wrote the config; pass --installed-version to be sure"
+        ),
+    )
+
+
+def detect(
+    sources: VersionSources,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> InstalledVersion:
+    """The installed release, from the first source that knows it."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    finders: list[tuple[str, Callable[[], InstalledVersion | None]]] = []
+    if sources.explicit:
+        explicit = sources.explicit
+        finders.append(("--installed-version", lambda: _checked(explicit, "--installed-version")))
+    finders.append((ENV_VAR, lambda: _checked(env[ENV_VAR], ENV_VAR) if env.get(ENV_VAR) else None))
+    if sources.distribution:
+        distribution = sources.distribution
+        finders.append((f"distribution {distribution}", lambda: _from_distribution(distribution)))
+    if sources.npm_package:
+        package = sources.npm_package
+        finders.append((f"npm package {package}", lambda: _from_npm(package, cwd, env)))
+    if sources.program:
+        program = sources.program
+        finders.append((f"'{program} --version'", lambda: _from_program(program, env)))
+    if sources.state_dir is not None:
+        state_dir = sources.state_dir
+        finders.append((f"{state_dir / 'openclaw.json'}", lambda: _from_openclaw_config(state_dir)))
+    for _, finder in finders:
+        found = finder()
+        if found is not None:
+            return found
+    tried = ", ".join(name for name, _ in finders)
+    raise ConfigError(
+        f"cannot tell which release is installed (tried {tried}); pass --installed-version VERSION"
+    )
