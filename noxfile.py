@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 
@@ -20,13 +21,20 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+def _has_postgres() -> bool:
+    return shutil.which("initdb") is not None or bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
 def ensure_system_tools(session: nox.Session) -> None:
-    """Install what the tests run besides Python (npm, for the postinstall test).
+    """Install what the tests run besides Python: npm (the postinstall test) and a
+    PostgreSQL server (the tests start their own, as the unprivileged postgres user).
 
     A fresh CI machine runs as root with Debian's registry; elsewhere, say what
     is missing rather than install into someone's system.
     """
-    missing = [tool for tool in ("npm",) if shutil.which(tool) is None]
+    missing = [] if shutil.which("npm") else ["npm"]
+    if not _has_postgres():
+        missing.append("postgresql")
     if not missing:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
@@ -44,7 +52,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("mypy", ".")
+    session.install("mypy", ".[postgres]")
     session.run("mypy", "scopemigrate")
 
 

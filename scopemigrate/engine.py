@@ -104,7 +104,7 @@ def upgrade(
                 satisfied = [(i, r) for i, r in open_repairs if _holds(held, r)]
                 for i, request in satisfied:
                     removed_pending[migration.revision].append(
-                        RemovedPending(index=i, record=request.raw)
+                        RemovedPending(index=i, record=request.raw, request_id=request.request_id)
                     )
                     outcome.changes.pending_removed.append(request.request_id)
                 device_repairs = [item for item in device_repairs if item not in satisfied]
@@ -150,7 +150,7 @@ def downgrade(
                     device.fields[name] = undo_edit(device.fields[name], edit)
             touched.add(device_id)
         for removed in entry.removed_pending:
-            request_id = str(removed.record.get("requestId", ""))
+            request_id = removed.key()
             if request_id and request_id not in present:
                 outcome.changes.pending_restored.append((removed.index, removed.record))
                 present.add(request_id)

@@ -136,27 +136,66 @@ def _revision_table(locations: tuple[Path, ...]) -> dict[str, tuple[list[str], s
     return table
 
 
+def _json_heads(state_dir: Path) -> list[str] | None:
+    """The JSON store's applied heads; None when only a full run can tell."""
+    if state_dir.joinpath(*JOURNAL_PATH).exists():
+        return None  # a commit to recover first
+    try:
+        ledger = json.loads(state_dir.joinpath(*LEDGER_PATH).read_text(encoding="utf-8"))
+        return [str(head) for head in ledger["heads"]]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _sqlite_heads(database: Path) -> list[str] | None:
+    """The SQLite store's applied heads; None when only a full run can tell."""
+    import sqlite3  # a few milliseconds, only for this generation
+
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1.0)
+        try:
+            tables = {
+                name
+                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            row = (
+                conn.execute("SELECT document FROM scopemigrate_ledger WHERE id = 1").fetchone()
+                if "scopemigrate_ledger" in tables
+                else None
+            )
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # locked or unreadable: the full run decides and explains
+    try:
+        return [] if row is None else [str(head) for head in json.loads(row[0])["heads"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def already_synced(config: Config, installed: str) -> tuple[bool, list[str]]:
-    """Whether a JSON store is already exactly at ``installed``, and its heads.
+    """Whether an OpenClaw store is already exactly at ``installed``, and its heads.
 
     True only when certain: no store yet (a fresh install), or a ledger whose
     heads are the heads of the revisions the release selects, with no commit
     journal left to recover. Everything else is for the full run to decide.
     """
     state_dir = json_state_dir(config)
-    if state_dir is None or (state_dir / "state" / "openclaw.sqlite").exists():
+    if state_dir is None:
         return False, []
-    if not (state_dir / "devices" / "paired.json").is_file():
+    live_json = (state_dir / "devices" / "paired.json").is_file()
+    database = state_dir / "state" / "openclaw.sqlite"
+    if database.exists():
+        found = None if live_json else _sqlite_heads(database)
+    elif not live_json:
         return True, []
-    if state_dir.joinpath(*JOURNAL_PATH).exists():
+    else:
+        found = _json_heads(state_dir)
+    if found is None:
         return False, []
-    try:
-        ledger = json.loads(state_dir.joinpath(*LEDGER_PATH).read_text(encoding="utf-8"))
-        heads = list(ledger["heads"])
-    except FileNotFoundError:
-        heads = []
-    except (OSError, ValueError, KeyError, TypeError):
-        return False, []
+    heads = found
     table = _revision_table(config.locations)
     if table is None or any(head not in table for head in heads):
         return False, heads

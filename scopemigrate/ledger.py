@@ -12,8 +12,9 @@ import socket
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from scopemigrate.errors import BadStoreError
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit
 
@@ -27,7 +28,13 @@ class RemovedPending(BaseModel):
     """A pending request a revision satisfied and removed, kept to put it back."""
 
     index: int
-    record: dict[str, Any]
+    record: dict[str, Any]  # the adapter's own record, restored as it was
+    # Empty in ledgers written before SQL stores existed (JSON records carry it
+    # as ``requestId``).
+    request_id: str = ""
+
+    def key(self) -> str:
+        return self.request_id or str(self.record.get("requestId", ""))
 
 
 class AppliedRevision(BaseModel):
@@ -74,3 +81,15 @@ def who() -> str:
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+def parse_ledger(data: str | bytes, where: str) -> Ledger:
+    """A stored ledger, or a one-line ``BadStoreError`` naming ``where`` and the field."""
+    try:
+        return Ledger.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise BadStoreError(
+            f"{where}: not a valid scopemigrate ledger ({field}: {first['msg']})"
+        ) from None

@@ -222,16 +222,6 @@ def test_lock_timeout_has_its_own_exit_code(mixed: Path) -> None:
     assert (mixed / "devices" / "paired.json").read_bytes() == before
 
 
-def test_sqlite_generation_is_not_touched(tmp_path: Path) -> None:
-    store = copy_store("2026.9-sqlite", tmp_path)
-    retired = store / "devices" / "paired.json.migrated"
-    before = retired.read_bytes()
-    result = run_cli("upgrade", "--store", str(store))
-    assert result.returncode == 6
-    assert "SQLite" in result.stderr
-    assert retired.read_bytes() == before
-
-
 def test_python_dash_m_and_version() -> None:
     import subprocess
     import sys

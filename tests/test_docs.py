@@ -21,3 +21,8 @@ def test_every_command_is_documented_with_its_options() -> None:
     for command in ("upgrade", "downgrade", "stamp", "verify", "revision", "merge", "check"):
         assert f"## `scopemigrate {command}`" in page
     assert "`--if-any` SCOPE" in page and "`--lock-timeout` SECONDS" in page
+
+
+def test_the_postgres_schema_page_shows_the_schema_the_tests_load() -> None:
+    schema = (DOCS.parent / "examples" / "postgres" / "schema.sql").read_text(encoding="utf-8")
+    assert schema.rstrip() in (DOCS / "stores.md").read_text(encoding="utf-8")

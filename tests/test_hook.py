@@ -16,6 +16,7 @@ import click
 import pytest
 from conftest import FIXTURES, cli_path, load_json, run_cli, token_values
 from filelock import FileLock
+from sqlstores import make_sqlite
 
 from scopemigrate import commands
 from scopemigrate.cli import main as cli_main
@@ -292,10 +293,12 @@ def test_the_startup_benchmark_runs_and_reports_ratios() -> None:
     "version",
     ["2026.2.15", "2026.2.18", "2026.2.19-beta.1", "2026.2.19", "2026.2.19-2", "2027.1.1"],
 )
+@pytest.mark.parametrize("kind", ["json", "sqlite"])
 def test_the_quick_verdict_agrees_with_a_full_dry_run(
-    mixed: Path, version: str, at_head: bool
+    mixed: Path, tmp_path: Path, version: str, at_head: bool, kind: str
 ) -> None:
-    config = load_config(store=str(mixed), env={})
+    store = mixed if kind == "json" else make_sqlite(tmp_path / "sqlite-state", ORIGINAL.parent)
+    config = load_config(store=str(store), env={})
     if at_head:
         commands.upgrade(config, "head")
     synced, _ = already_synced(config, version)

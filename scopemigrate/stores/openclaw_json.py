@@ -25,7 +25,6 @@ from typing import Any
 
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
-from pydantic import ValidationError
 
 from scopemigrate.devices import (
     APPROVED_SCOPES,
@@ -38,7 +37,7 @@ from scopemigrate.devices import (
     token_field,
 )
 from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
-from scopemigrate.ledger import Ledger
+from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.atomic import (
     TEMP_SUFFIX,
     exchange,
@@ -290,16 +289,7 @@ class OpenClawJsonStore:
 
     def read_ledger(self) -> Ledger:
         data = _read_bytes(self.ledger_path)
-        if data is None:
-            return Ledger()
-        try:
-            return Ledger.model_validate_json(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise BadStoreError(
-                f"{self.ledger_path}: not a valid scopemigrate ledger ({where}: {first['msg']})"
-            ) from None
+        return Ledger() if data is None else parse_ledger(data, str(self.ledger_path))
 
     def read(self) -> Snapshot:
         started = time.monotonic()

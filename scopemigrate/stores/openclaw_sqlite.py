@@ -1,0 +1,155 @@
+"""OpenClaw's SQLite generation: ``<state>/state/openclaw.sqlite`` (from about 2026.7).
+
+A run is one SQLite transaction, opened with ``BEGIN IMMEDIATE`` when the
+lock is taken and committed with the ledger, which lives in a table of its
+own in the same database: SQLite's own guarantee makes the commit atomic and
+crash-safe. While the run holds the write lock, a gateway's writes wait on
+SQLite's busy timeout, so nothing can change between our read and our write
+and no write of the gateway is lost. Only the device-pairing columns that
+hold scopes are updated; OpenClaw's other tables, and its STRICT typing, are
+left as they are.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from scopemigrate.devices import ChangeSet
+from scopemigrate.errors import BadStoreError, LockTimeoutError, RunFailedError
+from scopemigrate.ledger import Ledger, parse_ledger
+from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores.pairing_rows import (
+    DEVICE_COLUMNS,
+    LEDGER_TABLE,
+    PAIRED,
+    PENDING,
+    snapshot_of,
+    write_statements,
+)
+
+# One row: the ledger document (the same JSON model the file stores use).
+LEDGER_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} ("
+    "id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT NOT NULL) STRICT"
+)
+
+
+class OpenClawSqliteStore:
+    """Devices in ``device_pairing_paired``/``device_pairing_pending`` of one database."""
+
+    def __init__(self, database: Path):
+        self.database = database
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def location(self) -> str:
+        return str(self.database)
+
+    def exists(self) -> bool:
+        if not self.database.is_file():
+            return False
+        with self._connect(read_only=True, timeout=5.0) as conn:
+            return self._has_table(conn, PAIRED)
+
+    def _connect(self, *, read_only: bool, timeout: float) -> sqlite3.Connection:
+        mode = "ro" if read_only else "rw"
+        try:
+            conn = sqlite3.connect(
+                f"file:{self.database}?mode={mode}",
+                uri=True,
+                timeout=timeout,
+                isolation_level=None,  # we issue BEGIN and COMMIT ourselves
+            )
+        except sqlite3.Error as exc:
+            raise BadStoreError(f"{self.database}: cannot open the database ({exc})") from None
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    @staticmethod
+    def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return found is not None
+
+    @contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        conn = self._connect(read_only=False, timeout=timeout)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise LockTimeoutError(
+                    f"{self.database}: another writer holds the database; gave up after "
+                    f"{timeout:g}s (raise --lock-timeout to wait longer)"
+                ) from None
+            raise BadStoreError(f"{self.database}: cannot start a transaction ({exc})") from None
+        self._conn = conn
+        try:
+            yield
+        finally:
+            self._conn = None
+            if conn.in_transaction:
+                conn.rollback()  # a failed run: nothing of it is kept
+            conn.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The run's connection inside the lock, else a short read-only one."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        conn = self._connect(read_only=True, timeout=5.0)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def read_ledger(self) -> Ledger:
+        with self._reading() as conn:
+            if not self._has_table(conn, LEDGER_TABLE):
+                return Ledger()
+            row = conn.execute(f"SELECT document FROM {LEDGER_TABLE} WHERE id = 1").fetchone()
+        if row is None:
+            return Ledger()
+        return parse_ledger(row["document"], f"{self.database}: table {LEDGER_TABLE}")
+
+    def read(self) -> Snapshot:
+        with self._reading() as conn:
+            try:
+                paired = conn.execute(
+                    f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} ORDER BY rowid"
+                ).fetchall()
+                pending = (
+                    conn.execute(f"SELECT * FROM {PENDING} ORDER BY ts, rowid").fetchall()
+                    if self._has_table(conn, PENDING)
+                    else []
+                )
+            except sqlite3.Error as exc:
+                raise BadStoreError(f"{self.database}: cannot read {PAIRED} ({exc})") from None
+        return snapshot_of(self.location, map(dict, paired), map(dict, pending), text_json=True)
+
+    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("commit outside the store's lock")  # a bug, not user input
+        statements = write_statements(
+            snapshot, changes, ledger.model_dump_json(indent=2), text_json=True, mark="?"
+        )
+        try:
+            conn.execute(LEDGER_SCHEMA)
+            for statement, params in statements:
+                conn.execute(statement, params)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.rollback()
+            raise RunFailedError(
+                f"{self.database}: could not write ({exc}); the transaction was rolled back "
+                "and the store is as it was"
+            ) from None
+        conn.execute("BEGIN IMMEDIATE")  # keep the lock for the rest of the run
+        return None

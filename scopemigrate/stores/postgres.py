@@ -1,0 +1,194 @@
+"""PostgreSQL: one device registry shared by a fleet of gateways.
+
+Tables shaped like OpenClaw's ``device_pairing_paired`` and
+``device_pairing_pending`` (list columns as ``jsonb``; see
+``docs/stores.md`` for the DDL), the ledger in a table of its own. A run is
+one transaction: ``pg_advisory_xact_lock`` serialises scopemigrate runs from
+any number of hosts (bounded by ``lock_timeout``), and ``LOCK TABLE ... IN
+EXCLUSIVE MODE`` holds gateways' writes (reads go on) from our read to our
+commit, so none is lost and none is overwritten. A failed run rolls back.
+
+psycopg is imported when a PostgreSQL store is opened, so nothing else pays
+for it; install it with ``pip install 'scopemigrate[postgres]'``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from scopemigrate.devices import ChangeSet
+from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError, RunFailedError
+from scopemigrate.ledger import Ledger, parse_ledger
+from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores.pairing_rows import (
+    DEVICE_COLUMNS,
+    LEDGER_TABLE,
+    PAIRED,
+    PENDING,
+    snapshot_of,
+    write_statements,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+LEDGER_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} "
+    "(id integer PRIMARY KEY CHECK (id = 1), document text NOT NULL)"
+)
+# One advisory lock key for every scopemigrate run against a database.
+ADVISORY_KEY = zlib.crc32(b"scopemigrate") - 2**31
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise ConfigError(
+            "PostgreSQL stores need psycopg: pip install 'scopemigrate[postgres]'"
+        ) from None
+    return psycopg
+
+
+class PostgresStore:
+    """A fleet's device registry in PostgreSQL."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._conn: psycopg.Connection[Any] | None = None
+
+    @property
+    def location(self) -> str:
+        return redact(self.url)
+
+    def _connect(self, timeout: float) -> psycopg.Connection[Any]:
+        pg = _psycopg()
+        try:
+            conn: psycopg.Connection[Any] = pg.connect(
+                self.url, connect_timeout=max(1, int(timeout) or 1), autocommit=False
+            )
+        except pg.Error as exc:
+            raise BadStoreError(f"{self.location}: cannot connect ({_first_line(exc)})") from None
+        conn.row_factory = pg.rows.dict_row
+        return conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        conn = self._connect(10.0)
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            conn.close()
+
+    def exists(self) -> bool:
+        with self._reading() as conn:
+            return _has_table(conn, PAIRED)
+
+    @contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        conn = self._connect(timeout)
+        try:
+            self._take_locks(conn, timeout)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._timeout = timeout
+        try:
+            yield
+        finally:
+            self._conn = None
+            conn.rollback()  # a failed run keeps nothing; after a commit this is a no-op
+            conn.close()
+
+    def _take_locks(self, conn: psycopg.Connection[Any], timeout: float) -> None:
+        pg = _psycopg()
+        try:
+            conn.execute(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,))
+            if _has_table(conn, PAIRED):
+                tables = [PAIRED, *([PENDING] if _has_table(conn, PENDING) else [])]
+                conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+        except pg.errors.LockNotAvailable:
+            raise LockTimeoutError(
+                f"{self.location}: another run holds the registry; gave up after {timeout:g}s "
+                "(raise --lock-timeout to wait longer)"
+            ) from None
+        except pg.Error as exc:
+            raise BadStoreError(f"{self.location}: cannot lock ({_first_line(exc)})") from None
+
+    def read_ledger(self) -> Ledger:
+        with self._reading() as conn:
+            if not _has_table(conn, LEDGER_TABLE):
+                return Ledger()
+            row = conn.execute(f"SELECT document FROM {LEDGER_TABLE} WHERE id = 1").fetchone()
+        if row is None:
+            return Ledger()
+        return parse_ledger(row["document"], f"{self.location}: table {LEDGER_TABLE}")
+
+    def read(self) -> Snapshot:
+        with self._reading() as conn:
+            paired = conn.execute(
+                f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} ORDER BY device_id"
+            ).fetchall()
+            pending = (
+                conn.execute(f"SELECT * FROM {PENDING} ORDER BY ts, request_id").fetchall()
+                if _has_table(conn, PENDING)
+                else []
+            )
+        return snapshot_of(self.location, map(dict, paired), map(dict, pending), text_json=False)
+
+    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("commit outside the store's lock")  # a bug, not user input
+        pg = _psycopg()
+        jsonb = pg.types.json.Jsonb
+        statements = write_statements(
+            snapshot,
+            changes,
+            ledger.model_dump_json(indent=2),
+            text_json=False,
+            mark="%s",
+            encode=lambda value: jsonb(value) if isinstance(value, list | dict) else value,
+        )
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(LEDGER_SCHEMA)
+                for statement, params in statements:
+                    cursor.execute(statement, params)
+            conn.commit()
+        except pg.Error as exc:
+            conn.rollback()
+            raise RunFailedError(
+                f"{self.location}: could not write ({_first_line(exc)}); the transaction was "
+                "rolled back and the registry is as it was"
+            ) from None
+        self._take_locks(conn, self._timeout)  # keep the locks for the rest of the run
+        return None
+
+
+def _has_table(conn: psycopg.Connection[Any], name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) AS found", (name,)).fetchone()
+    return row is not None and row["found"] is not None
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
