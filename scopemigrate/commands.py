@@ -22,7 +22,7 @@ from scopemigrate.migration import Migration
 from scopemigrate.revisions import history_range
 from scopemigrate.scripts import load_locations
 from scopemigrate.stores import open_store
-from scopemigrate.stores.base import Snapshot, Store
+from scopemigrate.stores.base import InPlaceResult, InPlaceStore, Snapshot, Store
 from scopemigrate.versions import parse_release
 
 # A gateway may rewrite paired.json at any moment; redo the run on the new
@@ -212,10 +212,37 @@ def _upgrade_once(
     path = graph.upgrade_path(applied, wanted)
     if not path:
         return None  # at the target: no device is read, nothing is written
-    snapshot = store.read()
     steps = [graph.migrations[rev] for rev in path]
-    outcome = engine.upgrade(steps, snapshot.devices, snapshot.pending, now_iso())
     new_heads = graph.heads_of(applied | set(path))
+    if isinstance(store, InPlaceStore):
+        applied_at = now_iso()
+
+        def upgraded_ledger(result: InPlaceResult) -> Ledger:
+            new_ledger = ledger.model_copy(deep=True)
+            new_ledger.heads = new_heads
+            for migration in steps:
+                # Provenance stays in the store's own tables, next to the rows.
+                new_ledger.applied[migration.revision] = AppliedRevision(
+                    migration=migration, applied_at=applied_at
+                )
+            new_ledger.history.append(
+                _record(ledger, "upgrade", new_heads, path, len(result.devices))
+            )
+            return new_ledger
+
+        done = store.upgrade_in_place(steps, upgraded_ledger, dry_run)
+        return RunResult(
+            store=store.location,
+            direction="upgrade",
+            from_heads=list(ledger.heads),
+            to_heads=new_heads,
+            revisions=path,
+            devices=done.devices,
+            pending_removed=done.pending_removed,
+            dry_run=dry_run,
+        )
+    snapshot = store.read()
+    outcome = engine.upgrade(steps, snapshot.devices, snapshot.pending, now_iso())
     devices = list(outcome.devices)
     if not dry_run:
         new_ledger = ledger.model_copy(deep=True)
@@ -286,6 +313,30 @@ def _downgrade_once(
     path = graph.downgrade_path(applied, wanted)
     if not path:
         return None
+    if isinstance(store, InPlaceStore):
+        down_heads = graph.heads_of(applied - set(path))
+
+        def downgraded_ledger(result: InPlaceResult) -> Ledger:
+            new_ledger = ledger.model_copy(deep=True)
+            new_ledger.heads = down_heads
+            for rev in path:
+                new_ledger.applied.pop(rev, None)
+            new_ledger.history.append(
+                _record(ledger, "downgrade", down_heads, path, len(result.devices))
+            )
+            return new_ledger
+
+        done = store.downgrade_in_place(path, downgraded_ledger, dry_run)
+        return RunResult(
+            store=store.location,
+            direction="downgrade",
+            from_heads=list(ledger.heads),
+            to_heads=down_heads,
+            revisions=path,
+            devices=done.devices,
+            pending_restored=done.pending_restored,
+            dry_run=dry_run,
+        )
     snapshot = store.read()
     entries = [ledger.applied[rev] for rev in path if rev in ledger.applied]
     outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending)

@@ -44,7 +44,7 @@ def _changed_fields(device: DeviceState, before: dict[str, ScopeList]) -> dict[s
     return {name: value for name, value in device.fields.items() if value != before.get(name)}
 
 
-def _net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | None:
+def net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | None:
     added: dict[str, list[str]] = {}
     removed: dict[str, list[str]] = {}
     changed: dict[str, ScopeList] = {}
@@ -108,7 +108,7 @@ def upgrade(
                     )
                     outcome.changes.pending_removed.append(request.request_id)
                 device_repairs = [item for item in device_repairs if item not in satisfied]
-        plan = _net_plan(device, before)
+        plan = net_plan(device, before)
         if plan is not None:
             outcome.devices.append(plan)
             outcome.changes.devices[device.device_id] = _changed_fields(device, before)
@@ -157,7 +157,7 @@ def downgrade(
     for device_id, device in by_id.items():
         if device_id not in touched:
             continue
-        plan = _net_plan(device, before[device_id])
+        plan = net_plan(device, before[device_id])
         if plan is not None:
             outcome.devices.append(plan)
             outcome.changes.devices[device_id] = _changed_fields(device, before[device_id])

@@ -201,3 +201,54 @@ def test_sql_stores_keep_token_values_out_of_output(
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout + result.stderr)
     assert not any(token in output for token in tokens for output in outputs)
+
+
+def test_postgres_runs_are_set_based_with_provenance_beside_the_rows(pg_url: str) -> None:
+    """No row goes through the engine: the edits are recorded in the registry itself."""
+    import psycopg
+
+    load_postgres(pg_url, MIXED)
+    up = run_cli("upgrade", "head", "--json", "--store", pg_url)
+    assert up.returncode == 0, up.stderr
+    report = json.loads(up.stdout)
+    assert len(report["devices"]) == 6 and report["pending_removed"] == 2
+    with psycopg.connect(pg_url) as conn:
+        edits = conn.execute(
+            "SELECT count(DISTINCT device_id) FROM scopemigrate_provenance"
+        ).fetchone()[0]
+        ledger = json.loads(conn.execute("SELECT document FROM scopemigrate_ledger").fetchone()[0])
+    assert edits == 6
+    assert all(entry["provenance"] == {} for entry in ledger["applied"].values())
+    down = run_cli("downgrade", "base", "--json", "--store", pg_url)
+    assert json.loads(down.stdout)["pending_restored"] == 2
+    with psycopg.connect(pg_url) as conn:
+        left = conn.execute("SELECT count(*) FROM scopemigrate_provenance").fetchone()[0]
+    assert left == 0
+
+
+def test_postgres_dry_run_reports_the_real_run_and_keeps_nothing(pg_url: str) -> None:
+    import psycopg
+
+    load_postgres(pg_url, MIXED)
+
+    def rows() -> list[tuple[object, ...]]:
+        with psycopg.connect(pg_url) as conn:
+            return (
+                conn.execute("SELECT * FROM device_pairing_paired ORDER BY device_id").fetchall()
+                + conn.execute(
+                    "SELECT * FROM device_pairing_pending ORDER BY request_id"
+                ).fetchall()
+            )
+
+    before = rows()
+    dry = run_cli("upgrade", "head", "--dry-run", "--json", "--store", pg_url)
+    assert dry.returncode == 0, dry.stderr
+    assert rows() == before
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('scopemigrate_ledger')").fetchone()[0] is None
+    real = run_cli("upgrade", "head", "--json", "--store", pg_url)
+    planned, done = json.loads(dry.stdout), json.loads(real.stdout)
+    assert planned["dry_run"] is True
+    assert planned["devices"] == done["devices"] and planned["revisions"] == done["revisions"]
+    dry_down = run_cli("downgrade", "base", "--dry-run", "--json", "--store", pg_url)
+    assert len(json.loads(dry_down.stdout)["devices"]) == len(done["devices"])

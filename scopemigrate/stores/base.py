@@ -6,12 +6,17 @@ objects and accepts a ``ChangeSet``; only the adapter knows files or SQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from scopemigrate.devices import ChangeSet, DeviceState, PendingRequest
 from scopemigrate.ledger import Ledger
+from scopemigrate.migration import Migration
+
+if TYPE_CHECKING:
+    from scopemigrate.engine import DevicePlan
 
 
 @dataclass
@@ -57,3 +62,37 @@ class Store(Protocol):
         it right after the commit (the engine then migrates devices it added).
         """
         ...
+
+
+@dataclass(frozen=True)
+class InPlaceResult:
+    """What a store that runs the operations itself did, for the run's report."""
+
+    devices: list[DevicePlan]
+    pending_removed: int = 0
+    pending_restored: int = 0
+
+
+@runtime_checkable
+class InPlaceStore(Protocol):
+    """A store that applies and undoes the operations itself (set-based SQL).
+
+    Called inside ``lock``. ``ledger_for`` gives the ledger to commit with
+    the changes, once the report is known; the store commits both at once.
+    With ``dry_run`` the store does the same work and then rolls it back, so
+    a dry run reports exactly what a real run would do.
+    """
+
+    def upgrade_in_place(
+        self,
+        steps: Sequence[Migration],
+        ledger_for: Callable[[InPlaceResult], Ledger],
+        dry_run: bool = False,
+    ) -> InPlaceResult: ...
+
+    def downgrade_in_place(
+        self,
+        revisions: Sequence[str],
+        ledger_for: Callable[[InPlaceResult], Ledger],
+        dry_run: bool = False,
+    ) -> InPlaceResult: ...

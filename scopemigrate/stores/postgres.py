@@ -15,20 +15,24 @@ for it; install it with ``pip install 'scopemigrate[postgres]'``.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from scopemigrate.devices import ChangeSet
+from scopemigrate.engine import DevicePlan, net_plan
 from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError, RunFailedError
 from scopemigrate.ledger import Ledger, parse_ledger
-from scopemigrate.stores.base import Snapshot
+from scopemigrate.migration import Migration
+from scopemigrate.stores import postgres_sql as sql
+from scopemigrate.stores.base import InPlaceResult, Snapshot
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
     LEDGER_TABLE,
     PAIRED,
     PENDING,
+    device_from_row,
     snapshot_of,
     write_statements,
 )
@@ -183,6 +187,124 @@ class PostgresStore:
             ) from None
         self._take_locks(conn, self._timeout)  # keep the locks for the rest of the run
         return None
+
+    # -- set-based runs (InPlaceStore) ---------------------------------------
+
+    def upgrade_in_place(
+        self,
+        steps: Sequence[Migration],
+        ledger_for: Callable[[InPlaceResult], Ledger],
+        dry_run: bool = False,
+    ) -> InPlaceResult:
+        """Apply ``steps`` as one UPDATE per operation, no row leaving the server."""
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+            removed = 0
+            for migration in steps:
+                conn.execute(sql.OPEN_REPAIRS)
+                for index, operation in enumerate(migration.operations):
+                    statement, params = sql.operation_statement(
+                        migration.revision, index, operation
+                    )
+                    conn.execute(statement, params)
+                removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+            return removed, 0
+
+        return self._in_place(work, ledger_for, dry_run)
+
+    def downgrade_in_place(
+        self,
+        revisions: Sequence[str],
+        ledger_for: Callable[[InPlaceResult], Ledger],
+        dry_run: bool = False,
+    ) -> InPlaceResult:
+        """Undo ``revisions`` (children first) from the provenance tables."""
+
+        def work(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+            restored = 0
+            for revision in revisions:
+                conn.execute(sql.REVISION_EDITS)
+                conn.execute(sql.COLLECT_EDITS, (revision,))
+                conn.execute(sql.UNDO_REVISION)
+                restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+                for statement in sql.FORGET_REVISION:
+                    conn.execute(statement, (revision,))
+            return 0, restored
+
+        return self._in_place(work, ledger_for, dry_run)
+
+    def _in_place(
+        self,
+        work: Callable[[psycopg.Connection[Any]], tuple[int, int]],
+        ledger_for: Callable[[InPlaceResult], Ledger],
+        dry_run: bool,
+    ) -> InPlaceResult:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("a run outside the store's lock")  # a bug, not user input
+        pg = _psycopg()
+        try:
+            conn.execute(sql.SCHEMA)
+            conn.execute(sql.FUNCTIONS)
+            conn.execute(sql.UNDO_HELPERS)
+            conn.execute(sql.BEFORE_TABLE)
+            self._validate(conn)
+            removed, restored = work(conn)
+            result = InPlaceResult(self._changed_devices(conn), removed, restored)
+            ledger = ledger_for(result)
+            conn.execute(LEDGER_SCHEMA)
+            conn.execute(
+                f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, %s) "
+                "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
+                (ledger.model_dump_json(indent=2),),
+            )
+            if dry_run:
+                conn.rollback()
+            else:
+                conn.commit()
+        except pg.Error as exc:
+            conn.rollback()
+            raise RunFailedError(
+                f"{self.location}: could not write ({_first_line(exc)}); the transaction was "
+                "rolled back and the registry is as it was"
+            ) from None
+        except BaseException:
+            conn.rollback()
+            raise
+        self._take_locks(conn, self._timeout)
+        return result
+
+    def _validate(self, conn: psycopg.Connection[Any]) -> None:
+        """Refuse bad rows before any write, as ``read`` would, naming row and column."""
+        row = conn.execute(sql.FIRST_BAD_ROW).fetchone()
+        if row is not None:
+            raise BadStoreError(
+                f"{self.location}: table {PAIRED}, row {row['device_id']}: {row['problem']}"
+            )
+
+    def _changed_devices(self, conn: psycopg.Connection[Any]) -> list[DevicePlan]:
+        plans = []
+        for row in conn.execute(sql.CHANGED_DEVICES).fetchall():
+            before = {
+                "device_id": row["device_id"],
+                "scopes_json": row["before_scopes"],
+                "approved_scopes_json": row["before_approved"],
+                "tokens_json": row["before_tokens"],
+            }
+            after = {
+                **before,
+                "display_name": row["display_name"],
+                "client_id": row["client_id"],
+                "scopes_json": row["after_scopes"],
+                "approved_scopes_json": row["after_approved"],
+                "tokens_json": row["after_tokens"],
+            }
+            old = device_from_row(self.location, before, text_json=False)
+            new = device_from_row(self.location, after, text_json=False)
+            plan = net_plan(new, old.fields)
+            if plan is not None:
+                plans.append(plan)
+        return plans
 
 
 def _has_table(conn: psycopg.Connection[Any], name: str) -> bool:

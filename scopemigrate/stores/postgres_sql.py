@@ -1,0 +1,414 @@
+"""Set-based runs for PostgreSQL: the engine's operations compiled to SQL.
+
+A fleet registry can hold millions of devices; shipping every row through
+Python and back would make a run cost far more than the data it changes. Here
+each operation of each revision is one ``UPDATE`` over the matching rows, its
+edits recorded by the same statement in a provenance table; a downgrade is
+one statement per revision over that table. The edit functions live in
+``pg_temp`` for the run's session only, and mirror ``operations.py``
+exactly: same order of scopes, same sorted token lists, same undo. A
+hypothesis test checks that both give the same store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scopemigrate.operations import Grant, Rename, Revoke
+
+PROVENANCE_TABLE = "scopemigrate_provenance"
+REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {PROVENANCE_TABLE} (
+  revision text NOT NULL,
+  device_id text NOT NULL,
+  op integer NOT NULL,
+  field text NOT NULL,
+  edit jsonb NOT NULL,
+  PRIMARY KEY (revision, device_id, op, field)
+);
+CREATE TABLE IF NOT EXISTS {REMOVED_PENDING_TABLE} (
+  revision text NOT NULL,
+  request_id text NOT NULL,
+  record jsonb NOT NULL,
+  PRIMARY KEY (revision, request_id)
+);
+"""
+
+# Scope lists are text[] inside the functions; NULL (or JSON null) is an absent list.
+# Comparisons use COLLATE "C": code-point order, as Python compares strings.
+FUNCTIONS = r"""
+CREATE OR REPLACE FUNCTION pg_temp.sm_arr(j jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN j IS NULL OR jsonb_typeof(j) = 'null' THEN NULL
+    ELSE coalesce((SELECT array_agg(x ORDER BY n) FROM jsonb_array_elements_text(j)
+                   WITH ORDINALITY AS t(x, n)), '{}'::text[]) END
+$$;
+
+CREATE OR REPLACE FUNCTION pg_temp.sm_roles(role text, roles jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(CASE WHEN jsonb_typeof(roles) = 'array' THEN roles END, '[]'::jsonb)
+    || CASE WHEN role IS NULL OR role = '' THEN '[]'::jsonb ELSE jsonb_build_array(role) END
+$$;
+
+-- Python's bisect.insort (bisect_right), also on a list that is not sorted.
+CREATE OR REPLACE FUNCTION pg_temp.sm_insort(a text[], s text) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE lo int := 0; hi int := cardinality(a); mid int;
+BEGIN
+  WHILE lo < hi LOOP
+    mid := (lo + hi) / 2;
+    IF s COLLATE "C" < a[mid + 1] COLLATE "C" THEN hi := mid; ELSE lo := mid + 1; END IF;
+  END LOOP;
+  RETURN a[1:lo] || s || a[lo + 1:cardinality(a)];
+END $$;
+
+CREATE OR REPLACE FUNCTION pg_temp.sm_result(cur jsonb, v text[], edit jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN edit IS NULL THEN jsonb_build_object('v', cur, 'e', NULL)
+    ELSE jsonb_build_object('v', to_jsonb(v), 'e', edit) END
+$$;
+
+CREATE OR REPLACE FUNCTION pg_temp.sm_edit(added text[], removed jsonb, created boolean,
+                                           dropped boolean) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('added', to_jsonb(coalesce(added, '{}'::text[])),
+                            'removed', coalesce(removed, '[]'::jsonb),
+                            'created', created, 'dropped', dropped)
+$$;
+
+CREATE OR REPLACE FUNCTION pg_temp.sm_grant(cur jsonb, scopes text[], sorted boolean)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE old text[] := pg_temp.sm_arr(cur); r text[] := coalesce(old, '{}'); s text;
+        added text[] := '{}';
+BEGIN
+  FOREACH s IN ARRAY scopes LOOP
+    IF NOT (s = ANY (r)) THEN
+      IF sorted THEN r := pg_temp.sm_insort(r, s); ELSE r := r || s; END IF;
+      added := added || s;
+    END IF;
+  END LOOP;
+  IF cardinality(added) = 0 THEN RETURN pg_temp.sm_result(cur, NULL, NULL); END IF;
+  RETURN pg_temp.sm_result(cur, r, pg_temp.sm_edit(added, NULL, old IS NULL, false));
+END $$;
+
+CREATE OR REPLACE FUNCTION pg_temp.sm_revoke(cur jsonb, scopes text[], sorted boolean)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE old text[] := pg_temp.sm_arr(cur); r text[] := '{}'; removed jsonb := '[]';
+        i int;
+BEGIN
+  IF old IS NULL OR cardinality(old) = 0 THEN RETURN pg_temp.sm_result(cur, NULL, NULL); END IF;
+  FOR i IN 1 .. cardinality(old) LOOP
+    IF old[i] = ANY (scopes) THEN
+      removed := removed || jsonb_build_array(jsonb_build_array(i - 1, old[i]));
+    ELSE r := r || old[i]; END IF;
+  END LOOP;
+  IF jsonb_array_length(removed) = 0 THEN RETURN pg_temp.sm_result(cur, NULL, NULL); END IF;
+  IF cardinality(r) = 0 AND NOT sorted THEN
+    RETURN jsonb_build_object('v', NULL, 'e', pg_temp.sm_edit(NULL, removed, false, true));
+  END IF;
+  RETURN pg_temp.sm_result(cur, r, pg_temp.sm_edit(NULL, removed, false, false));
+END $$;
+
+CREATE OR REPLACE FUNCTION pg_temp.sm_rename(cur jsonb, old_scope text, new_scope text,
+                                             sorted boolean)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE old text[] := pg_temp.sm_arr(cur); r text[] := '{}'; removed jsonb := '[]';
+        added text[] := '{}'; i int; first int;
+BEGIN
+  IF old IS NULL OR NOT (old_scope = ANY (old)) THEN
+    RETURN pg_temp.sm_result(cur, NULL, NULL);
+  END IF;
+  first := array_position(old, old_scope) - 1;
+  FOR i IN 1 .. cardinality(old) LOOP
+    IF old[i] = old_scope THEN
+      removed := removed || jsonb_build_array(jsonb_build_array(i - 1, old[i]));
+    ELSE r := r || old[i]; END IF;
+  END LOOP;
+  IF NOT (new_scope = ANY (r)) THEN
+    added := ARRAY[new_scope];
+    IF sorted THEN r := pg_temp.sm_insort(r, new_scope);
+    ELSE r := r[1:first] || new_scope || r[first + 1:cardinality(r)]; END IF;
+  END IF;
+  RETURN pg_temp.sm_result(cur, r, pg_temp.sm_edit(added, removed, false, false));
+END $$;
+
+CREATE OR REPLACE FUNCTION pg_temp.sm_undo(cur jsonb, edit jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE old text[] := pg_temp.sm_arr(cur); r text[] := '{}'; s text; item jsonb;
+        added text[] := pg_temp.sm_arr(edit -> 'added'); idx int; wanted int; have int;
+BEGIN
+  FOREACH s IN ARRAY coalesce(old, '{}') LOOP
+    IF NOT (s = ANY (added)) THEN r := r || s; END IF;
+  END LOOP;
+  FOR item IN SELECT value FROM jsonb_array_elements(edit -> 'removed')
+              ORDER BY (value ->> 0)::int, (value ->> 1) COLLATE "C" LOOP
+    idx := (item ->> 0)::int; s := item ->> 1;
+    SELECT count(*) INTO wanted FROM jsonb_array_elements(edit -> 'removed') e
+      WHERE e.value ->> 1 = s;
+    SELECT count(*) INTO have FROM unnest(r) x WHERE x = s;
+    IF have < wanted THEN
+      idx := least(idx, cardinality(r));
+      r := r[1:idx] || s || r[idx + 1:cardinality(r)];
+    END IF;
+  END LOOP;
+  IF (edit ->> 'created')::boolean AND cardinality(r) = 0 THEN RETURN NULL; END IF;
+  IF old IS NULL AND NOT (edit ->> 'dropped')::boolean AND cardinality(r) = 0 THEN
+    RETURN NULL;
+  END IF;
+  RETURN to_jsonb(r);
+END $$;
+"""
+
+PAIRED = "device_pairing_paired"
+PENDING = "device_pairing_pending"
+HELD = "coalesce(d.scopes_json, '[]'::jsonb)"
+
+
+def operation_filter(op: Grant | Revoke | Rename) -> tuple[str, list[Any]]:
+    """The WHERE clause selecting the rows ``op.matches`` would select, and its params."""
+    clauses = ["pg_temp.sm_roles(d.role, d.roles_json) ? %s"]
+    params: list[Any] = [op.role]
+    if op.client_ids:
+        clauses.append("d.client_id = ANY (%s)")
+        params.append(list(op.client_ids))
+    if op.client_modes:
+        clauses.append("d.client_mode = ANY (%s)")
+        params.append(list(op.client_modes))
+    if op.if_any:
+        clauses.append(f"{HELD} ?| %s")
+        params.append(list(op.if_any))
+    if op.if_all:
+        clauses.append(f"{HELD} ?& %s")
+        params.append(list(op.if_all))
+    if op.if_none:
+        clauses.append(f"NOT ({HELD} ?| %s)")
+        params.append(list(op.if_none))
+    return " AND ".join(clauses), params
+
+
+def edit_call(op: Grant | Revoke | Rename, column: str, sorted_list: bool) -> tuple[str, list[Any]]:
+    """The function call that edits one scope list (a jsonb expression) for ``op``."""
+    flag = "true" if sorted_list else "false"
+    if isinstance(op, Grant):
+        return f"pg_temp.sm_grant({column}, %s::text[], {flag})", [list(op.scopes)]
+    if isinstance(op, Revoke):
+        return f"pg_temp.sm_revoke({column}, %s::text[], {flag})", [list(op.scopes)]
+    return f"pg_temp.sm_rename({column}, %s, %s, {flag})", [op.old, op.new]
+
+
+def operation_statement(
+    revision: str, index: int, op: Grant | Revoke | Rename
+) -> tuple[str, list[Any]]:
+    """One statement: edit every matching row and record each edit's provenance."""
+    where, where_params = operation_filter(op)
+    scopes_call, scopes_params = edit_call(op, "d.scopes_json", False)
+    approved_call, approved_params = edit_call(op, "d.approved_scopes_json", False)
+    token_call, token_params = edit_call(op, "d.tokens_json -> %s -> 'scopes'", True)
+    token_exists = "jsonb_typeof(d.tokens_json -> %s) = 'object'"
+    sql = f"""
+WITH cand AS (
+  SELECT d.device_id,
+    {scopes_call} AS s,
+    CASE WHEN d.approved_scopes_json IS NOT NULL
+              AND jsonb_typeof(d.approved_scopes_json) <> 'null'
+         THEN {approved_call} END AS a,
+    CASE WHEN {token_exists} THEN {token_call} END AS t
+  FROM {PAIRED} d
+  WHERE {where}
+), changed AS (
+  SELECT * FROM cand
+  WHERE s -> 'e' <> 'null'::jsonb
+     OR coalesce(a -> 'e', 'null'::jsonb) <> 'null'::jsonb
+     OR coalesce(t -> 'e', 'null'::jsonb) <> 'null'::jsonb
+), saved AS (
+  INSERT INTO pg_temp.sm_before (device_id, scopes_json, approved_scopes_json, tokens_json)
+  SELECT d.device_id, d.scopes_json, d.approved_scopes_json, d.tokens_json
+  FROM {PAIRED} d JOIN changed c USING (device_id)
+  ON CONFLICT (device_id) DO NOTHING
+), upd AS (
+  UPDATE {PAIRED} d SET
+    scopes_json = CASE WHEN c.s -> 'e' <> 'null'::jsonb
+                       THEN nullif(c.s -> 'v', 'null'::jsonb) ELSE d.scopes_json END,
+    approved_scopes_json = CASE WHEN coalesce(c.a -> 'e', 'null'::jsonb) <> 'null'::jsonb
+                       THEN nullif(c.a -> 'v', 'null'::jsonb) ELSE d.approved_scopes_json END,
+    tokens_json = CASE WHEN coalesce(c.t -> 'e', 'null'::jsonb) = 'null'::jsonb THEN d.tokens_json
+                       WHEN c.t -> 'v' = 'null'::jsonb THEN d.tokens_json #- ARRAY[%s, 'scopes']
+                       ELSE jsonb_set(d.tokens_json, ARRAY[%s, 'scopes'], c.t -> 'v') END
+  FROM changed c WHERE d.device_id = c.device_id
+  RETURNING d.device_id, c.s -> 'e' AS es, c.a -> 'e' AS ea, c.t -> 'e' AS et
+)
+INSERT INTO {PROVENANCE_TABLE} (revision, device_id, op, field, edit)
+SELECT %s, device_id, %s, 'scopes', es FROM upd WHERE es <> 'null'::jsonb
+UNION ALL
+SELECT %s, device_id, %s, 'approvedScopes', ea FROM upd
+WHERE coalesce(ea, 'null'::jsonb) <> 'null'::jsonb
+UNION ALL
+SELECT %s, device_id, %s, %s, et FROM upd WHERE coalesce(et, 'null'::jsonb) <> 'null'::jsonb
+"""
+    token_field = f"tokens.{op.role}"
+    params = [
+        *scopes_params,
+        *approved_params,
+        op.role,  # token_exists
+        op.role,  # token column path
+        *token_params,
+        *where_params,
+        op.role,
+        op.role,
+        revision,
+        index,
+        revision,
+        index,
+        revision,
+        index,
+        token_field,
+    ]
+    return sql, params
+
+
+# Pending repair requests, per revision as the engine decides them: those a
+# device's scopes did not cover before the revision and do after it.
+OPEN_REPAIRS = f"""
+CREATE TEMP TABLE IF NOT EXISTS sm_open (request_id text PRIMARY KEY);
+TRUNCATE sm_open;
+INSERT INTO sm_open
+SELECT p.request_id FROM {PENDING} p JOIN {PAIRED} d USING (device_id)
+WHERE coalesce(p.is_repair, 0) <> 0
+  AND pg_temp.sm_roles(p.role, p.roles_json) <@ pg_temp.sm_roles(d.role, d.roles_json)
+  AND NOT (coalesce(p.scopes_json, '[]'::jsonb) <@ coalesce(d.scopes_json, '[]'::jsonb));
+"""
+
+REMOVE_SATISFIED = f"""
+WITH gone AS (
+  DELETE FROM {PENDING} p USING sm_open o, {PAIRED} d
+  WHERE p.request_id = o.request_id AND d.device_id = p.device_id
+    AND coalesce(p.scopes_json, '[]'::jsonb) <@ coalesce(d.scopes_json, '[]'::jsonb)
+  RETURNING p.*
+)
+INSERT INTO {REMOVED_PENDING_TABLE} (revision, request_id, record)
+SELECT %s, g.request_id, to_jsonb(g) FROM gone g
+"""
+
+# Undo one revision: every field it edited, its edits in reverse order.
+REVISION_EDITS = """
+CREATE TEMP TABLE IF NOT EXISTS sm_edits (device_id text, field text, edits jsonb);
+TRUNCATE sm_edits;
+"""
+COLLECT_EDITS = f"""
+INSERT INTO pg_temp.sm_edits
+SELECT device_id, field, jsonb_agg(edit ORDER BY op DESC)
+FROM {PROVENANCE_TABLE} WHERE revision = %s GROUP BY device_id, field
+"""
+UNDO_REVISION = f"""
+WITH per_device AS (
+  SELECT device_id,
+    (array_agg(edits) FILTER (WHERE field = 'scopes'))[1] AS s,
+    (array_agg(edits) FILTER (WHERE field = 'approvedScopes'))[1] AS a,
+    jsonb_object_agg(substr(field, 8), edits) FILTER (WHERE field LIKE 'tokens.%') AS t
+  FROM pg_temp.sm_edits GROUP BY device_id
+), saved AS (
+  INSERT INTO pg_temp.sm_before (device_id, scopes_json, approved_scopes_json, tokens_json)
+  SELECT d.device_id, d.scopes_json, d.approved_scopes_json, d.tokens_json
+  FROM {PAIRED} d JOIN per_device p USING (device_id)
+  ON CONFLICT (device_id) DO NOTHING
+)
+UPDATE {PAIRED} d SET
+  scopes_json = CASE WHEN p.s IS NULL THEN d.scopes_json
+                     ELSE pg_temp.sm_undo_all(d.scopes_json, p.s) END,
+  approved_scopes_json = CASE WHEN p.a IS NULL THEN d.approved_scopes_json
+                     ELSE pg_temp.sm_undo_all(d.approved_scopes_json, p.a) END,
+  tokens_json = CASE WHEN p.t IS NULL THEN d.tokens_json
+                     ELSE pg_temp.sm_undo_tokens(d.tokens_json, p.t) END
+FROM per_device p WHERE d.device_id = p.device_id
+"""
+FORGET_REVISION = (
+    f"DELETE FROM {PROVENANCE_TABLE} WHERE revision = %s",
+    f"DELETE FROM {REMOVED_PENDING_TABLE} WHERE revision = %s",
+)
+
+UNDO_HELPERS = r"""
+CREATE OR REPLACE FUNCTION pg_temp.sm_undo_all(cur jsonb, edits jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE e jsonb; r jsonb := cur;
+BEGIN
+  FOR e IN SELECT x FROM jsonb_array_elements(edits) WITH ORDINALITY AS t(x, n) ORDER BY n LOOP
+    r := pg_temp.sm_undo(r, e);
+  END LOOP;
+  RETURN r;
+END $$;
+
+-- A token removed since the upgrade has nothing left to undo.
+CREATE OR REPLACE FUNCTION pg_temp.sm_undo_tokens(tokens jsonb, per_role jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE role text; edits jsonb; v jsonb; r jsonb := tokens;
+BEGIN
+  FOR role, edits IN SELECT key, value FROM jsonb_each(per_role) LOOP
+    IF jsonb_typeof(r -> role) = 'object' THEN
+      v := pg_temp.sm_undo_all(r -> role -> 'scopes', edits);
+      IF v IS NULL THEN r := r #- ARRAY[role, 'scopes'];
+      ELSE r := jsonb_set(r, ARRAY[role, 'scopes'], v); END IF;
+    END IF;
+  END LOOP;
+  RETURN r;
+END $$;
+"""
+
+RESTORE_PENDING = f"""
+INSERT INTO {PENDING}
+SELECT (jsonb_populate_record(NULL::{PENDING}, record)).* FROM {REMOVED_PENDING_TABLE}
+WHERE revision = %s
+ON CONFLICT DO NOTHING
+"""
+
+BEFORE_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS sm_before (
+  device_id text PRIMARY KEY, scopes_json jsonb, approved_scopes_json jsonb, tokens_json jsonb
+);
+TRUNCATE pg_temp.sm_before;
+"""
+
+# What changed, for the run's report: only the devices the run touched.
+CHANGED_DEVICES = f"""
+SELECT d.device_id, d.display_name, d.client_id,
+       b.scopes_json AS before_scopes, d.scopes_json AS after_scopes,
+       b.approved_scopes_json AS before_approved, d.approved_scopes_json AS after_approved,
+       b.tokens_json AS before_tokens, d.tokens_json AS after_tokens
+FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
+ORDER BY d.device_id
+"""
+
+# The first row that ``read`` would refuse, with the problem in its words.
+FIRST_BAD_ROW = f"""
+SELECT device_id, problem FROM (
+  SELECT device_id,
+    CASE
+      WHEN scopes_json IS NOT NULL AND jsonb_typeof(scopes_json) NOT IN ('array', 'null')
+        THEN 'scopes_json: expected a JSON list of strings'
+      WHEN jsonb_typeof(scopes_json) = 'array' AND EXISTS (
+        SELECT 1 FROM jsonb_array_elements(scopes_json) e WHERE jsonb_typeof(e) <> 'string')
+        THEN 'scopes_json: expected a JSON list of strings'
+      WHEN approved_scopes_json IS NOT NULL
+           AND jsonb_typeof(approved_scopes_json) NOT IN ('array', 'null')
+        THEN 'approved_scopes_json: expected a JSON list of strings'
+      WHEN jsonb_typeof(approved_scopes_json) = 'array' AND EXISTS (
+        SELECT 1 FROM jsonb_array_elements(approved_scopes_json) e
+        WHERE jsonb_typeof(e) <> 'string')
+        THEN 'approved_scopes_json: expected a JSON list of strings'
+      WHEN roles_json IS NOT NULL AND jsonb_typeof(roles_json) NOT IN ('array', 'null')
+        THEN 'roles_json: expected a JSON list of strings'
+      WHEN tokens_json IS NOT NULL AND jsonb_typeof(tokens_json) NOT IN ('object', 'null')
+        THEN 'tokens_json: expected a JSON object keyed by role'
+      WHEN jsonb_typeof(tokens_json) = 'object' AND EXISTS (
+        SELECT 1 FROM jsonb_each(tokens_json) t
+        WHERE jsonb_typeof(t.value) <> 'object'
+           OR (t.value ? 'scopes' AND jsonb_typeof(t.value -> 'scopes') NOT IN ('array', 'null'))
+           OR (jsonb_typeof(t.value -> 'scopes') = 'array' AND EXISTS (
+                 SELECT 1 FROM jsonb_array_elements(t.value -> 'scopes') e
+                 WHERE jsonb_typeof(e) <> 'string')))
+        THEN 'tokens_json: a token is not an object with a list of string scopes'
+    END AS problem
+  FROM {PAIRED}
+) checked WHERE problem IS NOT NULL ORDER BY device_id LIMIT 1
+"""
