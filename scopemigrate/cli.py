@@ -22,6 +22,7 @@ from scopemigrate.engine import DevicePlan
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS, version_sources, with_version_sources
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import detect
+from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.
 EXIT_OK = 0
@@ -56,9 +57,16 @@ class Output:
     def __init__(self, as_json: bool, quiet: bool, verbose: int):
         self.as_json, self.quiet, self.verbose = as_json, quiet, verbose
 
-    def emit(self, data: dict[str, Any], text: Callable[[], list[str]]) -> None:
+    def emit(
+        self,
+        data: dict[str, Any] | Callable[[], dict[str, Any]],
+        text: Callable[[], list[str]],
+    ) -> None:
+        """Print the JSON document or the text; each is built only when printed
+        (a run's report over a large store costs more than the run's edits)."""
         if self.as_json:
-            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            document = data() if callable(data) else data
+            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         elif not self.quiet:
             for line in text():
                 click.echo(line)
@@ -111,6 +119,14 @@ def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
     )
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
     return config, output
+
+
+def _progress(output: Output) -> Progress:
+    """A bar on stderr for a person at a terminal; nothing for logs, pipes or -q."""
+    stream = sys.stderr
+    if output.quiet or not stream.isatty():
+        return NO_PROGRESS
+    return TerminalBar(stream)
 
 
 def _short(revs: list[str]) -> str:
@@ -170,8 +186,8 @@ def main() -> None:
 def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
     config, output = _setup(options)
-    result = commands.upgrade(config, target, dry_run=dry_run)
-    output.emit(result.to_json(), lambda: _run_text(result, output))
+    result = commands.upgrade(config, target, dry_run=dry_run, progress=_progress(output))
+    output.emit(result.to_json, lambda: _run_text(result, output))
 
 
 @main.command()
@@ -182,8 +198,8 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
 def downgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
     config, output = _setup(options)
-    result = commands.downgrade(config, target, dry_run=dry_run)
-    output.emit(result.to_json(), lambda: _run_text(result, output))
+    result = commands.downgrade(config, target, dry_run=dry_run, progress=_progress(output))
+    output.emit(result.to_json, lambda: _run_text(result, output))
 
 
 def version_options(func: F) -> F:
@@ -261,7 +277,7 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
     if result.installed.warning and not output.quiet:
         click.echo(f"warning: {result.installed.warning}", err=True)
     summary = result.summary()
-    output.emit(result.to_json(), lambda: [summary] if summary else [])
+    output.emit(result.to_json, lambda: [summary] if summary else [])
 
 
 @main.command()

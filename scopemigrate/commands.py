@@ -7,7 +7,9 @@ plan -> (read devices, compose, apply in memory) -> commit once -> result.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +21,7 @@ from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedErr
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.migration import Migration
+from scopemigrate.progress import NO_PROGRESS, Progress
 from scopemigrate.revisions import history_range
 from scopemigrate.scripts import load_locations
 from scopemigrate.stores import open_store
@@ -149,11 +152,29 @@ def _record(
     )
 
 
+@contextmanager
+def _without_cycle_collector() -> Iterator[None]:
+    """Pause Python's cycle collector while a run holds a whole store in memory.
+
+    Parsing a store creates millions of containers and no reference cycles;
+    the collector would walk them all again and again (measured: 40% of an
+    upgrade at 100k devices) and free nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _run(
     config: Config,
     target: str,
     dry_run: bool,
     direction: Literal["upgrade", "downgrade"],
+    progress: Progress = NO_PROGRESS,
 ) -> RunResult:
     context = _context(config)
     store = context.store
@@ -161,7 +182,7 @@ def _run(
         return RunResult(
             store.location, direction, [], [], [], [], dry_run=dry_run, store_exists=False
         )
-    with store.lock(config.lock_timeout):
+    with store.lock(config.lock_timeout), _without_cycle_collector():
         for _ in range(MAX_ATTEMPTS):
             ledger = store.read_ledger()
             graph = _graph(context, ledger)
@@ -171,7 +192,7 @@ def _run(
                 _upgrade_once if direction == "upgrade" else _downgrade_once
             )
             try:
-                result = plan_step(store, graph, ledger, applied, wanted, dry_run)
+                result = plan_step(store, graph, ledger, applied, wanted, dry_run, progress)
             except StoreChangedError:
                 continue
             if result is None:
@@ -208,6 +229,7 @@ def _upgrade_once(
     applied: set[str],
     wanted: set[str],
     dry_run: bool,
+    progress: Progress = NO_PROGRESS,
 ) -> RunResult | None:
     path = graph.upgrade_path(applied, wanted)
     if not path:
@@ -242,7 +264,7 @@ def _upgrade_once(
             dry_run=dry_run,
         )
     snapshot = store.read()
-    outcome = engine.upgrade(steps, snapshot.devices, snapshot.pending, now_iso())
+    outcome = engine.upgrade(steps, snapshot.devices, snapshot.pending, now_iso(), progress)
     devices = list(outcome.devices)
     if not dry_run:
         new_ledger = ledger.model_copy(deep=True)
@@ -309,6 +331,7 @@ def _downgrade_once(
     applied: set[str],
     wanted: set[str],
     dry_run: bool,
+    progress: Progress = NO_PROGRESS,
 ) -> RunResult | None:
     path = graph.downgrade_path(applied, wanted)
     if not path:
@@ -339,7 +362,7 @@ def _downgrade_once(
         )
     snapshot = store.read()
     entries = [ledger.applied[rev] for rev in path if rev in ledger.applied]
-    outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending)
+    outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending, progress)
     new_heads = graph.heads_of(applied - set(path))
     result = RunResult(
         store=store.location,
@@ -363,14 +386,22 @@ def _downgrade_once(
     return result
 
 
-def upgrade(config: Config, target: str = "head", *, dry_run: bool = False) -> RunResult:
+def upgrade(
+    config: Config,
+    target: str = "head",
+    *,
+    dry_run: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> RunResult:
     """Bring the store up to ``target`` (``head``, a revision, or a release version)."""
-    return _run(config, target, dry_run, "upgrade")
+    return _run(config, target, dry_run, "upgrade", progress)
 
 
-def downgrade(config: Config, target: str, *, dry_run: bool = False) -> RunResult:
+def downgrade(
+    config: Config, target: str, *, dry_run: bool = False, progress: Progress = NO_PROGRESS
+) -> RunResult:
     """Undo applied revisions down to ``target``, exactly as recorded in the ledger."""
-    return _run(config, target, dry_run, "downgrade")
+    return _run(config, target, dry_run, "downgrade", progress)
 
 
 def _revision_infos(
@@ -500,7 +531,7 @@ def verify(config: Config) -> VerifyResult:
     store = context.store
     if not store.exists():
         return VerifyResult(store.location, [], [], store_exists=False)
-    with store.lock(config.lock_timeout):
+    with store.lock(config.lock_timeout), _without_cycle_collector():
         ledger = store.read_ledger()
         graph = _graph(context, ledger)
         chain = [graph.migrations[rev] for rev in graph.in_order(graph.ancestors(ledger.heads))]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from scopemigrate.devices import ChangeSet, DeviceState, PendingRequest, ScopeList
 from scopemigrate.ledger import AppliedRevision, DeviceProvenance, RemovedPending
 from scopemigrate.migration import Migration
-from scopemigrate.operations import undo_edit
+from scopemigrate.operations import Operation, undo_edit
+from scopemigrate.progress import NO_PROGRESS, Progress
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,41 @@ def net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | 
     return DevicePlan(device.device_id, device.label, added, removed)
 
 
+# A device's kind: what an operation's filter can decide without its scopes.
+_Kind = tuple[frozenset[str], str | None, str | None]
+
+
+class _OperationIndex:
+    """Per kind of device, the operations of each step that can apply to it.
+
+    A store holds few kinds of device (roles, client id, client mode) and a
+    long chain holds many operations meant for other kinds; looking them up
+    once per kind keeps a run's cost growing with the store, not the chain.
+    """
+
+    def __init__(self, steps: Sequence[Migration]):
+        self.steps = steps
+        self._by_kind: dict[_Kind, list[tuple[Migration, list[Operation]]]] = {}
+
+    def for_device(self, device: DeviceState) -> list[tuple[Migration, list[Operation]]]:
+        kind = (device.roles, device.client_id, device.client_mode)
+        found = self._by_kind.get(kind)
+        if found is None:
+            found = [(m, [op for op in m.operations if op.could_match(*kind)]) for m in self.steps]
+            self._by_kind[kind] = found
+        return found
+
+
+# Devices between two progress reports: rare enough to cost nothing.
+_REPORT_EVERY = 4096
+
+
 def upgrade(
     steps: Sequence[Migration],
-    devices: Iterable[DeviceState],
+    devices: Sequence[DeviceState],
     pending: Sequence[PendingRequest],
     applied_at: str,
+    progress: Progress = NO_PROGRESS,
 ) -> Outcome:
     """Apply ``steps`` in order to every device, recording provenance per step."""
     outcome = Outcome()
@@ -80,16 +111,22 @@ def upgrade(
         if request.is_repair:
             repairs[request.device_id].append((index, request))
 
-    for device in devices:
+    by_kind = _OperationIndex(steps)
+    progress.start("Upgrading", len(devices))
+    for count, device in enumerate(devices, 1):
+        if count % _REPORT_EVERY == 0:
+            progress.advance(_REPORT_EVERY)
         before = dict(device.fields)
         device_repairs = [
             (i, r) for i, r in repairs.get(device.device_id, ()) if r.roles <= device.roles
         ]
-        for migration in steps:
+        for migration, operations in by_kind.for_device(device):
+            if not operations and not device_repairs:
+                continue
             # Decided per step, as a run of this step alone would, so that a
             # composed run and the same steps run one by one agree.
             open_repairs = [(i, r) for i, r in device_repairs if not _holds(device.scopes(), r)]
-            for operation in migration.operations:
+            for operation in operations:
                 if not operation.matches(device):
                     continue
                 for name in list(operation.target_fields(device)):
@@ -112,6 +149,7 @@ def upgrade(
         if plan is not None:
             outcome.devices.append(plan)
             outcome.changes.devices[device.device_id] = _changed_fields(device, before)
+    progress.finish()
 
     for migration in steps:
         outcome.applied[migration.revision] = AppliedRevision(
@@ -127,6 +165,7 @@ def downgrade(
     steps: Sequence[AppliedRevision],
     devices: Iterable[DeviceState],
     pending: Sequence[PendingRequest],
+    progress: Progress = NO_PROGRESS,
 ) -> Outcome:
     """Undo ``steps`` (children first) using their recorded provenance only.
 
@@ -138,8 +177,11 @@ def downgrade(
     before = {device_id: dict(device.fields) for device_id, device in by_id.items()}
     touched: set[str] = set()
     present = {request.request_id for request in pending}
+    progress.start("Downgrading", sum(len(entry.provenance) for entry in steps))
     for entry in steps:
-        for device_id, fields in entry.provenance.items():
+        for count, (device_id, fields) in enumerate(entry.provenance.items(), 1):
+            if count % _REPORT_EVERY == 0:
+                progress.advance(_REPORT_EVERY)
             device = by_id.get(device_id)
             if device is None:
                 continue  # unpaired since: nothing left to undo
@@ -154,6 +196,7 @@ def downgrade(
             if request_id and request_id not in present:
                 outcome.changes.pending_restored.append((removed.index, removed.record))
                 present.add(request_id)
+    progress.finish()
     for device_id, device in by_id.items():
         if device_id not in touched:
             continue

@@ -9,6 +9,7 @@ what a revision added and put back what it removed, nothing more.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator
 from typing import Annotated, Literal
@@ -50,6 +51,18 @@ class FieldEdit(BaseModel):
     dropped: bool = False  # the list became empty and the key was removed
 
 
+@functools.lru_cache(maxsize=4096)
+def field_edit(
+    added: tuple[str, ...] = (),
+    removed: tuple[tuple[int, str], ...] = (),
+    created: bool = False,
+    dropped: bool = False,
+) -> FieldEdit:
+    """A ``FieldEdit``, shared: a run makes the same few edits to most devices,
+    and building a validated model per device costs more than the edit."""
+    return FieldEdit(added=added, removed=removed, created=created, dropped=dropped)
+
+
 class _Operation(BaseModel):
     """Fields every operation shares: the role it edits and which devices it selects."""
 
@@ -73,6 +86,16 @@ class _Operation(BaseModel):
     @classmethod
     def _scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(check_scope_name(s) for s in value)
+
+    def could_match(
+        self, roles: frozenset[str], client_id: str | None, client_mode: str | None
+    ) -> bool:
+        """Whether devices of this kind can match, whatever scopes they hold."""
+        return (
+            self.role in roles
+            and (not self.client_ids or client_id in self.client_ids)
+            and (not self.client_modes or client_mode in self.client_modes)
+        )
 
     def matches(self, device: DeviceState) -> bool:
         """Whether this operation applies to ``device`` as it stands now."""
@@ -192,7 +215,7 @@ def add_scopes(
             added.append(scope)
     if not added:
         return current, None
-    return result, FieldEdit(added=tuple(added), created=current is None)
+    return result, field_edit(tuple(added), (), current is None)
 
 
 def remove_scopes(
@@ -205,8 +228,8 @@ def remove_scopes(
         return current, None
     result = [s for s in current if s not in scopes]
     if not result and kind is FieldKind.DEVICE:
-        return None, FieldEdit(removed=removed, dropped=True)
-    return result, FieldEdit(removed=removed)
+        return None, field_edit((), removed, False, True)
+    return result, field_edit((), removed)
 
 
 def rename_scope(
@@ -224,7 +247,7 @@ def rename_scope(
             bisect.insort(result, new)
         else:
             result.insert(index, new)
-    return result, FieldEdit(added=added, removed=removed)
+    return result, field_edit(added, removed)
 
 
 def undo_edit(current: ScopeList, edit: FieldEdit) -> ScopeList:

@@ -47,6 +47,7 @@ from scopemigrate.stores.atomic import (
     write_temp,
 )
 from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores.json_splice import splice_records
 
 LEDGER_NAME = "scopemigrate-ledger.json"
 JOURNAL_NAME = "scopemigrate-journal.json"
@@ -91,6 +92,16 @@ def dump_openclaw_json(value: Any, trailing_newline: bool = False) -> bytes:
     """Serialise like OpenClaw's ``JSON.stringify(value, null, 2)``."""
     text = json.dumps(value, indent=2, ensure_ascii=False)
     return (text + ("\n" if trailing_newline else "")).encode("utf-8")
+
+
+def render_paired(original: bytes | None, tree: dict[str, Any], changes: ChangeSet) -> bytes:
+    """paired.json's new bytes: the changed lists spliced in where the layout allows."""
+    trailing = _ends_with_newline(original)
+    if original is not None:
+        spliced = splice_records(original, tree, changes.devices, trailing)
+        if spliced is not None:
+            return spliced
+    return dump_openclaw_json(tree, trailing)
 
 
 def parse_object_file(path: Path, data: bytes, keyed_by: str) -> dict[str, Any]:
@@ -371,7 +382,7 @@ class OpenClawJsonStore:
         """
         contents: list[tuple[Path, bytes, tuple[int, int, int] | None]] = []
         if changes.devices:
-            data = dump_openclaw_json(raw.paired, _ends_with_newline(raw.paired_bytes))
+            data = render_paired(raw.paired_bytes, raw.paired, changes)
             contents.append((self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
             data = dump_openclaw_json(
@@ -469,9 +480,7 @@ class OpenClawJsonStore:
             current = parse_object_file(self.paired_path, data, "device id")
             if not _restore_reverted(current, changes, base):
                 return touched
-            tmp = write_temp(
-                self.paired_path, dump_openclaw_json(current, _ends_with_newline(data))
-            )
+            tmp = write_temp(self.paired_path, render_paired(data, current, changes))
             wait = True
             if not exchange(tmp, self.paired_path):
                 os.replace(tmp, self.paired_path)

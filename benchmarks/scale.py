@@ -1,0 +1,350 @@
+"""Speed and memory at scale, each figure a ratio against a floor measured in the same run.
+
+Absolute times mean nothing across machines; ratios against a baseline taken
+on the same machine, minutes apart, do. Every command runs as a subprocess of
+the installed ``scopemigrate`` (as users run it), its peak memory taken from
+the kernel's accounting of that one child (``wait4``).
+
+Baselines:
+- floor: load ``paired.json`` and write it back once with the same JSON
+  library and formatting, fsync and rename included (the least any tool that
+  rewrites the file must do);
+- jq: the hand workaround users shared for 2026.2.19, rewriting the file;
+- python: ``python -c pass``, the interpreter's own start;
+- SQL: one hand-written ``UPDATE`` doing the same grant (SQLite, PostgreSQL).
+
+Usage:
+  python benchmarks/scale.py                          # 1k, 10k, 100k JSON and SQLite
+  python benchmarks/scale.py --sizes 1000000 --postgres 1000000
+  python benchmarks/scale.py --out results.json       # also write the figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The targets of issue 7, as ratios (lower is better, except "at least as fast").
+TARGETS = {
+    "upgrade_vs_floor_100k": 1.5,
+    "chain50_vs_chain1_100k": 1.2,
+    "upgrade_vs_jq_100k": 1.0,
+    "noop_vs_python_100k": 2.0,
+    "downgrade_vs_upgrade_100k": 2.0,
+    "peak_memory_vs_file_1m": 3.0,
+    "postgres_vs_update_1m": 2.0,
+}
+
+FLOOR = """
+import json, os, sys
+path = sys.argv[1]
+with open(path, "rb") as handle:
+    tree = json.loads(handle.read())
+data = json.dumps(tree, indent=2, ensure_ascii=False).encode("utf-8")
+with open(path + ".tmp", "wb") as handle:
+    handle.write(data)
+    handle.flush()
+    os.fsync(handle.fileno())
+os.replace(path + ".tmp", path)
+"""
+
+# What users pasted into issue threads for 2026.2.19: give every operator
+# holding operator.admin the two new scopes, in the device and its token.
+JQ_PROGRAM = """
+def grant: (. // []) + ["operator.read", "operator.write"] | unique;
+map_values(
+  if ((.roles // []) + [.role] | index("operator")) and ((.scopes // []) | index("operator.admin"))
+  then .scopes |= grant
+     | if has("approvedScopes") then .approvedScopes |= grant else . end
+     | if .tokens.operator then .tokens.operator.scopes |= grant else . end
+  else . end)
+"""
+
+SQLITE_UPDATE = """
+UPDATE device_pairing_paired SET
+  scopes_json = (SELECT json_group_array(value) FROM (
+      SELECT value FROM json_each(scopes_json)
+      UNION SELECT 'operator.read' UNION SELECT 'operator.write' ORDER BY 1)),
+  tokens_json = json_set(tokens_json, '$.operator.scopes', json((
+      SELECT json_group_array(value) FROM (
+        SELECT value FROM json_each(tokens_json, '$.operator.scopes')
+        UNION SELECT 'operator.read' UNION SELECT 'operator.write' ORDER BY 1))))
+WHERE role = 'operator'
+  AND EXISTS (SELECT 1 FROM json_each(scopes_json) WHERE value = 'operator.admin')
+"""
+
+POSTGRES_UPDATE = """
+UPDATE device_pairing_paired SET
+  scopes_json = (SELECT jsonb_agg(DISTINCT s ORDER BY s) FROM jsonb_array_elements_text(
+      scopes_json || '["operator.read", "operator.write"]') s),
+  tokens_json = jsonb_set(tokens_json, '{operator,scopes}', (
+      SELECT jsonb_agg(DISTINCT s ORDER BY s) FROM jsonb_array_elements_text(
+        coalesce(tokens_json #> '{operator,scopes}', '[]')
+        || '["operator.read", "operator.write"]') s))
+WHERE role = 'operator' AND scopes_json ? 'operator.admin'
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_bytes: int
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> Run:
+    """Run one command to completion; its wall time and its own peak resident memory."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            detail = errors.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"{' '.join(command)} failed ({child.returncode}): {detail}")
+    return Run(seconds, usage.ru_maxrss * 1024)
+
+
+def best(command: list[str], rounds: int, prepare: Any = None) -> Run:
+    """The fastest of ``rounds`` runs (noise on a shared machine only ever adds time)."""
+    runs = []
+    for _ in range(rounds):
+        if prepare is not None:
+            prepare()
+        runs.append(run(command))
+    return min(runs, key=lambda r: r.seconds)
+
+
+def tool() -> str:
+    candidate = Path(sys.executable).parent / "scopemigrate"
+    return str(candidate) if candidate.exists() else shutil.which("scopemigrate") or "scopemigrate"
+
+
+class Bench:
+    def __init__(self, workdir: Path, rounds: int):
+        self.workdir = workdir
+        self.rounds = rounds
+        self.figures: dict[str, Any] = {}
+        self.chains = {n: synthetic.write_chain(workdir / f"chain{n}", n) for n in (1, 10, 50)}
+
+    def record(self, name: str, value: float) -> None:
+        self.figures[name] = round(value, 3)
+        print(f"  {name:40s} {value:10.3f}", flush=True)
+
+    def json_store(self, count: int) -> tuple[Path, Path]:
+        """A pristine store of ``count`` devices and a working copy's path."""
+        original = self.workdir / f"json-{count}"
+        if not original.exists():
+            synthetic.write_json_store(original, count)
+        return original, self.workdir / f"work-json-{count}"
+
+    def fresh(self, original: Path, work: Path) -> None:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(original, work)
+
+    def bench_json(self, count: int) -> None:
+        label = _label(count)
+        original, work = self.json_store(count)
+        paired = work / "devices" / "paired.json"
+        size = (original / "devices" / "paired.json").stat().st_size
+        print(f"JSON store, {label} devices ({size / 1e6:.1f} MB)", flush=True)
+        self.record(f"json_{label}_file_mb", size / 1e6)
+
+        def prepare() -> None:
+            self.fresh(original, work)
+
+        floor = best([sys.executable, "-c", FLOOR, str(paired)], self.rounds, prepare)
+        self.record(f"json_{label}_floor_s", floor.seconds)
+        upgrades = {}
+        for n, chain in self.chains.items():
+            if count >= 1_000_000 and n != 1:
+                continue  # one chain is enough to show the million-device cost
+            command = [tool(), "upgrade", "head", "-q", "--no-backup"]
+            command += ["--store", str(work), "--migrations", str(chain)]
+            upgrades[n] = best(command, self.rounds, prepare)
+            self.record(f"json_{label}_upgrade_chain{n}_s", upgrades[n].seconds)
+        up = upgrades[1]
+        self.record(f"json_{label}_upgrade_vs_floor", up.seconds / floor.seconds)
+        self.record(f"json_{label}_peak_memory_mb", up.peak_bytes / 1e6)
+        self.record(f"json_{label}_peak_memory_vs_file", up.peak_bytes / size)
+        if 50 in upgrades:
+            self.record(f"json_{label}_chain50_vs_chain1", upgrades[50].seconds / up.seconds)
+        # The store is now at the chain-1 head: a no-op, then a downgrade.
+        prepare()
+        upgrade = [tool(), "upgrade", "head", "-q", "--no-backup"]
+        upgrade += ["--store", str(work), "--migrations", str(self.chains[1])]
+        run(upgrade)
+        noop = best(upgrade, max(self.rounds, 5))
+        python = best([sys.executable, "-c", "pass"], max(self.rounds, 5))
+        self.record(f"json_{label}_noop_s", noop.seconds)
+        self.record(f"json_{label}_noop_vs_python", noop.seconds / python.seconds)
+
+        def upgraded() -> None:
+            prepare()
+            run(upgrade)
+
+        downgrade = [tool(), "downgrade", "base", "-q", "--no-backup"]
+        downgrade += ["--store", str(work), "--migrations", str(self.chains[1])]
+        down = best(downgrade, self.rounds, upgraded)
+        self.record(f"json_{label}_downgrade_s", down.seconds)
+        self.record(f"json_{label}_downgrade_vs_upgrade", down.seconds / up.seconds)
+        if shutil.which("jq"):
+            script = (
+                f"jq --indent 2 '{JQ_PROGRAM}' {paired} > {paired}.tmp && mv {paired}.tmp {paired}"
+            )
+            jq = best(["sh", "-c", script], self.rounds, prepare)
+            self.record(f"json_{label}_jq_s", jq.seconds)
+            self.record(f"json_{label}_upgrade_vs_jq", up.seconds / jq.seconds)
+        shutil.rmtree(work, ignore_errors=True)
+
+    def bench_sqlite(self, count: int) -> None:
+        label = _label(count)
+        original = self.workdir / f"sqlite-{count}"
+        if not original.exists():
+            synthetic.write_sqlite_store(original, count)
+        work = self.workdir / f"work-sqlite-{count}"
+        database = work / "state" / "openclaw.sqlite"
+        print(f"SQLite store, {label} devices", flush=True)
+
+        def prepare() -> None:
+            self.fresh(original, work)
+
+        update = [sys.executable, "-c", _sqlite_update_script(), str(database)]
+        floor = best(update, self.rounds, prepare)
+        command = [tool(), "upgrade", "head", "-q", "--store", f"sqlite:{database}"]
+        command += ["--migrations", str(self.chains[1])]
+        up = best(command, self.rounds, prepare)
+        self.record(f"sqlite_{label}_update_s", floor.seconds)
+        self.record(f"sqlite_{label}_upgrade_s", up.seconds)
+        self.record(f"sqlite_{label}_upgrade_vs_update", up.seconds / floor.seconds)
+        shutil.rmtree(work, ignore_errors=True)
+
+    def bench_postgres(self, count: int) -> None:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pgserver import start_server
+
+        label = _label(count)
+        print(f"PostgreSQL registry, {label} devices", flush=True)
+        server = start_server()
+        try:
+            import psycopg
+
+            url = server.url
+
+            def prepare() -> None:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    for table in (
+                        "device_pairing_paired",
+                        "device_pairing_pending",
+                        "scopemigrate_ledger",
+                        "scopemigrate_provenance",
+                        "scopemigrate_removed_pending",
+                    ):
+                        conn.execute(f"DROP TABLE IF EXISTS {table}")
+                synthetic.load_postgres(url, count)
+
+            script = "import psycopg, sys\nwith psycopg.connect(sys.argv[1]) as c:\n"
+            script += f"    c.execute('''{POSTGRES_UPDATE}''')\n"
+            floor = best([sys.executable, "-c", script, url], self.rounds, prepare)
+            command = [tool(), "upgrade", "head", "-q", "--store", url]
+            command += ["--migrations", str(self.chains[1])]
+            up = best(command, self.rounds, prepare)
+            self.record(f"postgres_{label}_update_s", floor.seconds)
+            self.record(f"postgres_{label}_upgrade_s", up.seconds)
+            self.record(f"postgres_{label}_upgrade_vs_update", up.seconds / floor.seconds)
+        finally:
+            server.stop()
+
+
+def _sqlite_update_script() -> str:
+    return (
+        "import sqlite3, sys\nconn = sqlite3.connect(sys.argv[1])\n"
+        f"conn.execute('''{SQLITE_UPDATE}''')\nconn.commit()\n"
+    )
+
+
+def _label(count: int) -> str:
+    return f"{count // 1_000_000}m" if count >= 1_000_000 else f"{count // 1000}k"
+
+
+def targets(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each target with its measured figure, where this run measured it."""
+    measured = {
+        "upgrade_vs_floor_100k": figures.get("json_100k_upgrade_vs_floor"),
+        "chain50_vs_chain1_100k": figures.get("json_100k_chain50_vs_chain1"),
+        "upgrade_vs_jq_100k": figures.get("json_100k_upgrade_vs_jq"),
+        "noop_vs_python_100k": figures.get("json_100k_noop_vs_python"),
+        "downgrade_vs_upgrade_100k": figures.get("json_100k_downgrade_vs_upgrade"),
+        "peak_memory_vs_file_1m": figures.get("json_1m_peak_memory_vs_file"),
+        "postgres_vs_update_1m": figures.get("postgres_1m_upgrade_vs_update"),
+    }
+    return {
+        name: {"target": limit, "measured": measured[name], "met": _met(measured[name], limit)}
+        for name, limit in TARGETS.items()
+    }
+
+
+def _met(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="JSON store sizes")
+    parser.add_argument("--sqlite", default="1000,10000,100000", help="SQLite sizes ('' for none)")
+    parser.add_argument("--postgres", default="", help="PostgreSQL sizes, such as 1000000")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per figure; the best counts")
+    parser.add_argument("--out", type=Path, help="write the figures to this JSON file")
+    parser.add_argument("--workdir", type=Path, help="keep generated stores here (default: temp)")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scopemigrate-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    bench = Bench(workdir, args.rounds)
+    try:
+        for count in _sizes(args.sizes):
+            bench.bench_json(count)
+        for count in _sizes(args.sqlite):
+            bench.bench_sqlite(count)
+        for count in _sizes(args.postgres):
+            bench.bench_postgres(count)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "figures": bench.figures,
+        "targets": targets(bench.figures),
+    }
+    print("\ntarget                              limit   measured  met")
+    for name, entry in report["targets"].items():
+        value = "-" if entry["measured"] is None else f"{entry['measured']:.2f}"
+        met = {True: "yes", False: "NO", None: "not run"}[entry["met"]]
+        print(f"{name:34s} {entry['target']:6.2f} {value:>10s}  {met}")
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+if __name__ == "__main__":
+    main()
