@@ -1,4 +1,7 @@
-"""Console entry point, with a fast answer for ``scopemigrate hook`` at the installed release.
+"""Console entry point, with fast answers for the two commands run when nothing is to do.
+
+``scopemigrate hook`` at the installed release, and ``scopemigrate upgrade
+head`` at head, are answered here when their arguments are plain.
 
 Install steps and service starts call the hook far more often than there is
 anything to migrate. Loading click and the pydantic models costs several
@@ -30,15 +33,25 @@ VALUE_OPTIONS = (
 FLAG_OPTIONS = ("--json", "--no-backup", "-q", "--quiet", "-v", "--verbose")
 
 
-def parse_hook_args(argv: list[str]) -> dict[str, list[str]] | None:
+# ``upgrade head``'s options that the quick answer understands; any other
+# (--json, --dry-run) goes to the full CLI.
+UPGRADE_VALUE_OPTIONS = ("--store", "--config", "--migrations", "--lock-timeout")
+UPGRADE_FLAG_OPTIONS = ("--no-backup", "-q", "--quiet", "-v", "--verbose")
+
+
+def parse_hook_args(
+    argv: list[str],
+    value_options: tuple[str, ...] = VALUE_OPTIONS,
+    flag_options: tuple[str, ...] = FLAG_OPTIONS,
+) -> dict[str, list[str]] | None:
     """Option -> values given; None for anything unusual (the full CLI then decides)."""
     found: dict[str, list[str]] = {}
     index = 0
     while index < len(argv):
         name, sep, value = argv[index].partition("=")
-        if name in FLAG_OPTIONS and not sep:
+        if name in flag_options and not sep:
             found.setdefault(name, []).append("")
-        elif name in VALUE_OPTIONS:
+        elif name in value_options:
             if not sep:
                 index += 1
                 if index == len(argv):
@@ -102,8 +115,41 @@ def quick_hook(argv: list[str]) -> bool:
     return True
 
 
+def quick_upgrade_head(argv: list[str]) -> bool:
+    """Answer ``upgrade head`` at head without the full CLI; False when it cannot vouch."""
+    if not argv or argv[0] not in ("head", "heads"):
+        return False
+    args = parse_hook_args(argv[1:], UPGRADE_VALUE_OPTIONS, UPGRADE_FLAG_OPTIONS)
+    if args is None:
+        return False
+    from pathlib import Path
+
+    from scopemigrate.config import load_config
+    from scopemigrate.errors import ScopemigrateError
+    from scopemigrate.hook import at_head, json_state_dir
+
+    config_file = args.get("--config", [None])[-1]
+    try:
+        config = load_config(
+            store=args.get("--store", [None])[-1],
+            locations=args.get("--migrations"),
+            config_file=Path(config_file) if config_file else None,
+        )
+        done, heads = at_head(config)
+    except ScopemigrateError:
+        return False  # the full CLI reports it, with its exit code
+    if not done:
+        return False
+    if "-q" not in args and "--quiet" not in args:
+        # The full CLI's words for the same answer (a test holds them equal).
+        print(f"{json_state_dir(config)} is at {', '.join(heads)}: nothing to do.")
+    return True
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "hook" and quick_hook(sys.argv[2:]):
+        sys.exit(0)
+    if len(sys.argv) > 2 and sys.argv[1] == "upgrade" and quick_upgrade_head(sys.argv[2:]):
         sys.exit(0)
     from scopemigrate.cli import run
 

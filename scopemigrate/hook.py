@@ -16,6 +16,7 @@ way through ``commands.sync``, which is imported only then.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -136,13 +137,22 @@ def _revision_table(locations: tuple[Path, ...]) -> dict[str, tuple[list[str], s
     return table
 
 
+# The ledger is written with its format and heads first, so the heads are
+# read from the file's first bytes; its provenance can run to many megabytes.
+_LEDGER_START = re.compile(rb'\A\{\s*"format":\s*\d+,\s*"heads":\s*(\[[^\]]*\])')
+_LEDGER_PREFIX_BYTES = 4096
+
+
 def _json_heads(state_dir: Path) -> list[str] | None:
     """The JSON store's applied heads; None when only a full run can tell."""
     if state_dir.joinpath(*JOURNAL_PATH).exists():
         return None  # a commit to recover first
     try:
-        ledger = json.loads(state_dir.joinpath(*LEDGER_PATH).read_text(encoding="utf-8"))
-        return [str(head) for head in ledger["heads"]]
+        with state_dir.joinpath(*LEDGER_PATH).open("rb") as handle:
+            start = handle.read(_LEDGER_PREFIX_BYTES)
+            if _LEDGER_START.match(start):
+                return _heads_of(start)
+            return _heads_of(start + handle.read())
     except FileNotFoundError:
         return []
     except (OSError, ValueError, KeyError, TypeError):
@@ -169,10 +179,49 @@ def _sqlite_heads(database: Path) -> list[str] | None:
             conn.close()
     except sqlite3.Error:
         return None  # locked or unreadable: the full run decides and explains
+    if row is None:
+        return []
     try:
-        return [] if row is None else [str(head) for head in json.loads(row[0])["heads"]]
+        return _heads_of(row[0].encode("utf-8"))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _heads_of(document: bytes) -> list[str]:
+    found = _LEDGER_START.match(document[:_LEDGER_PREFIX_BYTES])
+    heads = json.loads(found.group(1)) if found else json.loads(document)["heads"]
+    return [str(head) for head in heads]
+
+
+def _store_heads(config: Config) -> tuple[bool, list[str] | None]:
+    """(whether an OpenClaw store exists, its applied heads or None when unsure)."""
+    state_dir = json_state_dir(config)
+    if state_dir is None:
+        return True, None
+    live_json = (state_dir / "devices" / "paired.json").is_file()
+    database = state_dir / "state" / "openclaw.sqlite"
+    if database.exists():
+        return True, None if live_json else _sqlite_heads(database)
+    if not live_json:
+        return False, []
+    return True, _json_heads(state_dir)
+
+
+def _sound_table(config: Config) -> dict[str, tuple[list[str], str]] | None:
+    """The revision table when it is a plain sound graph: every parent present,
+    every revision reachable from a head (no cycle); else None."""
+    table = _revision_table(config.locations)
+    if table is None or any(p not in table for parents, _ in table.values() for p in parents):
+        return None
+    heads = set(table) - {p for parents, _ in table.values() for p in parents}
+    seen: set[str] = set()
+    todo = list(heads)
+    while todo:
+        rev = todo.pop()
+        if rev not in seen:
+            seen.add(rev)
+            todo.extend(table[rev][0])
+    return table if seen == set(table) else None
 
 
 def already_synced(config: Config, installed: str) -> tuple[bool, list[str]]:
@@ -182,21 +231,13 @@ def already_synced(config: Config, installed: str) -> tuple[bool, list[str]]:
     heads are the heads of the revisions the release selects, with no commit
     journal left to recover. Everything else is for the full run to decide.
     """
-    state_dir = json_state_dir(config)
-    if state_dir is None:
-        return False, []
-    live_json = (state_dir / "devices" / "paired.json").is_file()
-    database = state_dir / "state" / "openclaw.sqlite"
-    if database.exists():
-        found = None if live_json else _sqlite_heads(database)
-    elif not live_json:
+    exists, found = _store_heads(config)
+    if not exists:
         return True, []
-    else:
-        found = _json_heads(state_dir)
     if found is None:
         return False, []
     heads = found
-    table = _revision_table(config.locations)
+    table = _sound_table(config)
     if table is None or any(head not in table for head in heads):
         return False, heads
     try:
@@ -207,6 +248,25 @@ def already_synced(config: Config, installed: str) -> tuple[bool, list[str]]:
     built_on = {parent for rev in chosen for parent in table[rev][0]}
     wanted = {rev for rev in chosen if rev not in built_on}
     return set(heads) == wanted, heads
+
+
+def at_head(config: Config) -> tuple[bool, list[str]]:
+    """Whether an existing store has every revision of the files applied, and its heads.
+
+    The no-op ``upgrade head`` answer, decided without parsing the store: True
+    only when the ledger's heads are exactly the heads of a sound graph of
+    migration files and no commit waits to be recovered. (A migration file
+    already applied and since edited into nonsense is not re-read here;
+    ``scopemigrate check`` is the tool that reads every file.)
+    """
+    exists, heads = _store_heads(config)
+    if not exists or not heads:
+        return False, []
+    table = _sound_table(config)
+    if table is None:
+        return False, heads
+    graph_heads = set(table) - {p for parents, _ in table.values() for p in parents}
+    return set(heads) == graph_heads, heads
 
 
 def hook(
