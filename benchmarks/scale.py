@@ -66,13 +66,15 @@ os.replace(path + ".tmp", path)
 # holding operator.admin the two new scopes, in the device and its token.
 JQ_PROGRAM = """
 def grant: (. // []) + ["operator.read", "operator.write"] | unique;
-map_values(
+with_entries(.value |= (
   if ((.roles // []) + [.role] | index("operator")) and ((.scopes // []) | index("operator.admin"))
   then .scopes |= grant
      | if has("approvedScopes") then .approvedScopes |= grant else . end
      | if .tokens.operator then .tokens.operator.scopes |= grant else . end
-  else . end)
+  else . end))
 """
+# (with_entries, not map_values: jq 1.6 copies the whole object for each
+# entry that map_values updates, which is quadratic: 8 s at 10k devices.)
 
 SQLITE_UPDATE = """
 UPDATE device_pairing_paired SET

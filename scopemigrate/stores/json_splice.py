@@ -8,19 +8,32 @@ newline: a key at depth ``d`` starts a line with ``2d`` spaces and a quote, and
 an object or list opened at depth ``d`` closes on a line with ``2d`` spaces.
 So the new file is the old bytes with each changed list replaced in place.
 
-Every record spliced is parsed back and compared with the record it must
-equal; anything unexpected (another layout, duplicate keys, a key added or
-removed) returns ``None`` and the caller serialises the whole file instead.
+Nothing is replaced on faith. A list is replaced only where its key appears
+once in its record and the text there is exactly what the list held before,
+written at that depth; a record whose list was added or removed is rewritten
+whole, once its old text parses to the record as it was. Anything else
+(another layout, a key twice) returns ``None`` and the caller serialises the
+whole file instead.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
 from scopemigrate.devices import TOKEN_PREFIX
+
+# A key of the top-level object: a line of two spaces and a quote.
+TOP_LEVEL_KEY = b'\n  "'
+
+
+@functools.lru_cache(maxsize=256)
+def _field_key(name: str, depth: int) -> bytes:
+    return _key(name, depth)
 
 
 def _key(name: str, depth: int) -> bytes:
@@ -30,8 +43,8 @@ def _key(name: str, depth: int) -> bytes:
 def _value_end(data: bytes, start: int, depth: int) -> int:
     """Where the list or object that opens at ``start`` (at ``depth``) ends, or -1."""
     opener = data[start : start + 1]
-    closer = {b"[": b"]", b"{": b"}"}.get(opener)
-    if closer is None:
+    closer = b"]" if opener == b"[" else b"}" if opener == b"{" else b""
+    if not closer:
         return -1
     if data[start + 1 : start + 2] == closer:
         return start + 2
@@ -39,12 +52,14 @@ def _value_end(data: bytes, start: int, depth: int) -> int:
     return -1 if end < 0 else end + 2 * depth + 2
 
 
-def _find(data: bytes, start: int, end: int, path: tuple[str, ...], depth: int) -> tuple[int, int]:
-    """The byte range of the value at ``path`` inside ``data[start:end]``, or (-1, -1)."""
+def _find(data: bytes, start: int, end: int, path: tuple[str, ...]) -> tuple[int, int]:
+    """The byte range of the value at ``path`` in the record ``data[start:end]``,
+    or (-1, -1) unless each key on the way is there exactly once."""
+    depth = 2
     for name in path:
-        key = _key(name, depth)
+        key = _field_key(name, depth)
         at = data.find(key, start, end)
-        if at < 0:
+        if at < 0 or data.find(key, at + 1, end) >= 0:
             return -1, -1
         start = at + len(key)
         end = _value_end(data, start, depth)
@@ -56,9 +71,16 @@ def _find(data: bytes, start: int, end: int, path: tuple[str, ...], depth: int) 
 
 def render_string_list(values: list[str], depth: int) -> bytes:
     """A list of strings as ``JSON.stringify(..., null, 2)`` writes it at ``depth``."""
+    return _render(tuple(values), depth)
+
+
+# A store holds few distinct scope lists: most devices share one of a handful.
+@functools.lru_cache(maxsize=4096)
+def _render(values: tuple[str, ...], depth: int) -> bytes:
     if not values:
         return b"[]"
-    inner = ",".join("\n" + "  " * (depth + 1) + encode_basestring(value) for value in values)
+    indent = "\n" + "  " * (depth + 1)
+    inner = ",".join(indent + encode_basestring(value) for value in values)
     return ("[" + inner + "\n" + "  " * depth + "]").encode("utf-8")
 
 
@@ -71,32 +93,32 @@ def _list_path(field: str) -> tuple[str, ...]:
 def _get(record: dict[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = record
     for name in path:
-        value = value[name]
+        value = value.get(name) if isinstance(value, dict) else None
     return value
 
 
 def splice_records(
     original: bytes,
     tree: dict[str, Any],
-    changed: Mapping[str, Iterable[str]],
+    edited: Mapping[str, Mapping[str, list[str] | None]],
     trailing_newline: bool,
 ) -> bytes | None:
-    """``tree`` serialised as OpenClaw would, from ``original`` and the fields changed.
+    """``tree`` serialised as OpenClaw would, from ``original`` and the edits.
 
     ``tree`` is ``original`` parsed, then edited only in the scope lists named
-    by ``changed`` (device id -> field names). None when the fast way cannot
-    vouch for its result.
+    by ``edited`` (device id -> field -> the value it held before). None when
+    the fast way cannot vouch for its result.
     """
     if not original.startswith(b"{") or original.rstrip(b"\n")[-1:] != b"}":
         return None
     if original.endswith(b"\n") != trailing_newline:
         return None
-    if original.count(b'\n  "') != len(tree):
+    if original.count(TOP_LEVEL_KEY) != len(tree):
         return None  # a key twice (the parser kept the last), or another layout
     pieces: list[bytes] = []
     position = 0
     for device_id in tree:
-        fields = changed.get(device_id)
+        fields = edited.get(device_id)
         if not fields:
             continue
         key = _key(device_id, 1)
@@ -105,49 +127,77 @@ def splice_records(
             return None
         start = at + len(key)
         end = _value_end(original, start, 1)
-        if end < 0:
-            return None
-        record = tree[device_id]
-        try:
-            new_record = _splice_record(original, start, end, record, fields)
-            if json.loads(new_record) != record:
-                return None
-        except ValueError:  # also UnicodeError: a string JSON cannot hold
-            return None
+        if end < 0 or original.find(TOP_LEVEL_KEY, start, end) >= 0:
+            return None  # the record does not end where its layout says
         pieces.append(original[position:start])
-        pieces.append(new_record)
+        try:
+            record_pieces = _splice_record(original, start, end, tree[device_id], fields)
+        except UnicodeError:  # a string JSON cannot hold: the full writer decides
+            return None
+        if record_pieces is None:
+            return None
+        pieces.extend(record_pieces)
         position = end
     pieces.append(original[position:])
     return b"".join(pieces)
 
 
 def _splice_record(
-    original: bytes, start: int, end: int, record: dict[str, Any], fields: Iterable[str]
-) -> bytes:
-    """The record's new text: its changed lists replaced, or all of it rewritten
-    when a list was added or removed (OpenClaw's key order then decides)."""
+    original: bytes,
+    start: int,
+    end: int,
+    record: dict[str, Any],
+    fields: Mapping[str, list[str] | None],
+) -> list[bytes] | None:
+    """The record's new text, in pieces, or None when the original cannot be vouched for.
+
+    Each changed list replaces the text at its key, once that text is exactly
+    what the list held before, written at that depth. A list added or removed
+    rewrites the whole record (OpenClaw's key order then decides), once the
+    old text parses to the record as it was.
+    """
     edits: list[tuple[int, int, bytes]] = []
-    for field in fields:
+    for field, before in fields.items():
         path = _list_path(field)
-        try:
-            value = _get(record, path)
-        except (KeyError, TypeError):
-            value = None
-        value_start, value_end = _find(original, start, end, path, 2)
-        if not isinstance(value, list) or value_start < 0:
-            text = json.dumps(record, indent=2, ensure_ascii=False)
-            return text.replace("\n", "\n  ").encode("utf-8")
-        edits.append((value_start, value_end, render_string_list(value, 1 + len(path))))
+        value = _get(record, path)
+        depth = 1 + len(path)
+        if isinstance(value, list) and isinstance(before, list):
+            value_start, value_end = _find(original, start, end, path)
+            if value_start >= 0 and original[value_start:value_end] == render_string_list(
+                before, depth
+            ):
+                edits.append((value_start, value_end, render_string_list(value, depth)))
+                continue
+        rewritten = _rewrite_record(original[start:end], record, fields)
+        return None if rewritten is None else [rewritten]
     edits.sort()
-    return _apply(original, start, end, edits)
-
-
-def _apply(data: bytes, start: int, end: int, edits: list[tuple[int, int, bytes]]) -> bytes:
     out: list[bytes] = []
     position = start
     for edit_start, edit_end, text in edits:
-        out.append(data[position:edit_start])
+        out.append(original[position:edit_start])
         out.append(text)
         position = edit_end
-    out.append(data[position:end])
-    return b"".join(out)
+    out.append(original[position:end])
+    return out
+
+
+def _rewrite_record(
+    old_text: bytes, record: dict[str, Any], fields: Mapping[str, list[str] | None]
+) -> bytes | None:
+    old = copy.deepcopy(record)
+    for field, before in fields.items():
+        path = _list_path(field)
+        holder = _get(old, path[:-1]) if len(path) > 1 else old
+        if not isinstance(holder, dict):
+            return None
+        if before is None:
+            holder.pop(path[-1], None)
+        else:
+            holder[path[-1]] = before
+    try:
+        if json.loads(old_text) != old:
+            return None
+    except ValueError:
+        return None
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    return text.replace("\n", "\n  ").encode("utf-8")

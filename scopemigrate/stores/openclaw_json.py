@@ -94,11 +94,17 @@ def dump_openclaw_json(value: Any, trailing_newline: bool = False) -> bytes:
     return (text + ("\n" if trailing_newline else "")).encode("utf-8")
 
 
-def render_paired(original: bytes | None, tree: dict[str, Any], changes: ChangeSet) -> bytes:
-    """paired.json's new bytes: the changed lists spliced in where the layout allows."""
+def render_paired(
+    original: bytes | None, tree: dict[str, Any], edited: dict[str, dict[str, ScopeList]]
+) -> bytes:
+    """paired.json's new bytes: the edited lists spliced in where the layout allows.
+
+    ``tree`` is ``original`` parsed, then edited in the lists named by
+    ``edited`` (device id -> field -> the value it held).
+    """
     trailing = _ends_with_newline(original)
     if original is not None:
-        spliced = splice_records(original, tree, changes.devices, trailing)
+        spliced = splice_records(original, tree, edited, trailing)
         if spliced is not None:
             return spliced
     return dump_openclaw_json(tree, trailing)
@@ -356,9 +362,9 @@ class OpenClawJsonStore:
         }
         rebased = False
         for _ in range(REBASE_ROUNDS):
-            _restore_reverted(raw.paired, changes, base)
+            edited = _restore_reverted(raw.paired, changes, base)
             try:
-                self._commit_once(raw, changes, ledger)
+                self._commit_once(raw, changes, ledger, edited)
             except StoreChangedError:
                 raw = self.read().private
                 rebased = True
@@ -369,7 +375,13 @@ class OpenClawJsonStore:
             f"{self.paired_path}: rewritten by another program throughout {REBASE_ROUNDS} attempts"
         )
 
-    def _commit_once(self, raw: _Raw, changes: ChangeSet, ledger: Ledger) -> None:
+    def _commit_once(
+        self,
+        raw: _Raw,
+        changes: ChangeSet,
+        ledger: Ledger,
+        edited: dict[str, dict[str, ScopeList]],
+    ) -> None:
         """One attempt at the commit protocol.
 
         Write every new file as a fsynced temp file; write a small journal
@@ -382,7 +394,7 @@ class OpenClawJsonStore:
         """
         contents: list[tuple[Path, bytes, tuple[int, int, int] | None]] = []
         if changes.devices:
-            data = render_paired(raw.paired_bytes, raw.paired, changes)
+            data = render_paired(raw.paired_bytes, raw.paired, edited)
             contents.append((self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
             data = dump_openclaw_json(
@@ -478,9 +490,10 @@ class OpenClawJsonStore:
                 return touched
             touched = True
             current = parse_object_file(self.paired_path, data, "device id")
-            if not _restore_reverted(current, changes, base):
+            restored = _restore_reverted(current, changes, base)
+            if not restored:
                 return touched
-            tmp = write_temp(self.paired_path, render_paired(data, current, changes))
+            tmp = write_temp(self.paired_path, render_paired(data, current, restored))
             wait = True
             if not exchange(tmp, self.paired_path):
                 os.replace(tmp, self.paired_path)
@@ -646,9 +659,11 @@ def _restore_reverted(
     current: dict[str, Any],
     changes: ChangeSet,
     base: dict[str, dict[str, ScopeList]],
-) -> bool:
-    """Re-apply our values to fields a stale write put back; True if any was."""
-    restored = False
+) -> dict[str, dict[str, ScopeList]]:
+    """Re-apply our values to fields that hold what we read (first time: all of them;
+    after a stale write: the ones it put back). Returns each field set, with the
+    value it held before."""
+    restored: dict[str, dict[str, ScopeList]] = {}
     for device_id, fields in changes.devices.items():
         record = current.get(device_id)
         if not isinstance(record, dict):
@@ -658,7 +673,8 @@ def _restore_reverted(
                 record.get("tokens", {}).get(name[len(TOKEN_PREFIX) :]), dict
             ):
                 continue  # token removed since
-            if _get_scope_list(record, name) == base[device_id][name] != ours:
+            held = _get_scope_list(record, name)
+            if held == base[device_id][name] != ours:
                 _set_scope_list(record, name, ours)
-                restored = True
+                restored.setdefault(device_id, {})[name] = held
     return restored
