@@ -134,20 +134,26 @@ def state(url: str) -> tuple[list[Any], list[str]]:
     return json.loads(json.dumps(paired)), [p["request_id"] for p in pending]
 
 
-def by_rows(store: PostgresStore, chain: list[Migration]) -> list[Any]:
-    """The engine's way: read every row, edit in Python, write the changed ones back."""
+def by_rows(store: PostgresStore, chain: list[Migration]) -> tuple[list[Any], list[Any]]:
+    """The engine's way: read every row, edit in Python, write the changed ones back.
+    Returns the applied entries and the run's report."""
     with store.lock(10):
         snapshot = store.read()
         outcome = engine.upgrade(chain, snapshot.devices, snapshot.pending, "now")
         store.commit(snapshot, outcome.changes, Ledger())
-    return list(outcome.applied.values())
+    return list(outcome.applied.values()), outcome.devices
 
 
-def undo_by_rows(store: PostgresStore, applied: list[Any]) -> None:
+def undo_by_rows(store: PostgresStore, applied: list[Any]) -> list[Any]:
     with store.lock(10):
         snapshot = store.read()
         outcome = engine.downgrade(list(reversed(applied)), snapshot.devices, snapshot.pending)
         store.commit(snapshot, outcome.changes, Ledger())
+    return outcome.devices
+
+
+def report(plans: list[Any]) -> list[Any]:
+    return sorted(plans, key=lambda plan: plan.device_id)
 
 
 def keep(_result: InPlaceResult) -> Ledger:
@@ -167,13 +173,15 @@ def test_set_based_sql_equals_the_engine(pg_url: str, scenario: Any) -> None:
     load(pg_url, "by_sql", rows, pending)
     original = state(sql_url)
 
-    applied = by_rows(PostgresStore(python_url), chain)
+    applied, planned = by_rows(PostgresStore(python_url), chain)
     sql_store = PostgresStore(sql_url)
     with sql_store.lock(10):
-        sql_store.upgrade_in_place(chain, keep)
+        done = sql_store.upgrade_in_place(chain, keep)
     assert state(sql_url) == state(python_url)
+    assert report(done.devices) == report(planned)
 
-    undo_by_rows(PostgresStore(python_url), applied)
+    undone = undo_by_rows(PostgresStore(python_url), applied)
     with sql_store.lock(10):
-        sql_store.downgrade_in_place([m.revision for m in reversed(chain)], keep)
+        done = sql_store.downgrade_in_place([m.revision for m in reversed(chain)], keep)
     assert state(sql_url) == state(python_url) == original
+    assert report(done.devices) == report(undone)

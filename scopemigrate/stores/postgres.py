@@ -20,7 +20,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from scopemigrate.devices import ChangeSet
+from scopemigrate.devices import (
+    APPROVED_SCOPES,
+    SCOPES,
+    ChangeSet,
+    DeviceState,
+    ScopeList,
+    token_field,
+)
 from scopemigrate.engine import DevicePlan, net_plan
 from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError, RunFailedError
 from scopemigrate.ledger import Ledger, parse_ledger
@@ -32,7 +39,6 @@ from scopemigrate.stores.pairing_rows import (
     LEDGER_TABLE,
     PAIRED,
     PENDING,
-    device_from_row,
     snapshot_of,
     write_statements,
 )
@@ -283,28 +289,29 @@ class PostgresStore:
             )
 
     def _changed_devices(self, conn: psycopg.Connection[Any]) -> list[DevicePlan]:
+        """The report of a set-based run: rows were validated before it, so the
+        scope lists are read as they are, without the adapter's checks."""
+        from psycopg.rows import tuple_row
+
         plans = []
-        for row in conn.execute(sql.CHANGED_DEVICES).fetchall():
-            before = {
-                "device_id": row["device_id"],
-                "scopes_json": row["before_scopes"],
-                "approved_scopes_json": row["before_approved"],
-                "tokens_json": row["before_tokens"],
-            }
-            after = {
-                **before,
-                "display_name": row["display_name"],
-                "client_id": row["client_id"],
-                "scopes_json": row["after_scopes"],
-                "approved_scopes_json": row["after_approved"],
-                "tokens_json": row["after_tokens"],
-            }
-            old = device_from_row(self.location, before, text_json=False)
-            new = device_from_row(self.location, after, text_json=False)
-            plan = net_plan(new, old.fields)
-            if plan is not None:
-                plans.append(plan)
+        with conn.cursor(row_factory=tuple_row) as cursor:
+            for device_id, label, *lists in cursor.execute(sql.CHANGED_DEVICES):
+                old_s, new_s, old_a, new_a, old_t, new_t = lists
+                after = DeviceState(
+                    device_id, label, frozenset(), fields=_scope_fields(new_s, new_a, new_t)
+                )
+                plan = net_plan(after, _scope_fields(old_s, old_a, old_t))
+                if plan is not None:
+                    plans.append(plan)
         return plans
+
+
+def _scope_fields(scopes: Any, approved: Any, tokens: Any) -> dict[str, ScopeList]:
+    fields: dict[str, ScopeList] = {SCOPES: scopes, APPROVED_SCOPES: approved}
+    for role, token in (tokens or {}).items():
+        if isinstance(token, dict):
+            fields[token_field(role)] = token.get("scopes")
+    return fields
 
 
 def _has_table(conn: psycopg.Connection[Any], name: str) -> bool:

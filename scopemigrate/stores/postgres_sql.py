@@ -25,8 +25,7 @@ CREATE TABLE IF NOT EXISTS {PROVENANCE_TABLE} (
   device_id text NOT NULL,
   op integer NOT NULL,
   field text NOT NULL,
-  edit jsonb NOT NULL,
-  PRIMARY KEY (revision, device_id, op, field)
+  edit jsonb NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {REMOVED_PENDING_TABLE} (
   revision text NOT NULL,
@@ -78,19 +77,35 @@ LANGUAGE sql IMMUTABLE AS $$
                             'created', created, 'dropped', dropped)
 $$;
 
+-- The hot path of a fleet upgrade, so written with jsonb operators only: a
+-- plpgsql expression without a query runs without starting the executor.
 CREATE OR REPLACE FUNCTION pg_temp.sm_grant(cur jsonb, scopes text[], sorted boolean)
 RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE old text[] := pg_temp.sm_arr(cur); r text[] := coalesce(old, '{}'); s text;
-        added text[] := '{}';
+DECLARE r jsonb := CASE WHEN jsonb_typeof(cur) = 'array' THEN cur ELSE '[]'::jsonb END;
+        added jsonb := '[]'; s text; lo int; hi int; mid int;
 BEGIN
   FOREACH s IN ARRAY scopes LOOP
-    IF NOT (s = ANY (r)) THEN
-      IF sorted THEN r := pg_temp.sm_insort(r, s); ELSE r := r || s; END IF;
-      added := added || s;
+    IF NOT r ? s THEN
+      IF sorted THEN  -- bisect.insort (bisect_right), as the engine keeps token lists
+        lo := 0; hi := jsonb_array_length(r);
+        WHILE lo < hi LOOP
+          mid := (lo + hi) / 2;
+          IF s COLLATE "C" < (r ->> mid) COLLATE "C" THEN hi := mid; ELSE lo := mid + 1; END IF;
+        END LOOP;
+        IF lo = jsonb_array_length(r) THEN r := r || to_jsonb(s);
+        ELSE r := jsonb_insert(r, ARRAY[lo::text], to_jsonb(s)); END IF;
+      ELSE
+        r := r || to_jsonb(s);
+      END IF;
+      added := added || to_jsonb(s);
     END IF;
   END LOOP;
-  IF cardinality(added) = 0 THEN RETURN pg_temp.sm_result(cur, NULL, NULL); END IF;
-  RETURN pg_temp.sm_result(cur, r, pg_temp.sm_edit(added, NULL, old IS NULL, false));
+  IF jsonb_array_length(added) = 0 THEN
+    RETURN jsonb_build_object('v', cur, 'e', NULL);
+  END IF;
+  RETURN jsonb_build_object('v', r, 'e', jsonb_build_object(
+    'added', added, 'removed', '[]'::jsonb,
+    'created', cur IS NULL OR jsonb_typeof(cur) = 'null', 'dropped', false));
 END $$;
 
 CREATE OR REPLACE FUNCTION pg_temp.sm_revoke(cur jsonb, scopes text[], sorted boolean)
@@ -207,9 +222,14 @@ def operation_statement(
     approved_call, approved_params = edit_call(op, "d.approved_scopes_json", False)
     token_call, token_params = edit_call(op, "d.tokens_json -> %s -> 'scopes'", True)
     token_exists = "jsonb_typeof(d.tokens_json -> %s) = 'object'"
+    # cand is materialized so that each edit function runs once per row (the
+    # planner would otherwise inline it and run them again in the filter);
+    # it carries the row's old lists for the report and its ctid for the
+    # UPDATE, which then needs no index lookup.
     sql = f"""
-WITH cand AS (
-  SELECT d.device_id,
+WITH cand AS MATERIALIZED (
+  SELECT d.ctid AS row_id, d.device_id,
+    d.scopes_json AS old_s, d.approved_scopes_json AS old_a, d.tokens_json AS old_t,
     {scopes_call} AS s,
     CASE WHEN d.approved_scopes_json IS NOT NULL
               AND jsonb_typeof(d.approved_scopes_json) <> 'null'
@@ -217,15 +237,14 @@ WITH cand AS (
     CASE WHEN {token_exists} THEN {token_call} END AS t
   FROM {PAIRED} d
   WHERE {where}
-), changed AS (
+), changed AS MATERIALIZED (
   SELECT * FROM cand
   WHERE s -> 'e' <> 'null'::jsonb
      OR coalesce(a -> 'e', 'null'::jsonb) <> 'null'::jsonb
      OR coalesce(t -> 'e', 'null'::jsonb) <> 'null'::jsonb
 ), saved AS (
   INSERT INTO pg_temp.sm_before (device_id, scopes_json, approved_scopes_json, tokens_json)
-  SELECT d.device_id, d.scopes_json, d.approved_scopes_json, d.tokens_json
-  FROM {PAIRED} d JOIN changed c USING (device_id)
+  SELECT device_id, old_s, old_a, old_t FROM changed
   ON CONFLICT (device_id) DO NOTHING
 ), upd AS (
   UPDATE {PAIRED} d SET
@@ -236,7 +255,7 @@ WITH cand AS (
     tokens_json = CASE WHEN coalesce(c.t -> 'e', 'null'::jsonb) = 'null'::jsonb THEN d.tokens_json
                        WHEN c.t -> 'v' = 'null'::jsonb THEN d.tokens_json #- ARRAY[%s, 'scopes']
                        ELSE jsonb_set(d.tokens_json, ARRAY[%s, 'scopes'], c.t -> 'v') END
-  FROM changed c WHERE d.device_id = c.device_id
+  FROM changed c WHERE d.ctid = c.row_id
   RETURNING d.device_id, c.s -> 'e' AS es, c.a -> 'e' AS ea, c.t -> 'e' AS et
 )
 INSERT INTO {PROVENANCE_TABLE} (revision, device_id, op, field, edit)
@@ -369,12 +388,14 @@ CREATE TEMP TABLE IF NOT EXISTS sm_before (
 TRUNCATE pg_temp.sm_before;
 """
 
-# What changed, for the run's report: only the devices the run touched.
+# What changed, for the run's report: only the devices the run touched, with
+# the label the engine gives a device (display name, client id, id prefix).
 CHANGED_DEVICES = f"""
-SELECT d.device_id, d.display_name, d.client_id,
-       b.scopes_json AS before_scopes, d.scopes_json AS after_scopes,
-       b.approved_scopes_json AS before_approved, d.approved_scopes_json AS after_approved,
-       b.tokens_json AS before_tokens, d.tokens_json AS after_tokens
+SELECT d.device_id,
+       coalesce(nullif(d.display_name, ''), nullif(d.client_id, ''), left(d.device_id, 12)),
+       b.scopes_json, d.scopes_json,
+       b.approved_scopes_json, d.approved_scopes_json,
+       b.tokens_json, d.tokens_json
 FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
 ORDER BY d.device_id
 """
