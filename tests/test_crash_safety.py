@@ -83,11 +83,25 @@ def check_consistent(store: Path, device_ids: set[str]) -> tuple[bool, str]:
 
 
 def wait_for_commit(store: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Return once the run has written its first temp file (or has ended)."""
     devices = store / "devices"
     while proc.poll() is None:
         if any(name.endswith("scopemigrate-tmp") for name in os.listdir(devices)):
             return
         time.sleep(0.0002)
+
+
+def wait_for_journal(store: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Return once the run has written its journal (or has ended).
+
+    The journal lives only while the files are swapped in, a millisecond or
+    less, so this polls without sleeping; a fixed delay after the first temp
+    file misses that window on a disk whose fsyncs are slower than the delay.
+    """
+    journal = store / "devices" / "scopemigrate-journal.json"
+    while proc.poll() is None:
+        if journal.exists():
+            return
 
 
 def test_kill_at_any_instant_leaves_old_or_new(tmp_path: Path) -> None:
@@ -111,10 +125,13 @@ def test_kill_at_any_instant_leaves_old_or_new(tmp_path: Path) -> None:
         if trial % 2 == 0:
             # Anywhere in the run.
             time.sleep(rng.uniform(0, durations[args[0]] * 1.1))
-        else:
+        elif trial % 4 == 1:
             # Inside the commit: from the first temp file on, a few ms later.
             wait_for_commit(store, proc)
             time.sleep(rng.uniform(0, 0.004))
+        else:
+            # Past the point of no return: as soon as the journal exists.
+            wait_for_journal(store, proc)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             outcomes["killed"] += 1
