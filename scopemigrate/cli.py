@@ -129,6 +129,12 @@ def _progress(output: Output) -> Progress:
     return TerminalBar(stream)
 
 
+def _wants_report(output: Output) -> bool:
+    """Whether anything printed lists devices (--json, -v); else a count will do.
+    (A dry run always lists them: the plan is what it is for.)"""
+    return output.as_json or output.verbose > 0
+
+
 def _short(revs: list[str]) -> str:
     return ", ".join(revs) if revs else "base"
 
@@ -157,7 +163,8 @@ def _run_text(result: commands.RunResult, output: Output) -> list[str]:
         pending = f", {result.pending_restored} repair request(s) restored"
     lines = [
         f"{verb} {result.store} from {_short(result.from_heads)} to {_short(result.to_heads)} "
-        f"({len(result.revisions)} revision(s)): {len(result.devices)} device(s) changed{pending}."
+        f"({len(result.revisions)} revision(s)): "
+        f"{result.devices_changed} device(s) changed{pending}."
     ]
     if result.dry_run or output.verbose:
         lines.extend(_device_line(plan) for plan in result.devices)
@@ -185,9 +192,7 @@ def main() -> None:
 @common_options
 def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
-    config, output = _setup(options)
-    result = commands.upgrade(config, target, dry_run=dry_run, progress=_progress(output))
-    output.emit(result.to_json, lambda: _run_text(result, output))
+    _migrate(commands.upgrade, target, dry_run, options)
 
 
 @main.command()
@@ -197,8 +202,22 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
 @common_options
 def downgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
+    _migrate(commands.downgrade, target, dry_run, options)
+
+
+def _migrate(
+    verb: Callable[..., commands.RunResult], target: str, dry_run: bool, options: dict[str, Any]
+) -> None:
+    """Run ``commands.upgrade`` or ``commands.downgrade`` and print its result."""
     config, output = _setup(options)
-    result = commands.downgrade(config, target, dry_run=dry_run, progress=_progress(output))
+    result = verb(
+        config,
+        target,
+        dry_run=dry_run,
+        progress=_progress(output),
+        # Listing every changed device costs a fleet registry a second pass.
+        report=dry_run or _wants_report(output),
+    )
     output.emit(result.to_json, lambda: _run_text(result, output))
 
 

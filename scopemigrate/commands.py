@@ -17,8 +17,14 @@ from scopemigrate import engine
 from scopemigrate.config import Config
 from scopemigrate.devices import ChangeSet
 from scopemigrate.engine import DevicePlan
-from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedError
+from scopemigrate.errors import (
+    RunFailedError,
+    ScopemigrateError,
+    StoreAheadError,
+    StoreChangedError,
+)
 from scopemigrate.graph import RevisionGraph
+from scopemigrate.headmark import files_digest
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.migration import Migration
 from scopemigrate.progress import NO_PROGRESS, Progress
@@ -53,13 +59,20 @@ class RunResult:
     pending_restored: int = 0
     dry_run: bool = False
     store_exists: bool = True
+    # Devices changed and not listed in ``devices``: a set-based run asked for
+    # no report (``report=False``) only counts them.
+    unreported_devices: int = 0
 
     @property
     def changed(self) -> bool:
         return bool(self.revisions) and not self.dry_run
 
+    @property
+    def devices_changed(self) -> int:
+        return len(self.devices) + self.unreported_devices
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"changed": self.changed}
+        return asdict(self) | {"changed": self.changed, "devices_changed": self.devices_changed}
 
 
 @dataclass(frozen=True)
@@ -107,15 +120,37 @@ class _Context:
     store: Store
     sources: dict[str, str]
     file_migrations: list[Any]
+    # For the ledger's at-head mark (headmark.py): the files' digest and the
+    # heads of the graph they form alone; None when either is not certain.
+    files_digest: str | None = None
+    file_heads: frozenset[str] | None = None
 
 
 def _context(config: Config) -> _Context:
+    digest = files_digest(config.locations)
     scripts = load_locations(config.locations)
+    if files_digest(config.locations) != digest:
+        digest = None  # edited while being loaded: the digest may not describe them
+    sources = {s.migration.revision: str(s.path) for s in scripts}
+    migrations = [s.migration for s in scripts]
+    try:
+        file_heads: frozenset[str] | None = frozenset(RevisionGraph(migrations, sources).heads)
+    except ScopemigrateError:
+        file_heads = None  # the files need revisions only the ledger holds
     return _Context(
         store=open_store(config.store, config.env, config.keep_backups),
-        sources={s.migration.revision: str(s.path) for s in scripts},
-        file_migrations=[s.migration for s in scripts],
+        sources=sources,
+        file_migrations=migrations,
+        files_digest=digest,
+        file_heads=file_heads,
     )
+
+
+def _move_heads(context: _Context, ledger: Ledger, heads: list[str]) -> None:
+    """Set a ledger's heads, and its at-head mark when they are the files' heads."""
+    ledger.heads = heads
+    at_head = context.file_heads is not None and set(heads) == context.file_heads
+    ledger.at_head_of = context.files_digest if at_head else None
 
 
 def _graph(context: _Context, ledger: Ledger) -> RevisionGraph:
@@ -175,6 +210,7 @@ def _run(
     dry_run: bool,
     direction: Literal["upgrade", "downgrade"],
     progress: Progress = NO_PROGRESS,
+    report: bool = True,
 ) -> RunResult:
     context = _context(config)
     store = context.store
@@ -192,7 +228,9 @@ def _run(
                 _upgrade_once if direction == "upgrade" else _downgrade_once
             )
             try:
-                result = plan_step(store, graph, ledger, applied, wanted, dry_run, progress)
+                result = plan_step(
+                    context, graph, ledger, applied, wanted, dry_run, progress, report
+                )
             except StoreChangedError:
                 continue
             if result is None:
@@ -223,14 +261,16 @@ def _commit(store: Store, *args: Any) -> Snapshot | None:
 
 
 def _upgrade_once(
-    store: Store,
+    context: _Context,
     graph: RevisionGraph,
     ledger: Ledger,
     applied: set[str],
     wanted: set[str],
     dry_run: bool,
     progress: Progress = NO_PROGRESS,
+    report: bool = True,
 ) -> RunResult | None:
+    store = context.store
     path = graph.upgrade_path(applied, wanted)
     if not path:
         return None  # at the target: no device is read, nothing is written
@@ -241,18 +281,18 @@ def _upgrade_once(
 
         def upgraded_ledger(result: InPlaceResult) -> Ledger:
             new_ledger = ledger.model_copy(deep=True)
-            new_ledger.heads = new_heads
+            _move_heads(context, new_ledger, new_heads)
             for migration in steps:
                 # Provenance stays in the store's own tables, next to the rows.
                 new_ledger.applied[migration.revision] = AppliedRevision(
                     migration=migration, applied_at=applied_at
                 )
             new_ledger.history.append(
-                _record(ledger, "upgrade", new_heads, path, len(result.devices))
+                _record(ledger, "upgrade", new_heads, path, result.devices_changed)
             )
             return new_ledger
 
-        done = store.upgrade_in_place(steps, upgraded_ledger, dry_run)
+        done = store.upgrade_in_place(steps, upgraded_ledger, dry_run, report)
         return RunResult(
             store=store.location,
             direction="upgrade",
@@ -260,6 +300,7 @@ def _upgrade_once(
             to_heads=new_heads,
             revisions=path,
             devices=done.devices,
+            unreported_devices=done.unreported,
             pending_removed=done.pending_removed,
             dry_run=dry_run,
         )
@@ -268,7 +309,7 @@ def _upgrade_once(
     devices = list(outcome.devices)
     if not dry_run:
         new_ledger = ledger.model_copy(deep=True)
-        new_ledger.heads = new_heads
+        _move_heads(context, new_ledger, new_heads)
         new_ledger.applied.update(outcome.applied)
         new_ledger.history.append(_record(ledger, "upgrade", new_heads, path, len(outcome.devices)))
         raced = _commit(store, snapshot, outcome.changes, new_ledger)
@@ -325,14 +366,16 @@ def _adopt_newcomers(
 
 
 def _downgrade_once(
-    store: Store,
+    context: _Context,
     graph: RevisionGraph,
     ledger: Ledger,
     applied: set[str],
     wanted: set[str],
     dry_run: bool,
     progress: Progress = NO_PROGRESS,
+    report: bool = True,
 ) -> RunResult | None:
+    store = context.store
     path = graph.downgrade_path(applied, wanted)
     if not path:
         return None
@@ -341,15 +384,15 @@ def _downgrade_once(
 
         def downgraded_ledger(result: InPlaceResult) -> Ledger:
             new_ledger = ledger.model_copy(deep=True)
-            new_ledger.heads = down_heads
+            _move_heads(context, new_ledger, down_heads)
             for rev in path:
                 new_ledger.applied.pop(rev, None)
             new_ledger.history.append(
-                _record(ledger, "downgrade", down_heads, path, len(result.devices))
+                _record(ledger, "downgrade", down_heads, path, result.devices_changed)
             )
             return new_ledger
 
-        done = store.downgrade_in_place(path, downgraded_ledger, dry_run)
+        done = store.downgrade_in_place(path, downgraded_ledger, dry_run, report)
         return RunResult(
             store=store.location,
             direction="downgrade",
@@ -357,6 +400,7 @@ def _downgrade_once(
             to_heads=down_heads,
             revisions=path,
             devices=done.devices,
+            unreported_devices=done.unreported,
             pending_restored=done.pending_restored,
             dry_run=dry_run,
         )
@@ -376,7 +420,7 @@ def _downgrade_once(
     )
     if not dry_run:
         new_ledger = ledger.model_copy(deep=True)
-        new_ledger.heads = new_heads
+        _move_heads(context, new_ledger, new_heads)
         for rev in path:
             new_ledger.applied.pop(rev, None)
         new_ledger.history.append(
@@ -392,16 +436,22 @@ def upgrade(
     *,
     dry_run: bool = False,
     progress: Progress = NO_PROGRESS,
+    report: bool = True,
 ) -> RunResult:
     """Bring the store up to ``target`` (``head``, a revision, or a release version)."""
-    return _run(config, target, dry_run, "upgrade", progress)
+    return _run(config, target, dry_run, "upgrade", progress, report)
 
 
 def downgrade(
-    config: Config, target: str, *, dry_run: bool = False, progress: Progress = NO_PROGRESS
+    config: Config,
+    target: str,
+    *,
+    dry_run: bool = False,
+    progress: Progress = NO_PROGRESS,
+    report: bool = True,
 ) -> RunResult:
     """Undo applied revisions down to ``target``, exactly as recorded in the ledger."""
-    return _run(config, target, dry_run, "downgrade", progress)
+    return _run(config, target, dry_run, "downgrade", progress, report)
 
 
 def _revision_infos(
@@ -492,7 +542,7 @@ def stamp(config: Config, target: str) -> StampResult:
         if new_heads == list(ledger.heads):
             return StampResult(store.location, list(ledger.heads), new_heads)
         new_ledger = ledger.model_copy(deep=True)
-        new_ledger.heads = new_heads
+        _move_heads(context, new_ledger, new_heads)
         at = now_iso()
         for rev in graph.in_order(wanted - applied):
             new_ledger.applied[rev] = AppliedRevision(
@@ -557,7 +607,8 @@ class SyncResult:
 
     @property
     def devices_changed(self) -> int:
-        return len({plan.device_id for run in self.runs for plan in run.devices})
+        listed = {plan.device_id for run in self.runs for plan in run.devices}
+        return len(listed) + sum(run.unreported_devices for run in self.runs)
 
     def to_json(self) -> dict[str, Any]:
         return {

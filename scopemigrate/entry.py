@@ -14,7 +14,7 @@ and checks everything again. A test keeps this parser's options equal to the
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 
 # The hook's options (a test keeps these equal to the click command's). Parsed
@@ -109,19 +109,86 @@ def quick_hook(argv: list[str]) -> bool:
     if installed.warning and not quiet:
         print(f"warning: {installed.warning}", file=sys.stderr)
     if "--json" in args:
+        import json
+
         state_dir = json_state_dir(config)
         result = HookResult(str(state_dir), installed, heads)
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     return True
 
 
+def marked_store(args: dict[str, list[str]]) -> str | None:
+    """The state dir to check against the ledger's at-head mark, or None.
+
+    Only the plain cases, decided with ``os`` alone: a store path given on the
+    command line or in the environment, and no configuration file that could
+    change the store or the migration files (reading one needs TOML).
+    """
+    env = os.environ
+    if "--config" in args or env.get("SCOPEMIGRATE_CONFIG"):
+        return None
+    if os.path.exists("scopemigrate.toml"):
+        return None
+    try:
+        with open("pyproject.toml", "rb") as handle:
+            if b"scopemigrate" in handle.read():
+                return None
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    spec = args["--store"][-1] if "--store" in args else env.get("SCOPEMIGRATE_STORE")
+    if not spec:
+        return None  # OpenClaw's own state dir: found by the full rules
+    if spec.startswith("openclaw-json:"):
+        spec = spec[len("openclaw-json:") :]
+    scheme, sep, _ = spec.partition(":")
+    parts = spec.split("/")
+    if (sep and len(scheme) > 1) or spec.startswith("~") or ".." in parts:
+        return None  # a URL, or a path whose printed form the full CLI decides
+    if parts[-1] in ("devices", "paired.json") or not os.path.isdir(spec):
+        return None
+    return os.path.normpath(spec)
+
+
+def upgrade_head_args(argv: list[str]) -> tuple[str, dict[str, list[str]]] | None:
+    """("head" or "heads", options) of a plain ``upgrade head``; None for anything else."""
+    if not argv or argv[0] not in ("head", "heads"):
+        return None
+    args = parse_hook_args(argv[1:], UPGRADE_VALUE_OPTIONS, UPGRADE_FLAG_OPTIONS)
+    return None if args is None else (argv[0], args)
+
+
+def quick_marked_head(argv: list[str]) -> bool:
+    """Answer ``upgrade head`` from the ledger's at-head mark alone (see headmark.py)."""
+    parsed = upgrade_head_args(argv)
+    if parsed is None:
+        return False
+    target, args = parsed
+    state_dir = marked_store(args)
+    if state_dir is None:
+        return False
+    from scopemigrate.headmark import marked_at_head
+
+    given = args.get("--migrations") or [
+        v for v in os.environ.get("SCOPEMIGRATE_LOCATIONS", "").split(os.pathsep) if v
+    ]
+    locations = [os.path.realpath(os.path.expanduser(v)) for v in given]
+    heads = marked_at_head(state_dir, locations)
+    if heads is None or (target == "head" and len(heads) != 1):
+        return False  # several heads: the full CLI asks which one
+    if "-q" not in args and "--quiet" not in args:
+        # The full CLI's words for the same answer (a test holds them equal).
+        print(f"{state_dir} is at {', '.join(heads)}: nothing to do.")
+    return True
+
+
 def quick_upgrade_head(argv: list[str]) -> bool:
     """Answer ``upgrade head`` at head without the full CLI; False when it cannot vouch."""
-    if not argv or argv[0] not in ("head", "heads"):
+    parsed = upgrade_head_args(argv)
+    if parsed is None:
         return False
-    args = parse_hook_args(argv[1:], UPGRADE_VALUE_OPTIONS, UPGRADE_FLAG_OPTIONS)
-    if args is None:
-        return False
+    _, args = parsed
     from pathlib import Path
 
     from scopemigrate.config import load_config
@@ -149,7 +216,8 @@ def quick_upgrade_head(argv: list[str]) -> bool:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "hook" and quick_hook(sys.argv[2:]):
         sys.exit(0)
-    if len(sys.argv) > 2 and sys.argv[1] == "upgrade" and quick_upgrade_head(sys.argv[2:]):
+    upgrade = len(sys.argv) > 2 and sys.argv[1] == "upgrade"
+    if upgrade and (quick_marked_head(sys.argv[2:]) or quick_upgrade_head(sys.argv[2:])):
         sys.exit(0)
     from scopemigrate.cli import run
 

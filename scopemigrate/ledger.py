@@ -64,6 +64,10 @@ class RunRecord(BaseModel):
 class Ledger(BaseModel):
     format: int = LEDGER_FORMAT
     heads: list[str] = Field(default_factory=list)
+    # headmark.files_digest of the migration files whose head the store was
+    # left at, or None. Kept right after the heads, in the file's first bytes,
+    # so that ``upgrade head`` can answer from them (see headmark.py).
+    at_head_of: str | None = None
     applied: dict[str, AppliedRevision] = Field(default_factory=dict)
     history: list[RunRecord] = Field(default_factory=list)
 

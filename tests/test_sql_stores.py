@@ -252,3 +252,63 @@ def test_postgres_dry_run_reports_the_real_run_and_keeps_nothing(pg_url: str) ->
     assert planned["devices"] == done["devices"] and planned["revisions"] == done["revisions"]
     dry_down = run_cli("downgrade", "base", "--dry-run", "--json", "--store", pg_url)
     assert len(json.loads(dry_down.stdout)["devices"]) == len(done["devices"])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "named"),
+    [
+        ("scopes_json", ["operator.admin", 7], "scopes_json"),
+        ("scopes_json", {"a": 1}, "scopes_json"),
+        ("approved_scopes_json", [None], "approved_scopes_json"),
+        ("roles_json", "operator", "roles_json"),
+        ("tokens_json", ["operator"], "tokens_json"),
+        ("tokens_json", {"operator": "tok"}, "tokens_json"),
+        ("tokens_json", {"operator": {"scopes": "operator.admin"}}, "tokens_json"),
+        ("tokens_json", {"operator": {"scopes": ["operator.admin", ["x"]]}}, "tokens_json"),
+        ("tokens_json", {"node": {"scopes": []}, "operator": {"scopes": [1]}}, "tokens_json"),
+    ],
+)
+def test_postgres_refuses_every_bad_shape_before_writing(
+    pg_url: str, column: str, value: object, named: str
+) -> None:
+    """The registry is validated by one query before the set-based run writes anything."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    load_postgres(pg_url, MIXED)
+    with psycopg.connect(pg_url) as conn:
+        device = conn.execute(
+            "SELECT device_id FROM device_pairing_paired ORDER BY device_id LIMIT 1 OFFSET 3"
+        ).fetchone()[0]
+        conn.execute(
+            f"UPDATE device_pairing_paired SET {column} = %s WHERE device_id = %s",
+            (Jsonb(value), device),
+        )
+        before = conn.execute("SELECT * FROM device_pairing_paired ORDER BY device_id").fetchall()
+    result = run_cli("upgrade", "head", "--store", pg_url)
+    assert result.returncode == 5, result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and device in line and named in line
+    with psycopg.connect(pg_url) as conn:
+        after = conn.execute("SELECT * FROM device_pairing_paired ORDER BY device_id").fetchall()
+    assert after == before
+
+
+def test_postgres_counts_without_listing_when_no_report_is_wanted(pg_url: str) -> None:
+    """Plain text output needs a count only; the count equals the listed report."""
+    import psycopg
+
+    from scopemigrate import commands
+    from scopemigrate.config import load_config
+
+    load_postgres(pg_url, MIXED)
+    up = run_cli("upgrade", "head", "--store", pg_url)
+    assert up.returncode == 0 and "6 device(s) changed" in up.stdout, up.stdout
+    with psycopg.connect(pg_url) as conn:
+        ledger = json.loads(conn.execute("SELECT document FROM scopemigrate_ledger").fetchone()[0])
+    assert ledger["history"][-1]["devices_changed"] == 6
+    config = load_config(store=pg_url, env={})
+    down = commands.downgrade(config, "base", report=False)
+    assert (down.devices, down.unreported_devices, down.devices_changed) == ([], 6, 6)
+    again = commands.upgrade(config, "head")  # the Python API lists by default
+    assert len(again.devices) == again.devices_changed == 6 and again.unreported_devices == 0

@@ -201,49 +201,58 @@ class PostgresStore:
         steps: Sequence[Migration],
         ledger_for: Callable[[InPlaceResult], Ledger],
         dry_run: bool = False,
+        report: bool = True,
     ) -> InPlaceResult:
         """Apply ``steps`` as one UPDATE per operation, no row leaving the server."""
 
         def work(conn: psycopg.Connection[Any]) -> tuple[int, int]:
             removed = 0
+            first = True
             for migration in steps:
                 conn.execute(sql.OPEN_REPAIRS)
                 for index, operation in enumerate(migration.operations):
+                    if not first:
+                        conn.execute(sql.BEFORE_INDEX)
                     statement, params = sql.operation_statement(
-                        migration.revision, index, operation
+                        migration.revision, index, operation, first
                     )
                     conn.execute(statement, params)
+                    first = False
                 removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
             return removed, 0
 
-        return self._in_place(work, ledger_for, dry_run)
+        return self._in_place(work, ledger_for, dry_run, report)
 
     def downgrade_in_place(
         self,
         revisions: Sequence[str],
         ledger_for: Callable[[InPlaceResult], Ledger],
         dry_run: bool = False,
+        report: bool = True,
     ) -> InPlaceResult:
         """Undo ``revisions`` (children first) from the provenance tables."""
 
         def work(conn: psycopg.Connection[Any]) -> tuple[int, int]:
             restored = 0
-            for revision in revisions:
+            for count, revision in enumerate(revisions):
                 conn.execute(sql.REVISION_EDITS)
                 conn.execute(sql.COLLECT_EDITS, (revision,))
-                conn.execute(sql.UNDO_REVISION)
+                if count:
+                    conn.execute(sql.BEFORE_INDEX)
+                conn.execute(sql.undo_revision(first=count == 0))
                 restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
                 for statement in sql.FORGET_REVISION:
                     conn.execute(statement, (revision,))
             return 0, restored
 
-        return self._in_place(work, ledger_for, dry_run)
+        return self._in_place(work, ledger_for, dry_run, report)
 
     def _in_place(
         self,
         work: Callable[[psycopg.Connection[Any]], tuple[int, int]],
         ledger_for: Callable[[InPlaceResult], Ledger],
         dry_run: bool,
+        report: bool,
     ) -> InPlaceResult:
         conn = self._conn
         if conn is None:
@@ -256,7 +265,12 @@ class PostgresStore:
             conn.execute(sql.BEFORE_TABLE)
             self._validate(conn)
             removed, restored = work(conn)
-            result = InPlaceResult(self._changed_devices(conn), removed, restored)
+            if report:
+                result = InPlaceResult(self._changed_devices(conn), removed, restored)
+            else:
+                row = conn.execute(sql.COUNT_CHANGED).fetchone()
+                changed = int(row["changed"]) if row else 0
+                result = InPlaceResult([], removed, restored, unreported=changed)
             ledger = ledger_for(result)
             conn.execute(LEDGER_SCHEMA)
             conn.execute(

@@ -214,9 +214,13 @@ def edit_call(op: Grant | Revoke | Rename, column: str, sorted_list: bool) -> tu
 
 
 def operation_statement(
-    revision: str, index: int, op: Grant | Revoke | Rename
+    revision: str, index: int, op: Grant | Revoke | Rename, first: bool = False
 ) -> tuple[str, list[Any]]:
-    """One statement: edit every matching row and record each edit's provenance."""
+    """One statement: edit every matching row and record each edit's provenance.
+
+    ``first``: the run's first statement, whose rows' old lists go into the
+    (empty, unindexed) report table without a conflict check.
+    """
     where, where_params = operation_filter(op)
     scopes_call, scopes_params = edit_call(op, "d.scopes_json", False)
     approved_call, approved_params = edit_call(op, "d.approved_scopes_json", False)
@@ -245,7 +249,7 @@ WITH cand AS MATERIALIZED (
 ), saved AS (
   INSERT INTO pg_temp.sm_before (device_id, scopes_json, approved_scopes_json, tokens_json)
   SELECT device_id, old_s, old_a, old_t FROM changed
-  ON CONFLICT (device_id) DO NOTHING
+  {"" if first else "ON CONFLICT (device_id) DO NOTHING"}
 ), upd AS (
   UPDATE {PAIRED} d SET
     scopes_json = CASE WHEN c.s -> 'e' <> 'null'::jsonb
@@ -320,7 +324,11 @@ INSERT INTO pg_temp.sm_edits
 SELECT device_id, field, jsonb_agg(edit ORDER BY op DESC)
 FROM {PROVENANCE_TABLE} WHERE revision = %s GROUP BY device_id, field
 """
-UNDO_REVISION = f"""
+
+
+def undo_revision(first: bool) -> str:
+    """Undo one revision from pg_temp.sm_edits (``first``: as in operation_statement)."""
+    return f"""
 WITH per_device AS (
   SELECT device_id,
     (array_agg(edits) FILTER (WHERE field = 'scopes'))[1] AS s,
@@ -331,7 +339,7 @@ WITH per_device AS (
   INSERT INTO pg_temp.sm_before (device_id, scopes_json, approved_scopes_json, tokens_json)
   SELECT d.device_id, d.scopes_json, d.approved_scopes_json, d.tokens_json
   FROM {PAIRED} d JOIN per_device p USING (device_id)
-  ON CONFLICT (device_id) DO NOTHING
+  {"" if first else "ON CONFLICT (device_id) DO NOTHING"}
 )
 UPDATE {PAIRED} d SET
   scopes_json = CASE WHEN p.s IS NULL THEN d.scopes_json
@@ -342,6 +350,8 @@ UPDATE {PAIRED} d SET
                      ELSE pg_temp.sm_undo_tokens(d.tokens_json, p.t) END
 FROM per_device p WHERE d.device_id = p.device_id
 """
+
+
 FORGET_REVISION = (
     f"DELETE FROM {PROVENANCE_TABLE} WHERE revision = %s",
     f"DELETE FROM {REMOVED_PENDING_TABLE} WHERE revision = %s",
@@ -381,12 +391,17 @@ WHERE revision = %s
 ON CONFLICT DO NOTHING
 """
 
+# Each changed row's lists as they were before the run, for the report. Left
+# unindexed for the run's first statement (most runs have one): filling a
+# unique index row by row cost more than the UPDATE; later statements need
+# one to skip rows already saved, so it is built then, in one sort.
 BEFORE_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS sm_before (
-  device_id text PRIMARY KEY, scopes_json jsonb, approved_scopes_json jsonb, tokens_json jsonb
+  device_id text, scopes_json jsonb, approved_scopes_json jsonb, tokens_json jsonb
 );
 TRUNCATE pg_temp.sm_before;
 """
+BEFORE_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS sm_before_device ON pg_temp.sm_before (device_id)"
 
 # What changed, for the run's report: only the devices the run touched, with
 # the label the engine gives a device (display name, client id, id prefix).
@@ -400,34 +415,43 @@ FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
 ORDER BY d.device_id
 """
 
+# How many devices the run changed, when no report is wanted: the rows whose
+# lists differ from what they held before (JSON null counts as absent).
+COUNT_CHANGED = f"""
+SELECT count(*) AS changed FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
+WHERE nullif(b.scopes_json, 'null') IS DISTINCT FROM nullif(d.scopes_json, 'null')
+   OR nullif(b.approved_scopes_json, 'null') IS DISTINCT FROM nullif(d.approved_scopes_json, 'null')
+   OR nullif(b.tokens_json, 'null') IS DISTINCT FROM nullif(d.tokens_json, 'null')
+"""
+
 # The first row that ``read`` would refuse, with the problem in its words.
+# jsonpath rather than subqueries over jsonb_array_elements: the check runs on
+# every row of the registry, and a subquery per row starts the executor each
+# time. (In lax mode a missing key is no error, and type() does not unwrap.)
+_NOT_ALL_STRINGS = "jsonb_path_exists({}, 'lax $[*].type() ? (@ != \"string\")')"
 FIRST_BAD_ROW = f"""
 SELECT device_id, problem FROM (
   SELECT device_id,
     CASE
       WHEN scopes_json IS NOT NULL AND jsonb_typeof(scopes_json) NOT IN ('array', 'null')
         THEN 'scopes_json: expected a JSON list of strings'
-      WHEN jsonb_typeof(scopes_json) = 'array' AND EXISTS (
-        SELECT 1 FROM jsonb_array_elements(scopes_json) e WHERE jsonb_typeof(e) <> 'string')
+      WHEN jsonb_typeof(scopes_json) = 'array' AND {_NOT_ALL_STRINGS.format("scopes_json")}
         THEN 'scopes_json: expected a JSON list of strings'
       WHEN approved_scopes_json IS NOT NULL
            AND jsonb_typeof(approved_scopes_json) NOT IN ('array', 'null')
         THEN 'approved_scopes_json: expected a JSON list of strings'
-      WHEN jsonb_typeof(approved_scopes_json) = 'array' AND EXISTS (
-        SELECT 1 FROM jsonb_array_elements(approved_scopes_json) e
-        WHERE jsonb_typeof(e) <> 'string')
+      WHEN jsonb_typeof(approved_scopes_json) = 'array'
+           AND {_NOT_ALL_STRINGS.format("approved_scopes_json")}
         THEN 'approved_scopes_json: expected a JSON list of strings'
       WHEN roles_json IS NOT NULL AND jsonb_typeof(roles_json) NOT IN ('array', 'null')
         THEN 'roles_json: expected a JSON list of strings'
       WHEN tokens_json IS NOT NULL AND jsonb_typeof(tokens_json) NOT IN ('object', 'null')
         THEN 'tokens_json: expected a JSON object keyed by role'
-      WHEN jsonb_typeof(tokens_json) = 'object' AND EXISTS (
-        SELECT 1 FROM jsonb_each(tokens_json) t
-        WHERE jsonb_typeof(t.value) <> 'object'
-           OR (t.value ? 'scopes' AND jsonb_typeof(t.value -> 'scopes') NOT IN ('array', 'null'))
-           OR (jsonb_typeof(t.value -> 'scopes') = 'array' AND EXISTS (
-                 SELECT 1 FROM jsonb_array_elements(t.value -> 'scopes') e
-                 WHERE jsonb_typeof(e) <> 'string')))
+      WHEN jsonb_typeof(tokens_json) = 'object' AND (
+           jsonb_path_exists(tokens_json, 'lax $.*.type() ? (@ != "object")')
+        OR jsonb_path_exists(tokens_json,
+             'lax $.*.scopes.type() ? (@ != "array" && @ != "null")')
+        OR jsonb_path_exists(tokens_json, 'lax $.*.scopes[*].type() ? (@ != "string")'))
         THEN 'tokens_json: a token is not an object with a list of string scopes'
     END AS problem
   FROM {PAIRED}
