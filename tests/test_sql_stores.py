@@ -312,3 +312,40 @@ def test_postgres_counts_without_listing_when_no_report_is_wanted(pg_url: str) -
     assert (down.devices, down.unreported_devices, down.devices_changed) == ([], 6, 6)
     again = commands.upgrade(config, "head")  # the Python API lists by default
     assert len(again.devices) == again.devices_changed == 6 and again.unreported_devices == 0
+
+
+def test_postgres_counts_net_changes_across_statements(pg_url: str, tmp_path: Path) -> None:
+    """A chain granting a scope and revoking it again changes no device by it."""
+    import shutil
+
+    from scopemigrate import commands
+    from scopemigrate.config import load_config
+    from scopemigrate.locations import shipped_migrations_dir
+
+    chain = tmp_path / "chain"
+    shutil.copytree(shipped_migrations_dir(), chain)
+    grant = (
+        'revision = "b7d1e0c2a9f4"\ndown_revision = "4f2c19a0b7e1"\nrelease = "2026.3.1"\n'
+        'message = "talk"\n\n[[operations]]\nkind = "grant"\nrole = "operator"\n'
+        'scopes = ["operator.talk"]\n'
+    )
+    (chain / "2026.3.1_talk.toml").write_text(grant)
+    (chain / "2026.3.2_no_talk.toml").write_text(
+        grant.replace("b7d1e0c2a9f4", "c0ffee123456")
+        .replace('"4f2c19a0b7e1"', '"b7d1e0c2a9f4"')
+        .replace("2026.3.1", "2026.3.2")
+        .replace('"grant"', '"revoke"')
+    )
+    load_postgres(pg_url, MIXED)
+    config = load_config(store=pg_url, locations=[str(chain)], env={})
+    commands.upgrade(config, "4f2c19a0b7e1")
+    counted = commands.upgrade(config, "head", report=False)
+    commands.downgrade(config, "4f2c19a0b7e1")
+    listed = commands.upgrade(config, "head")
+    json_config = load_config(
+        store=str(copy_store("2026.2.15-mixed", tmp_path)), locations=[str(chain)], env={}
+    )
+    commands.upgrade(json_config, "4f2c19a0b7e1")
+    on_json = commands.upgrade(json_config, "head")
+    assert counted.revisions == ["b7d1e0c2a9f4", "c0ffee123456"]
+    assert counted.devices_changed == len(listed.devices) == len(on_json.devices) == 0

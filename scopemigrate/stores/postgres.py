@@ -17,6 +17,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,6 +53,15 @@ LEDGER_SCHEMA = (
 )
 # One advisory lock key for every scopemigrate run against a database.
 ADVISORY_KEY = zlib.crc32(b"scopemigrate") - 2**31
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What a set-based run's statements did; ``changed`` None: count afterwards."""
+
+    removed: int = 0
+    restored: int = 0
+    changed: int | None = None
 
 
 def redact(url: str) -> str:
@@ -205,21 +215,29 @@ class PostgresStore:
     ) -> InPlaceResult:
         """Apply ``steps`` as one UPDATE per operation, no row leaving the server."""
 
-        def work(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+        # Old lists are kept for the report, and to count the devices changed
+        # when several statements may change one device back and forth.
+        single = sum(len(migration.operations) for migration in steps) == 1
+        keep_before = report or not single
+
+        def work(conn: psycopg.Connection[Any]) -> _Work:
             removed = 0
             first = True
             for migration in steps:
                 conn.execute(sql.OPEN_REPAIRS)
                 for index, operation in enumerate(migration.operations):
-                    if not first:
+                    if keep_before and not first:
                         conn.execute(sql.BEFORE_INDEX)
                     statement, params = sql.operation_statement(
-                        migration.revision, index, operation, first
+                        migration.revision, index, operation, first, keep_before
                     )
                     conn.execute(statement, params)
                     first = False
                 removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
-            return removed, 0
+            if keep_before:
+                return _Work(removed=removed)
+            row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
+            return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
 
         return self._in_place(work, ledger_for, dry_run, report)
 
@@ -232,7 +250,7 @@ class PostgresStore:
     ) -> InPlaceResult:
         """Undo ``revisions`` (children first) from the provenance tables."""
 
-        def work(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+        def work(conn: psycopg.Connection[Any]) -> _Work:
             restored = 0
             for count, revision in enumerate(revisions):
                 conn.execute(sql.REVISION_EDITS)
@@ -243,13 +261,13 @@ class PostgresStore:
                 restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
                 for statement in sql.FORGET_REVISION:
                     conn.execute(statement, (revision,))
-            return 0, restored
+            return _Work(restored=restored)
 
         return self._in_place(work, ledger_for, dry_run, report)
 
     def _in_place(
         self,
-        work: Callable[[psycopg.Connection[Any]], tuple[int, int]],
+        work: Callable[[psycopg.Connection[Any]], _Work],
         ledger_for: Callable[[InPlaceResult], Ledger],
         dry_run: bool,
         report: bool,
@@ -264,13 +282,16 @@ class PostgresStore:
             conn.execute(sql.UNDO_HELPERS)
             conn.execute(sql.BEFORE_TABLE)
             self._validate(conn)
-            removed, restored = work(conn)
+            done = work(conn)
             if report:
-                result = InPlaceResult(self._changed_devices(conn), removed, restored)
+                devices = self._changed_devices(conn)
+                result = InPlaceResult(devices, done.removed, done.restored)
             else:
-                row = conn.execute(sql.COUNT_CHANGED).fetchone()
-                changed = int(row["changed"]) if row else 0
-                result = InPlaceResult([], removed, restored, unreported=changed)
+                changed = done.changed
+                if changed is None:
+                    row = conn.execute(sql.COUNT_CHANGED).fetchone()
+                    changed = int(row["changed"]) if row else 0
+                result = InPlaceResult([], done.removed, done.restored, unreported=changed)
             ledger = ledger_for(result)
             conn.execute(LEDGER_SCHEMA)
             conn.execute(

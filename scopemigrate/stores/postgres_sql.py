@@ -214,43 +214,56 @@ def edit_call(op: Grant | Revoke | Rename, column: str, sorted_list: bool) -> tu
 
 
 def operation_statement(
-    revision: str, index: int, op: Grant | Revoke | Rename, first: bool = False
+    revision: str, index: int, op: Grant | Revoke | Rename, first: bool, keep_before: bool
 ) -> tuple[str, list[Any]]:
     """One statement: edit every matching row and record each edit's provenance.
 
-    ``first``: the run's first statement, whose rows' old lists go into the
-    (empty, unindexed) report table without a conflict check.
+    ``keep_before``: save each changed row's old lists in ``sm_before`` (for
+    the report, or to count devices across several statements); ``first``:
+    the run's first statement saving them, into the empty unindexed table
+    without a conflict check.
     """
     where, where_params = operation_filter(op)
     scopes_call, scopes_params = edit_call(op, "d.scopes_json", False)
     approved_call, approved_params = edit_call(op, "d.approved_scopes_json", False)
     token_call, token_params = edit_call(op, "d.tokens_json -> %s -> 'scopes'", True)
     token_exists = "jsonb_typeof(d.tokens_json -> %s) = 'object'"
-    # cand is materialized so that each edit function runs once per row (the
-    # planner would otherwise inline it and run them again in the filter);
-    # it carries the row's old lists for the report and its ctid for the
-    # UPDATE, which then needs no index lookup.
-    sql = f"""
-WITH cand AS MATERIALIZED (
-  SELECT d.ctid AS row_id, d.device_id,
-    d.scopes_json AS old_s, d.approved_scopes_json AS old_a, d.tokens_json AS old_t,
-    {scopes_call} AS s,
-    CASE WHEN d.approved_scopes_json IS NOT NULL
-              AND jsonb_typeof(d.approved_scopes_json) <> 'null'
-         THEN {approved_call} END AS a,
-    CASE WHEN {token_exists} THEN {token_call} END AS t
-  FROM {PAIRED} d
-  WHERE {where}
-), changed AS MATERIALIZED (
-  SELECT * FROM cand
-  WHERE s -> 'e' <> 'null'::jsonb
-     OR coalesce(a -> 'e', 'null'::jsonb) <> 'null'::jsonb
-     OR coalesce(t -> 'e', 'null'::jsonb) <> 'null'::jsonb
-), saved AS (
+    old_lists = (
+        "d.scopes_json AS old_s, d.approved_scopes_json AS old_a, d.tokens_json AS old_t,"
+        if keep_before
+        else ""
+    )
+    saved = (
+        f"""
+, saved AS (
   INSERT INTO pg_temp.sm_before (device_id, scopes_json, approved_scopes_json, tokens_json)
   SELECT device_id, old_s, old_a, old_t FROM changed
   {"" if first else "ON CONFLICT (device_id) DO NOTHING"}
-), upd AS (
+)"""
+        if keep_before
+        else ""
+    )
+    # changed is materialized once with only the rows to write: OFFSET 0 keeps
+    # the planner from inlining the edit functions into the filter (they
+    # would run twice per row). It carries the row's ctid for the UPDATE,
+    # which then needs no index lookup.
+    sql = f"""
+WITH changed AS MATERIALIZED (
+  SELECT * FROM (
+    SELECT d.ctid AS row_id, d.device_id, {old_lists}
+      {scopes_call} AS s,
+      CASE WHEN d.approved_scopes_json IS NOT NULL
+                AND jsonb_typeof(d.approved_scopes_json) <> 'null'
+           THEN {approved_call} END AS a,
+      CASE WHEN {token_exists} THEN {token_call} END AS t
+    FROM {PAIRED} d
+    WHERE {where}
+    OFFSET 0
+  ) cand
+  WHERE s -> 'e' <> 'null'::jsonb
+     OR coalesce(a -> 'e', 'null'::jsonb) <> 'null'::jsonb
+     OR coalesce(t -> 'e', 'null'::jsonb) <> 'null'::jsonb
+){saved}, upd AS (
   UPDATE {PAIRED} d SET
     scopes_json = CASE WHEN c.s -> 'e' <> 'null'::jsonb
                        THEN nullif(c.s -> 'v', 'null'::jsonb) ELSE d.scopes_json END,
@@ -413,6 +426,12 @@ SELECT d.device_id,
        b.tokens_json, d.tokens_json
 FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
 ORDER BY d.device_id
+"""
+
+# How many devices a run of one statement changed: every edit it recorded is a
+# change, so its devices are the provenance rows' devices.
+COUNT_EDITED = f"""
+SELECT count(DISTINCT device_id) AS changed FROM {PROVENANCE_TABLE} WHERE revision = %s
 """
 
 # How many devices the run changed, when no report is wanted: the rows whose
