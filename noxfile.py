@@ -17,7 +17,7 @@ def tests(session: nox.Session) -> None:
     # A real (non-editable) install: end-to-end tests run the installed CLI,
     # and the wheel must carry migrations/ for them to pass.
     session.install(".[test]")
-    ensure_system_tools(session)
+    ensure_system_tools(session, also=("jq",))  # jq: the scale benchmark's smoke test
     session.run("pytest", *session.posargs)
 
 

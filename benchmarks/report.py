@@ -48,7 +48,7 @@ def json_table(figures: dict[str, Any]) -> list[str]:
                 cells.append(" / ".join("-" if c is None else f"{c:.2f}" for c in chains))
             else:
                 cells.append(_cell(figures, f"json_{size}_{key}", form))
-        lines.append(f"| {size} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_shown(size)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -63,10 +63,11 @@ def sql_table(figures: dict[str, Any]) -> list[str]:
             update = figures.get(f"{kind}_{size}_update_s")
             upgrade = figures.get(f"{kind}_{size}_upgrade_s")
             ratio = figures.get(f"{kind}_{size}_upgrade_vs_update")
+            shown = _shown(size)
             lines.append(
-                f"| {kind} | {size} | {update:.2f} | {upgrade:.2f} | {ratio:.2f} |"
+                f"| {kind} | {shown} | {update:.2f} | {upgrade:.2f} | {ratio:.2f} |"
                 if None not in (update, upgrade, ratio)
-                else f"| {kind} | {size} | - | - | - |"
+                else f"| {kind} | {shown} | - | - | - |"
             )
     return lines
 
@@ -82,6 +83,11 @@ def targets_table(targets: dict[str, Any]) -> list[str]:
 
 def _size(label: str) -> int:
     return int(label[:-1]) * (1_000_000 if label.endswith("m") else 1000)
+
+
+def _shown(label: str) -> str:
+    """A size as people write it: 1k, 100k, 1M (keys say 1m)."""
+    return label[:-1] + "M" if label.endswith("m") else label
 
 
 def main() -> None:

@@ -316,8 +316,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the figures to this JSON file")
     parser.add_argument("--workdir", type=Path, help="keep generated stores here (default: temp)")
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scopemigrate-bench-"))
+    out = args.out.resolve() if args.out else None  # before the chdir below
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="scopemigrate-bench-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    # Run every command from there, as a user would: a checkout's own
+    # pyproject.toml names scopemigrate, and would send `upgrade head` at head
+    # down the way that reads configuration files.
+    os.chdir(workdir)
     bench = Bench(workdir, args.rounds)
     try:
         for count in _sizes(args.sizes):
@@ -340,8 +345,8 @@ def main() -> None:
         value = "-" if entry["measured"] is None else f"{entry['measured']:.2f}"
         met = {True: "yes", False: "NO", None: "not run"}[entry["met"]]
         print(f"{name:34s} {entry['target']:6.2f} {value:>10s}  {met}")
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if out:
+        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 def _sizes(text: str) -> list[int]:

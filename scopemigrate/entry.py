@@ -15,6 +15,7 @@ and checks everything again. A test keeps this parser's options equal to the
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 # The hook's options (a test keeps these equal to the click command's). Parsed
@@ -117,6 +118,12 @@ def quick_hook(argv: list[str]) -> bool:
     return True
 
 
+# "scopemigrate" used as a TOML key ([tool.scopemigrate], tool.scopemigrate.x =,
+# scopemigrate = {...}), or anything that might be one: such a pyproject.toml
+# may configure scopemigrate, and only a TOML parser can tell.
+_SCOPEMIGRATE_KEY = re.compile(rb"""scopemigrate["']?\s*[.=\]]""")
+
+
 def marked_store(args: dict[str, list[str]]) -> str | None:
     """The state dir to check against the ledger's at-head mark, or None.
 
@@ -131,7 +138,7 @@ def marked_store(args: dict[str, list[str]]) -> str | None:
         return None
     try:
         with open("pyproject.toml", "rb") as handle:
-            if b"scopemigrate" in handle.read():
+            if _SCOPEMIGRATE_KEY.search(handle.read()):
                 return None
     except FileNotFoundError:
         pass
