@@ -163,7 +163,10 @@ def test_the_mark_steps_aside_for_anything_it_cannot_see(
     # A configuration file could name other folders or stores: TOML decides.
     Path("pyproject.toml").write_text('[tool.scopemigrate]\nstore = "elsewhere"\n')
     assert not quick(store, chain)
-    Path("pyproject.toml").write_text('[project]\nname = "app"\n')
+    Path("pyproject.toml").write_text('[tool]\nscopemigrate = { store = "elsewhere" }\n')
+    assert not quick(store, chain)
+    # A project that merely depends on scopemigrate configures nothing.
+    Path("pyproject.toml").write_text('[project]\ndependencies = ["scopemigrate>=1"]\n')
     assert quick(store, chain)
     monkeypatch.setenv("SCOPEMIGRATE_CONFIG", "somewhere.toml")
     assert not quick(store, chain)
