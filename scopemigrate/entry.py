@@ -10,6 +10,11 @@ times the interpreter's own start, so when the hook's arguments are plain and
 the answer comes from here; anything else goes to the full CLI, which parses
 and checks everything again. A test keeps this parser's options equal to the
 ``hook`` command's.
+
+``upgrade head`` is tried twice before the full CLI: first against the
+ledger's at-head mark (``headmark.py``: no TOML, no JSON, about the
+interpreter's start), then, where the mark cannot vouch, against the migration
+files' TOML and the ledger's heads (``hook.at_head``).
 """
 
 from __future__ import annotations
