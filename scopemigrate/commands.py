@@ -11,6 +11,8 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 from scopemigrate import engine
@@ -24,12 +26,12 @@ from scopemigrate.errors import (
     StoreChangedError,
 )
 from scopemigrate.graph import RevisionGraph
-from scopemigrate.headmark import files_digest
+from scopemigrate.headmark import digest_of
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.migration import Migration
 from scopemigrate.progress import NO_PROGRESS, Progress
 from scopemigrate.revisions import history_range
-from scopemigrate.scripts import load_locations
+from scopemigrate.scripts import MigrationScript, load_locations
 from scopemigrate.stores import open_store
 from scopemigrate.stores.base import InPlaceResult, InPlaceStore, Snapshot, Store
 from scopemigrate.versions import parse_release
@@ -118,39 +120,40 @@ class HistoryResult:
 @dataclass(frozen=True)
 class _Context:
     store: Store
-    sources: dict[str, str]
-    file_migrations: list[Any]
-    # For the ledger's at-head mark (headmark.py): the files' digest and the
-    # heads of the graph they form alone; None when either is not certain.
-    files_digest: str | None = None
-    file_heads: frozenset[str] | None = None
+    locations: tuple[Path, ...]
+    scripts: list[MigrationScript]
+
+    @cached_property
+    def sources(self) -> dict[str, str]:
+        return {s.migration.revision: str(s.path) for s in self.scripts}
+
+    @cached_property
+    def file_migrations(self) -> list[Migration]:
+        return [s.migration for s in self.scripts]
 
 
 def _context(config: Config) -> _Context:
-    digest = files_digest(config.locations)
-    scripts = load_locations(config.locations)
-    if files_digest(config.locations) != digest:
-        digest = None  # edited while being loaded: the digest may not describe them
-    sources = {s.migration.revision: str(s.path) for s in scripts}
-    migrations = [s.migration for s in scripts]
-    try:
-        file_heads: frozenset[str] | None = frozenset(RevisionGraph(migrations, sources).heads)
-    except ScopemigrateError:
-        file_heads = None  # the files need revisions only the ledger holds
     return _Context(
         store=open_store(config.store, config.env, config.keep_backups),
-        sources=sources,
-        file_migrations=migrations,
-        files_digest=digest,
-        file_heads=file_heads,
+        locations=config.locations,
+        scripts=load_locations(config.locations),
     )
 
 
 def _move_heads(context: _Context, ledger: Ledger, heads: list[str]) -> None:
-    """Set a ledger's heads, and its at-head mark when they are the files' heads."""
+    """Set a ledger's heads, and its at-head mark (headmark.py) when they are the
+    heads of the migration files alone, marked by a digest of the bytes loaded."""
     ledger.heads = heads
-    at_head = context.file_heads is not None and set(heads) == context.file_heads
-    ledger.at_head_of = context.files_digest if at_head else None
+    ledger.at_head_of = None
+    try:
+        file_heads = RevisionGraph(context.file_migrations, context.sources).heads
+    except ScopemigrateError:
+        return  # the files need revisions only the ledger holds
+    if set(heads) == set(file_heads):
+        ledger.at_head_of = digest_of(
+            [(s.path.name, s.raw) for s in context.scripts if s.path.parent == location]
+            for location in context.locations
+        )
 
 
 def _graph(context: _Context, ledger: Ledger) -> RevisionGraph:

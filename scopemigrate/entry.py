@@ -129,6 +129,17 @@ def quick_hook(argv: list[str]) -> bool:
 _SCOPEMIGRATE_KEY = re.compile(rb"""scopemigrate["']?\s*[.=\]]""")
 
 
+def _pyproject_may_configure() -> bool:
+    """Whether ./pyproject.toml may hold scopemigrate settings (unreadable: it may)."""
+    try:
+        with open("pyproject.toml", "rb") as handle:
+            return _SCOPEMIGRATE_KEY.search(handle.read()) is not None
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
 def marked_store(args: dict[str, list[str]]) -> str | None:
     """The state dir to check against the ledger's at-head mark, or None.
 
@@ -141,13 +152,7 @@ def marked_store(args: dict[str, list[str]]) -> str | None:
         return None
     if os.path.exists("scopemigrate.toml"):
         return None
-    try:
-        with open("pyproject.toml", "rb") as handle:
-            if _SCOPEMIGRATE_KEY.search(handle.read()):
-                return None
-    except FileNotFoundError:
-        pass
-    except OSError:
+    if _pyproject_may_configure():
         return None
     spec = args["--store"][-1] if "--store" in args else env.get("SCOPEMIGRATE_STORE")
     if not spec:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 try:
     # hashlib's own BLAKE2, without the ~3 ms of importing OpenSSL's bindings.
@@ -79,31 +79,46 @@ def plugin_group_may_be_registered() -> bool:
     return False
 
 
+def migration_file_names(location: str | os.PathLike[str]) -> list[str]:
+    """The names of a location's migration files, in the order runs load them.
+
+    Every ``*.toml`` entry, hidden ones included (as ``Path.glob`` lists
+    them): the loader and the digest must see the same files.
+    """
+    return sorted(name for name in os.listdir(location) if name.endswith(".toml"))
+
+
+def digest_of(locations: Iterable[Iterable[tuple[str, bytes]]]) -> str:
+    """The digest of migration files given as (name, bytes), location by location."""
+    digest = blake2b(digest_size=32)
+    for files in locations:
+        digest.update(b"location\0")
+        for name, data in files:
+            encoded = name.encode("utf-8", "surrogateescape")
+            digest.update(b"%d:%s%d:" % (len(encoded), encoded, len(data)))
+            digest.update(data)
+    return digest.hexdigest()
+
+
 def files_digest(locations: Sequence[str | os.PathLike[str]]) -> str | None:
-    """A digest of every migration file of ``locations``, in the order runs load them.
+    """``digest_of`` the migration files of ``locations`` as they are on disk.
 
     Covers each file's name and bytes, so any edit, addition or removal
     changes it. None when a location or file cannot be read (the full run
     then explains).
     """
-    digest = blake2b(digest_size=32)
     try:
-        for location in locations:
-            names = sorted(
-                name
-                for name in os.listdir(location)
-                if name.endswith(".toml") and not name.startswith(".")
-            )
-            digest.update(b"location\0")
-            for name in names:
-                with open(os.path.join(location, name), "rb") as handle:
-                    data = handle.read()
-                encoded = name.encode("utf-8", "surrogateescape")
-                digest.update(b"%d:%s%d:" % (len(encoded), encoded, len(data)))
-                digest.update(data)
+        return digest_of(
+            [(name, _read(os.path.join(location, name))) for name in migration_file_names(location)]
+            for location in locations
+        )
     except OSError:
         return None
-    return digest.hexdigest()
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def read_mark(ledger_path: str) -> tuple[list[str], str] | None:

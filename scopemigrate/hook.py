@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from scopemigrate.config import Config
 from scopemigrate.errors import ConfigError
+from scopemigrate.headmark import JOURNAL_NAME, LEDGER_NAME, migration_file_names
 from scopemigrate.installed import InstalledVersion, VersionSources, detect
 from scopemigrate.stores import state_dir_from_path
 from scopemigrate.stores.openclaw_paths import resolve_state_dir
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
     from scopemigrate.commands import SyncResult
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
-LEDGER_PATH = ("devices", "scopemigrate-ledger.json")
-JOURNAL_PATH = ("devices", "scopemigrate-journal.json")
+LEDGER_PATH = ("devices", LEDGER_NAME)
+JOURNAL_PATH = ("devices", JOURNAL_NAME)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,11 @@ def _revision_table(locations: tuple[Path, ...]) -> dict[str, tuple[list[str], s
     """revision -> (parents, release) from the files; None if any needs a closer look."""
     table: dict[str, tuple[list[str], str]] = {}
     for location in locations:
-        for path in sorted(location.glob("*.toml")):
+        try:
+            names = migration_file_names(location)
+        except OSError:
+            return None
+        for path in (location / name for name in names):
             try:
                 document = tomllib.loads(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):

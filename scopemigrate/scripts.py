@@ -11,16 +11,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from scopemigrate.errors import MigrationFileError
+from scopemigrate.headmark import migration_file_names
 from scopemigrate.migration import Migration
 from scopemigrate.operations import OPERATION_KINDS
 
 
 @dataclass(frozen=True)
 class MigrationScript:
-    """A migration and the file it came from."""
+    """A migration, the file it came from, and that file's bytes (for headmark.digest_of)."""
 
     migration: Migration
     path: Path
+    raw: bytes = b""
 
 
 def describe_validation(error: ValidationError) -> str:
@@ -55,7 +57,7 @@ def load_file(path: Path) -> MigrationScript:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise MigrationFileError(f"{path}: not UTF-8 text") from None
-    return MigrationScript(parse_migration(path, text), path)
+    return MigrationScript(parse_migration(path, text), path, raw)
 
 
 def load_locations(locations: Iterable[Path]) -> list[MigrationScript]:
@@ -65,7 +67,14 @@ def load_locations(locations: Iterable[Path]) -> list[MigrationScript]:
     for location in locations:
         if not location.is_dir():
             raise MigrationFileError(f"{location}: migration location is not a directory")
-        for path in sorted(location.glob("*.toml")):
+        try:
+            names = migration_file_names(location)
+        except OSError as exc:
+            raise MigrationFileError(
+                f"{location}: cannot list migration files: {exc.strerror}"
+            ) from None
+        for name in names:
+            path = location / name
             script = load_file(path)
             rev = script.migration.revision
             if rev in seen:

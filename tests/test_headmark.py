@@ -201,3 +201,14 @@ def test_the_python_api_marks_the_ledger_too(setup: tuple[Path, Path]) -> None:
     assert ledger_of(store)["at_head_of"] == files_digest([chain])
     commands.downgrade(config, "base")
     assert ledger_of(store)["at_head_of"] is None
+
+
+def test_a_hidden_migration_file_counts_as_the_loader_reads_it(setup: tuple[Path, Path]) -> None:
+    """Path.glob lists dot-files: the digest must cover every file a run loads."""
+    store, chain = setup
+    assert run(store, chain, "upgrade", "head").returncode == 0
+    (chain / ".talk.toml").write_text(FEATURE)
+    assert not quick(store, chain)
+    done = run(store, chain, "upgrade", "head")
+    assert done.returncode == 0 and "b7d1e0c2a9f4" in done.stdout
+    assert quick(store, chain)

@@ -37,6 +37,7 @@ from scopemigrate.devices import (
     token_field,
 )
 from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
+from scopemigrate.headmark import JOURNAL_NAME, LEDGER_NAME
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.atomic import (
     TEMP_SUFFIX,
@@ -49,8 +50,6 @@ from scopemigrate.stores.atomic import (
 from scopemigrate.stores.base import Snapshot
 from scopemigrate.stores.json_splice import splice_records
 
-LEDGER_NAME = "scopemigrate-ledger.json"
-JOURNAL_NAME = "scopemigrate-journal.json"
 LOCK_NAME = ".scopemigrate.lock"
 BACKUP_DIR = "scopemigrate-backups"
 DEFAULT_KEEP_BACKUPS = 5
