@@ -231,6 +231,9 @@ def quick_upgrade_head(argv: list[str]) -> bool:
 
 
 def main() -> None:
+    from scopemigrate.platforms import refuse_unsupported
+
+    refuse_unsupported()  # before anything is read (docs/platforms.md)
     if len(sys.argv) > 1 and sys.argv[1] == "hook" and quick_hook(sys.argv[2:]):
         sys.exit(0)
     upgrade = len(sys.argv) > 2 and sys.argv[1] == "upgrade"
