@@ -98,8 +98,10 @@ def output_matches(expected: str, actual: str) -> bool:
             return g == len(got)
         if want[w].strip() == "…":
             return any(match(w + 1, k) for k in range(g, len(got) + 1))
-        return g < len(got) and _line_pattern(want[w]).match(got[g]) is not None and match(
-            w + 1, g + 1
+        return (
+            g < len(got)
+            and _line_pattern(want[w]).match(got[g]) is not None
+            and match(w + 1, g + 1)
         )
 
     return match(0, 0)

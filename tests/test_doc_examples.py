@@ -96,7 +96,8 @@ def test_every_shell_block_runs_as_shown(page: Path, tmp_path: Path, fleet: str 
         output = _run(block, work, env, tmp)
         if block.expected is not None:
             assert output_matches(block.expected, output), (
-                f"{block.where}: the page shows\n{block.expected}\nbut the command printed\n{output}"
+                f"{block.where}: the page shows\n{block.expected}\n"
+                f"but the command printed\n{output}"
             )
 
 

@@ -32,7 +32,10 @@ def test_windows_is_refused_before_anything_is_read(
 
 
 def test_python_dash_m_is_refused_too() -> None:
-    code = "import sys, runpy; sys.platform = 'win32'; runpy.run_module('scopemigrate', run_name='__main__')"
+    code = (
+        "import sys, runpy; sys.platform = 'win32'; "
+        "runpy.run_module('scopemigrate', run_name='__main__')"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=60
     )
