@@ -60,7 +60,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("mypy", ".[postgres]")
+    session.install("mypy", "types-tqdm", ".[postgres]")
     session.run("mypy", "scopemigrate")
 
 

@@ -29,7 +29,7 @@ from scopemigrate.graph import RevisionGraph
 from scopemigrate.headmark import digest_of
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.migration import Migration
-from scopemigrate.progress import NO_PROGRESS, Progress
+from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
 from scopemigrate.revisions import history_range
 from scopemigrate.scripts import MigrationScript, load_locations
 from scopemigrate.stores import open_store
@@ -307,6 +307,7 @@ def _upgrade_once(
             pending_removed=done.pending_removed,
             dry_run=dry_run,
         )
+    progress.start(READING, 0)
     snapshot = store.read()
     outcome = engine.upgrade(steps, snapshot.devices, snapshot.pending, now_iso(), progress)
     devices = list(outcome.devices)
@@ -315,7 +316,9 @@ def _upgrade_once(
         _move_heads(context, new_ledger, new_heads)
         new_ledger.applied.update(outcome.applied)
         new_ledger.history.append(_record(ledger, "upgrade", new_heads, path, len(outcome.devices)))
+        progress.start(WRITING, 0)
         raced = _commit(store, snapshot, outcome.changes, new_ledger)
+        progress.finish()
         seen = {device.device_id for device in snapshot.devices}
         devices += _adopt_newcomers(store, raced, steps, seen, new_ledger)
     return RunResult(
@@ -407,6 +410,7 @@ def _downgrade_once(
             pending_restored=done.pending_restored,
             dry_run=dry_run,
         )
+    progress.start(READING, 0)
     snapshot = store.read()
     entries = [ledger.applied[rev] for rev in path if rev in ledger.applied]
     outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending, progress)
@@ -429,7 +433,9 @@ def _downgrade_once(
         new_ledger.history.append(
             _record(ledger, "downgrade", new_heads, path, len(outcome.devices))
         )
+        progress.start(WRITING, 0)
         _commit(store, snapshot, outcome.changes, new_ledger)
+        progress.finish()
     return result
 
 
