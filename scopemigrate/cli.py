@@ -18,7 +18,7 @@ import click
 from scopemigrate import authoring, commands, errors, revisions
 from scopemigrate.check import check as check_migrations
 from scopemigrate.config import Config, load_config
-from scopemigrate.engine import DevicePlan
+from scopemigrate.devices import DevicePlan
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS, version_sources, with_version_sources
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import detect

@@ -17,8 +17,7 @@ from typing import Any, Literal
 
 from scopemigrate import engine
 from scopemigrate.config import Config
-from scopemigrate.devices import ChangeSet
-from scopemigrate.engine import DevicePlan
+from scopemigrate.devices import ChangeSet, DevicePlan
 from scopemigrate.errors import (
     RunFailedError,
     ScopemigrateError,

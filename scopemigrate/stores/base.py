@@ -9,14 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from scopemigrate.devices import ChangeSet, DeviceState, PendingRequest
+from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequest
 from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
-
-if TYPE_CHECKING:
-    from scopemigrate.engine import DevicePlan
 
 
 @dataclass

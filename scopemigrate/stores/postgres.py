@@ -25,11 +25,12 @@ from scopemigrate.devices import (
     APPROVED_SCOPES,
     SCOPES,
     ChangeSet,
+    DevicePlan,
     DeviceState,
     ScopeList,
+    net_plan,
     token_field,
 )
-from scopemigrate.engine import DevicePlan, net_plan
 from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError, RunFailedError
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.migration import Migration
