@@ -26,8 +26,7 @@ from scopemigrate.config import Config
 from scopemigrate.errors import ConfigError
 from scopemigrate.headmark import JOURNAL_NAME, LEDGER_NAME, migration_file_names
 from scopemigrate.installed import InstalledVersion, VersionSources, detect
-from scopemigrate.stores import state_dir_from_path
-from scopemigrate.stores.openclaw_paths import resolve_state_dir
+from scopemigrate.stores.layout import openclaw_state_dir, parse_store_spec
 from scopemigrate.versions import parse_release, selection_ceiling
 
 if TYPE_CHECKING:
@@ -76,15 +75,10 @@ class HookResult:
 
 def json_state_dir(config: Config) -> Path | None:
     """The OpenClaw state dir of a JSON store, or None for any other store."""
-    spec = config.store
-    if not spec:
-        return resolve_state_dir(config.env)
-    scheme, sep, rest = spec.partition(":")
-    if sep and scheme == "openclaw-json":
-        return state_dir_from_path(Path(rest).expanduser())
-    if sep and len(scheme) > 1:
-        return None
-    return state_dir_from_path(Path(spec).expanduser())
+    try:
+        return openclaw_state_dir(parse_store_spec(config.store), config.env)
+    except ConfigError:
+        return None  # an unknown scheme: the full run names it
 
 
 def with_version_sources(

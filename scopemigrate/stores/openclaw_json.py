@@ -26,6 +26,7 @@ from typing import Any
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 
+from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.devices import (
     APPROVED_SCOPES,
     SCOPES,
@@ -37,7 +38,6 @@ from scopemigrate.devices import (
     token_field,
 )
 from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
-from scopemigrate.headmark import JOURNAL_NAME, LEDGER_NAME
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.atomic import (
     TEMP_SUFFIX,
@@ -49,10 +49,16 @@ from scopemigrate.stores.atomic import (
 )
 from scopemigrate.stores.base import Snapshot
 from scopemigrate.stores.json_splice import splice_records
+from scopemigrate.stores.layout import (
+    DEVICES_DIR,
+    JOURNAL_NAME,
+    LEDGER_NAME,
+    PAIRED_NAME,
+    PENDING_NAME,
+)
 
 LOCK_NAME = ".scopemigrate.lock"
 BACKUP_DIR = "scopemigrate-backups"
-DEFAULT_KEEP_BACKUPS = 5
 # A gateway that read paired.json just before our publish writes its stale
 # version back within about the time it takes to parse and write the file,
 # which is about what our own read takes; wait a few times that, within bounds.
@@ -273,9 +279,9 @@ class OpenClawJsonStore:
     def __init__(self, state_dir: Path, keep_backups: int = DEFAULT_KEEP_BACKUPS):
         self.state_dir = state_dir
         self.keep_backups = keep_backups
-        self.devices_dir = state_dir / "devices"
-        self.paired_path = self.devices_dir / "paired.json"
-        self.pending_path = self.devices_dir / "pending.json"
+        self.devices_dir = state_dir / DEVICES_DIR
+        self.paired_path = self.devices_dir / PAIRED_NAME
+        self.pending_path = self.devices_dir / PENDING_NAME
         self.ledger_path = self.devices_dir / LEDGER_NAME
         self.journal_path = self.devices_dir / JOURNAL_NAME
         self._settle_seconds = SETTLE_MIN_SECONDS

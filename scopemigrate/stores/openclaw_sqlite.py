@@ -21,9 +21,9 @@ from scopemigrate.devices import ChangeSet
 from scopemigrate.errors import BadStoreError, LockTimeoutError, RunFailedError
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores.layout import LEDGER_TABLE
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
-    LEDGER_TABLE,
     PAIRED,
     PENDING,
     snapshot_of,

@@ -26,10 +26,10 @@ from scopemigrate.devices import (
 )
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 
-PAIRED = "device_pairing_paired"
-PENDING = "device_pairing_pending"
-LEDGER_TABLE = "scopemigrate_ledger"
+PAIRED = PAIRED_TABLE
+PENDING = PENDING_TABLE
 # The engine's field -> the column that holds it (tokens live inside tokens_json).
 LIST_COLUMNS = {SCOPES: "scopes_json", APPROVED_SCOPES: "approved_scopes_json"}
 DEVICE_COLUMNS = (

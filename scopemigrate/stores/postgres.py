@@ -36,9 +36,9 @@ from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
 from scopemigrate.stores.base import InPlaceResult, Snapshot
+from scopemigrate.stores.layout import LEDGER_TABLE
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
-    LEDGER_TABLE,
     PAIRED,
     PENDING,
     snapshot_of,

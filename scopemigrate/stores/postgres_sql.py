@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from scopemigrate.operations import Grant, Rename, Revoke
+from scopemigrate.stores.layout import PAIRED_TABLE, PENDING_TABLE
 
 PROVENANCE_TABLE = "scopemigrate_provenance"
 REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
@@ -176,8 +177,8 @@ BEGIN
 END $$;
 """
 
-PAIRED = "device_pairing_paired"
-PENDING = "device_pairing_pending"
+PAIRED = PAIRED_TABLE
+PENDING = PENDING_TABLE
 HELD = "coalesce(d.scopes_json, '[]'::jsonb)"
 
 
