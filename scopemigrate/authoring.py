@@ -22,9 +22,9 @@ from scopemigrate.config import Config
 from scopemigrate.errors import ConfigError, GraphError, MigrationFileError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.migration import Migration
+from scopemigrate.migration_files import describe_validation
 from scopemigrate.operations import Grant, Rename, Revoke
 from scopemigrate.revisions import load_graph
-from scopemigrate.scripts import describe_validation
 
 CONFIG_NAME = "scopemigrate.toml"
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scopemigrate.config import Config
-from scopemigrate.errors import MigrationFileError
+from scopemigrate.errors import CheckFailedError, MigrationFileError, ScopemigrateError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.operations import Grant, Rename, Revoke
 from scopemigrate.revisions import load_graph
@@ -38,6 +38,18 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def failure(self) -> ScopemigrateError | None:
+        """The error a failed check exits with: a graph error is a broken migration
+        file; anything else is a check failure. None when the check passed."""
+        if self.ok:
+            return None
+        graph_errors = [p for p in self.problems if p.kind == "graph"]
+        if graph_errors:
+            return MigrationFileError(graph_errors[0].message)
+        return CheckFailedError(
+            f"{len(self.problems)} problem(s) in the migration files (listed above)"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"ok": self.ok}

@@ -2,26 +2,29 @@
 
 ``open_store`` parses the spec once (``layout.parse_store_spec``, the same
 parser the quick paths use) and looks the kind up in a table of factories.
+
+Nothing but ``os`` and ``errors`` at import: ``stores.layout`` is a quick-path
+module, and importing it imports this package first.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.errors import ConfigError, StoreNotFoundError
 from scopemigrate.stores.layout import (
     SQLITE_RELATIVE,
-    StoreSpec,
     openclaw_state_dir,
     parse_store_spec,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # the protocol pulls in pydantic; the hook's no-op path must not
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
     from scopemigrate.stores.base import Store
+    from scopemigrate.stores.layout import StoreSpec
 
 __all__ = ["detect_generation", "open_store"]
 
@@ -33,6 +36,8 @@ def _postgres(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Sto
 
 
 def _sqlite(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+    from pathlib import Path
+
     from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
 
     path = Path(spec.target).expanduser()
@@ -51,6 +56,8 @@ def _json(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
 
 
 def _path(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+    from pathlib import Path
+
     path = Path(spec.target).expanduser()
     if path.suffix in (".sqlite", ".db") and path.is_file():
         from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
@@ -77,9 +84,16 @@ _FACTORIES: dict[str, Callable[[StoreSpec, Path | None, int], Store]] = {
 def open_store(
     spec: str | None,
     env: Mapping[str, str] | None = None,
-    keep_backups: int = DEFAULT_KEEP_BACKUPS,
+    keep_backups: int | None = None,
 ) -> Store:
-    """Open the store named by ``spec``: a URL, a path, or OpenClaw's own state dir."""
+    """Open the store named by ``spec``: a URL, a path, or OpenClaw's own state dir.
+
+    ``keep_backups`` None: the configuration's default.
+    """
+    if keep_backups is None:
+        from scopemigrate.config import DEFAULT_KEEP_BACKUPS
+
+        keep_backups = DEFAULT_KEEP_BACKUPS
     parsed = parse_store_spec(spec)
     state_dir = openclaw_state_dir(parsed, os.environ if env is None else env)
     return _FACTORIES[parsed.kind](parsed, state_dir, keep_backups)

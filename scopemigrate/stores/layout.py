@@ -43,6 +43,7 @@ __all__ = [
     "read_ledger_prefix",
     "resolve_state_dir",
     "state_dir_from_path",
+    "state_dir_of",
 ]
 
 # --- OpenClaw's state dir -------------------------------------------------------------------
@@ -237,3 +238,12 @@ def openclaw_state_dir(spec: StoreSpec, env: Mapping[str, str]) -> Path | None:
 
         return state_dir_from_path(Path(spec.target).expanduser())
     return None
+
+
+def state_dir_of(spec: str | None, env: Mapping[str, str]) -> Path | None:
+    """``openclaw_state_dir`` of a ``--store`` value; None for a URL or an unknown scheme
+    (the full run names the scheme)."""
+    try:
+        return openclaw_state_dir(parse_store_spec(spec), env)
+    except ConfigError:
+        return None

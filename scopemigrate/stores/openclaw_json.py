@@ -47,7 +47,7 @@ from scopemigrate.stores.atomic import (
     write_private,
     write_temp,
 )
-from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
 from scopemigrate.stores.json_splice import splice_records
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
@@ -351,14 +351,41 @@ class OpenClawJsonStore:
             st = os.fstat(handle.fileno())
             return (st.st_ino, st.st_size, st.st_mtime_ns), handle.read()
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
-        """Publish devices, pending requests and ledger as one unit.
+    def commit(
+        self,
+        snapshot: Snapshot,
+        changes: ChangeSet,
+        ledger: Ledger,
+        catch_up: CatchUp | None = None,
+    ) -> None:
+        """Publish devices, pending requests and ledger as one unit; then bring up,
+        through ``catch_up``, devices a gateway paired around the commit."""
+        raced = self._commit_rebasing(snapshot, changes, ledger)
+        for _ in range(MAX_ATTEMPTS):
+            if raced is None or catch_up is None:
+                return
+            proposal = catch_up.propose(raced, ledger)
+            if proposal is None:
+                return
+            more, candidate = proposal
+            try:
+                next_raced = self._commit_rebasing(raced, more, candidate)
+            except StoreChangedError:
+                raced = self.read()
+                continue
+            catch_up.accepted()
+            ledger, raced = candidate, next_raced
+
+    def _commit_rebasing(
+        self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger
+    ) -> Snapshot | None:
+        """Publish one commit, rebased onto a gateway's rewrites.
 
         A gateway that rewrote paired.json since we read it is not an error:
         our changes are rebased onto its version (each changed field is set
         where it still holds the value we read) and the commit is retried.
         Returns the store as others left it when anyone wrote it around our
-        commit, so the engine can migrate devices they added meanwhile.
+        commit, so the run can migrate devices they added meanwhile.
         """
         raw: _Raw = snapshot.private
         base = {

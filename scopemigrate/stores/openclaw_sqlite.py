@@ -20,7 +20,7 @@ from pathlib import Path
 from scopemigrate.devices import ChangeSet
 from scopemigrate.errors import BadStoreError, LockTimeoutError, RunFailedError
 from scopemigrate.ledger import Ledger, parse_ledger
-from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores.base import CatchUp, Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
@@ -133,7 +133,13 @@ class OpenClawSqliteStore:
                 raise BadStoreError(f"{self.database}: cannot read {PAIRED} ({exc})") from None
         return snapshot_of(self.location, map(dict, paired), map(dict, pending), text_json=True)
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
+    def commit(
+        self,
+        snapshot: Snapshot,
+        changes: ChangeSet,
+        ledger: Ledger,
+        catch_up: CatchUp | None = None,  # every writer takes our lock: no newcomer
+    ) -> None:
         conn = self._conn
         if conn is None:
             raise RuntimeError("commit outside the store's lock")  # a bug, not user input

@@ -35,7 +35,7 @@ from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError, Ru
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
-from scopemigrate.stores.base import InPlaceResult, Snapshot
+from scopemigrate.stores.base import CatchUp, InPlaceResult, Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
@@ -176,7 +176,13 @@ class PostgresStore:
             )
         return snapshot_of(self.location, map(dict, paired), map(dict, pending), text_json=False)
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
+    def commit(
+        self,
+        snapshot: Snapshot,
+        changes: ChangeSet,
+        ledger: Ledger,
+        catch_up: CatchUp | None = None,  # every writer takes our lock: no newcomer
+    ) -> None:
         conn = self._conn
         if conn is None:
             raise RuntimeError("commit outside the store's lock")  # a bug, not user input
