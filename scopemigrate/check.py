@@ -9,13 +9,13 @@ revoke of a scope that no earlier revision grants.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from scopemigrate.config import Config
 from scopemigrate.errors import CheckFailedError, MigrationFileError, ScopemigrateError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.operations import Grant, Rename, Revoke
+from scopemigrate.results import JsonResult
 from scopemigrate.revisions import load_graph
 
 RoleScope = tuple[str, str]
@@ -29,11 +29,12 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(JsonResult):
     locations: list[str]
     revisions: int
     heads: list[str]
     problems: list[Problem]
+    json_extra = ("ok",)
 
     @property
     def ok(self) -> bool:
@@ -50,9 +51,6 @@ class CheckResult:
         return CheckFailedError(
             f"{len(self.problems)} problem(s) in the migration files (listed above)"
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"ok": self.ok}
 
 
 def _touched(graph: RevisionGraph, rev: str) -> tuple[set[RoleScope], set[RoleScope]]:

@@ -19,8 +19,17 @@ from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import Ledger, RunRecord, now_iso
 from scopemigrate.migration_files import MigrationFiles
 from scopemigrate.progress import NO_PROGRESS, Progress
+from scopemigrate.results import JsonResult
 from scopemigrate.revisions import history_range
-from scopemigrate.run import Done, Plan, Runs, execute, known_graph, without_cycle_collector
+from scopemigrate.run import (
+    Done,
+    Plan,
+    RunOptions,
+    Runs,
+    execute,
+    known_graph,
+    without_cycle_collector,
+)
 from scopemigrate.stores import open_store
 from scopemigrate.versions import parse_release
 
@@ -43,7 +52,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class RunResult:
+class RunResult(JsonResult):
     """The result of ``upgrade`` or ``downgrade`` (or their dry runs)."""
 
     store: str
@@ -64,12 +73,11 @@ class RunResult:
     def changed(self) -> bool:
         return bool(self.revisions) and not self.dry_run
 
+    json_extra = ("changed", "devices_changed")
+
     @property
     def devices_changed(self) -> int:
         return len(self.devices) + self.unreported_devices
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"changed": self.changed, "devices_changed": self.devices_changed}
 
 
 @dataclass(frozen=True)
@@ -175,9 +183,7 @@ def _one_run(
     progress: Progress,
     report: bool,
 ) -> RunResult:
-    runs = execute(
-        config, [_planner(direction, target)], dry_run=dry_run, progress=progress, report=report
-    )
+    runs = execute(config, [_planner(direction, target)], RunOptions(dry_run, progress, report))
     if not runs.store_exists:
         return _absent(runs.store, direction, dry_run)
     return _run_result(runs, runs.done[0], dry_run)
@@ -279,14 +285,18 @@ def history(config: Config, rev_range: str | None = None) -> HistoryResult:
 
 
 @dataclass(frozen=True)
-class StampResult:
+class StampResult(JsonResult):
+    """``stamp``: the heads recorded before and after (no device changed)."""
+
     store: str
     from_heads: list[str]
     to_heads: list[str]
     store_exists: bool = True
+    json_extra = ("changed",)
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"changed": self.from_heads != self.to_heads}
+    @property
+    def changed(self) -> bool:
+        return self.from_heads != self.to_heads
 
 
 def stamp(config: Config, target: str) -> StampResult:
@@ -303,7 +313,7 @@ def stamp(config: Config, target: str) -> StampResult:
 
 
 @dataclass(frozen=True)
-class VerifyResult:
+class VerifyResult(JsonResult):
     """Devices that do not satisfy the applied revisions, with what they lack."""
 
     store: str
@@ -324,8 +334,7 @@ class VerifyResult:
             "revisions (each is listed with what it lacks)"
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"ok": self.ok}
+    json_extra = ("ok",)
 
 
 def verify(config: Config) -> VerifyResult:
@@ -385,7 +394,7 @@ def sync(config: Config, installed: str, *, dry_run: bool = False) -> SyncResult
     """
     parse_release(installed)
     both = [_planner("downgrade", installed), _planner("upgrade", installed)]
-    runs = execute(config, both, dry_run=dry_run)
+    runs = execute(config, both, RunOptions(dry_run=dry_run))
     if not runs.store_exists:
         return SyncResult(runs.store, installed, [], [], [], store_exists=False)
     down, up = (_run_result(runs, done, dry_run) for done in runs.done)

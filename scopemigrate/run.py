@@ -31,7 +31,17 @@ from scopemigrate.progress import NO_PROGRESS, Progress
 from scopemigrate.stores import open_store
 from scopemigrate.stores.base import MAX_ATTEMPTS, InPlaceResult, InPlaceStore, Snapshot, Store
 
-__all__ = ["Done", "Plan", "Planner", "Runs", "apply", "execute", "known_graph", "tool_version"]
+__all__ = [
+    "Done",
+    "Plan",
+    "Planner",
+    "RunOptions",
+    "Runs",
+    "apply",
+    "execute",
+    "known_graph",
+    "tool_version",
+]
 
 Direction = Literal["upgrade", "downgrade", "stamp"]
 
@@ -40,6 +50,16 @@ def tool_version() -> str:
     from scopemigrate import __version__  # the package's __init__ imports the API
 
     return __version__
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: for real or as a dry run (which does the same work and writes
+    nothing), with a progress bar, and whether to list the devices changed."""
+
+    dry_run: bool = False
+    progress: Progress = NO_PROGRESS
+    report: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,12 +132,7 @@ def without_cycle_collector() -> Iterator[None]:
 
 
 def execute(
-    config: Config,
-    planners: Sequence[Planner],
-    *,
-    dry_run: bool = False,
-    progress: Progress = NO_PROGRESS,
-    report: bool = True,
+    config: Config, planners: Sequence[Planner], options: RunOptions = RunOptions()
 ) -> Runs:
     """Run each planner's plan in turn, under one hold of the store's lock."""
     files = MigrationFiles.from_config(config)
@@ -127,17 +142,12 @@ def execute(
     done: list[Done] = []
     with store.lock(config.lock_timeout), without_cycle_collector():
         for planner in planners:
-            done.append(_until_settled(store, files, planner, dry_run, progress, report))
+            done.append(_until_settled(store, files, planner, options))
     return Runs(store.location, True, done)
 
 
 def _until_settled(
-    store: Store,
-    files: MigrationFiles,
-    planner: Planner,
-    dry_run: bool,
-    progress: Progress,
-    report: bool,
+    store: Store, files: MigrationFiles, planner: Planner, options: RunOptions
 ) -> Done:
     for _ in range(MAX_ATTEMPTS):
         ledger = store.read_ledger()
@@ -145,7 +155,7 @@ def _until_settled(
         if not plan.revisions:
             return Done(plan)  # at the target: no device is read, nothing is written
         try:
-            return Done(plan, apply(store, files, plan, ledger, dry_run, progress, report))
+            return Done(plan, apply(store, files, plan, ledger, options))
         except StoreChangedError:
             continue
     raise RunFailedError(
@@ -159,11 +169,10 @@ def apply(
     files: MigrationFiles,
     plan: Plan,
     ledger: Ledger,
-    dry_run: bool = False,
-    progress: Progress = NO_PROGRESS,
-    report: bool = True,
+    options: RunOptions = RunOptions(),
 ) -> InPlaceResult:
     """Apply ``plan`` to the store and advance its ledger, as one atomic commit."""
+    dry_run, progress, report = options.dry_run, options.progress, options.report
     at = now_iso()
     entered = {m.revision: AppliedRevision(migration=m, applied_at=at) for m in plan.enter}
 

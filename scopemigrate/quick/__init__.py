@@ -26,6 +26,10 @@ import sys
 
 from scopemigrate.quick.argv import is_quiet, last, parse_options, upgrade_head_args
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from scopemigrate.config import Config
+
 __all__ = ["main", "quick_hook", "quick_marked_head", "quick_upgrade_head"]
 
 
@@ -34,28 +38,33 @@ def _nothing_to_do(where: object, heads: list[str]) -> None:
     print(f"{where} is at {', '.join(heads)}: nothing to do.")
 
 
+def _config(args: dict[str, list[str]]) -> Config:
+    """The configuration the full CLI would load for these options."""
+    from pathlib import Path
+
+    from scopemigrate.config import load_config
+
+    config_file = last(args, "--config")
+    return load_config(
+        store=last(args, "--store"),
+        locations=args.get("--migrations"),
+        config_file=Path(config_file) if config_file else None,
+    )
+
+
 def quick_hook(argv: list[str]) -> bool:
     """Answer a no-op hook without the full CLI; False when it cannot vouch."""
     args = parse_options(argv)
     if args is None:
         return False
 
-    from pathlib import Path
-
-    from scopemigrate.config import load_config
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.installed import resolve_installed, with_version_sources
     from scopemigrate.quick.verdicts import at_release
 
     try:
-        config_file = last(args, "--config")
-        config = load_config(
-            store=last(args, "--store"),
-            locations=args.get("--migrations"),
-            config_file=Path(config_file) if config_file else None,
-        )
         config = with_version_sources(
-            config,
+            _config(args),
             distribution=last(args, "--distribution"),
             npm_package=last(args, "--npm-package"),
             program=last(args, "--program"),
@@ -108,20 +117,12 @@ def quick_upgrade_head(argv: list[str]) -> bool:
     if parsed is None:
         return False
     _, args = parsed
-    from pathlib import Path
-
-    from scopemigrate.config import load_config
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.quick.verdicts import at_head
     from scopemigrate.stores.layout import state_dir_of
 
-    config_file = last(args, "--config")
     try:
-        config = load_config(
-            store=last(args, "--store"),
-            locations=args.get("--migrations"),
-            config_file=Path(config_file) if config_file else None,
-        )
+        config = _config(args)
         done, heads = at_head(config)
     except ScopemigrateError:
         return False  # the full CLI reports it, with its exit code

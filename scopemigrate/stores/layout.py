@@ -70,34 +70,16 @@ LEDGER_FORMAT = 1
 class OpenClawLayout:
     """The files of one OpenClaw state dir, as ``os`` paths."""
 
-    __slots__ = ("state_dir",)
+    __slots__ = ("database", "devices_dir", "journal", "ledger", "paired", "pending", "state_dir")
 
     def __init__(self, state_dir: str | os.PathLike[str]):
         self.state_dir = os.fspath(state_dir)
-
-    @property
-    def devices_dir(self) -> str:
-        return os.path.join(self.state_dir, DEVICES_DIR)
-
-    @property
-    def paired(self) -> str:
-        return os.path.join(self.devices_dir, PAIRED_NAME)
-
-    @property
-    def pending(self) -> str:
-        return os.path.join(self.devices_dir, PENDING_NAME)
-
-    @property
-    def ledger(self) -> str:
-        return os.path.join(self.devices_dir, LEDGER_NAME)
-
-    @property
-    def journal(self) -> str:
-        return os.path.join(self.devices_dir, JOURNAL_NAME)
-
-    @property
-    def database(self) -> str:
-        return os.path.join(self.state_dir, *SQLITE_RELATIVE)
+        self.devices_dir = os.path.join(self.state_dir, DEVICES_DIR)
+        self.paired, self.pending, self.ledger, self.journal = (
+            os.path.join(self.devices_dir, name)
+            for name in (PAIRED_NAME, PENDING_NAME, LEDGER_NAME, JOURNAL_NAME)
+        )
+        self.database = os.path.join(self.state_dir, *SQLITE_RELATIVE)
 
 
 def _expand(value: str, home: Path) -> Path:
