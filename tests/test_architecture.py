@@ -192,3 +192,13 @@ def test_nothing_below_the_cli_imports_it() -> None:
         and any(_within(name, {"scopemigrate.cli"}) for name, _ in names)
     }
     assert importers == set()
+
+
+def test_the_architecture_page_names_every_module() -> None:
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [
+        str(path.relative_to(PACKAGE))
+        for path in SOURCES
+        if path.name != "__init__.py" and path.stem not in page
+    ]
+    assert missing == []
