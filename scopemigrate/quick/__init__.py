@@ -91,9 +91,16 @@ def quick_hook(argv: list[str]) -> bool:
 def quick_marked_head(argv: list[str]) -> bool:
     """Answer ``upgrade head`` from the ledger's at-head mark alone (see mark.py)."""
     parsed = upgrade_head_args(argv)
-    if parsed is None:
-        return False
-    target, args = parsed
+    return parsed is not None and _marked_head(*parsed)
+
+
+def quick_upgrade_head(argv: list[str]) -> bool:
+    """Answer ``upgrade head`` at head without the full CLI; False when it cannot vouch."""
+    parsed = upgrade_head_args(argv)
+    return parsed is not None and _verdict_head(parsed[1])
+
+
+def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
     from scopemigrate.quick.mark import marked_at_head, marked_store
 
     state_dir = marked_store(args)
@@ -111,12 +118,7 @@ def quick_marked_head(argv: list[str]) -> bool:
     return True
 
 
-def quick_upgrade_head(argv: list[str]) -> bool:
-    """Answer ``upgrade head`` at head without the full CLI; False when it cannot vouch."""
-    parsed = upgrade_head_args(argv)
-    if parsed is None:
-        return False
-    _, args = parsed
+def _verdict_head(args: dict[str, list[str]]) -> bool:
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.quick.verdicts import at_head
     from scopemigrate.stores.layout import state_dir_of
