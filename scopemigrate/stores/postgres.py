@@ -245,7 +245,6 @@ class PostgresStore(SqlPairingStore):
         with self._transaction(conn, keep=not dry_run):
             conn.execute(sql.SCHEMA)
             conn.execute(sql.FUNCTIONS)
-            conn.execute(sql.UNDO_HELPERS)
             conn.execute(sql.BEFORE_TABLE)
             self._validate(conn)
             done = work(conn)
