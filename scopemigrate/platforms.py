@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 # Its own code: not an error of the store, the files or the configuration.
-EXIT_UNSUPPORTED_PLATFORM = 12
+EXIT_UNSUPPORTED_PLATFORM = 13
 
 
 def refusal(platform: str) -> str | None:

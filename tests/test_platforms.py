@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from scopemigrate import entry
+from scopemigrate import quick
 from scopemigrate.platforms import EXIT_UNSUPPORTED_PLATFORM, refusal
 
 
@@ -23,8 +24,8 @@ def test_windows_is_refused_before_anything_is_read(
     # A store that does not exist: reaching it would be a different error.
     monkeypatch.setattr(sys, "argv", ["scopemigrate", "upgrade", "head", "--store", "/nonexistent"])
     with pytest.raises(SystemExit) as stopped:
-        entry.main()
-    assert stopped.value.code == EXIT_UNSUPPORTED_PLATFORM == 12
+        quick.main()
+    assert stopped.value.code == EXIT_UNSUPPORTED_PLATFORM
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
@@ -42,3 +43,12 @@ def test_python_dash_m_is_refused_too() -> None:
     assert done.returncode == EXIT_UNSUPPORTED_PLATFORM
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Linux and macOS only" in done.stderr
+
+
+def test_the_refusal_code_is_documented_and_taken_by_no_error_class() -> None:
+    from scopemigrate import cli
+
+    page = Path(__file__).parent.parent / "docs" / "exit-codes.md"
+    assert f"| {EXIT_UNSUPPORTED_PLATFORM} | unsupported platform" in page.read_text()
+    assert EXIT_UNSUPPORTED_PLATFORM not in {code for _, code in cli.EXIT_CODES}
+    assert EXIT_UNSUPPORTED_PLATFORM not in {cli.EXIT_OK, cli.EXIT_INTERNAL, cli.EXIT_USAGE}

@@ -173,3 +173,31 @@ def test_the_api_reports_no_progress_unless_asked(
     assert result.devices
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+class RecordedPhases:
+    """A Progress that remembers each phase it was given, in order."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int]] = []
+
+    def start(self, label: str, total: int) -> None:
+        self.phases.append((label, total))
+
+    def advance(self, count: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+def test_a_run_reports_reading_then_applying_then_writing(tmp_path: Path) -> None:
+    state = make_store(tmp_path / "phases", 50)
+    progress = RecordedPhases()
+    commands.upgrade(load_config(store=str(state)), "head", progress=progress)
+    labels = [label for label, _ in progress.phases]
+    assert labels[0] == READING and labels[-1] == WRITING
+    assert all(total > 0 for label, total in progress.phases[1:-1])
+    dry = RecordedPhases()
+    commands.downgrade(load_config(store=str(state)), "base", dry_run=True, progress=dry)
+    assert dry.phases[0] == (READING, 0) and WRITING not in [label for label, _ in dry.phases]
