@@ -25,6 +25,7 @@ from scopemigrate.devices import ChangeSet, DevicePlan
 from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
+from scopemigrate.logs import get_logger
 from scopemigrate.migration import Migration
 from scopemigrate.migration_files import MigrationFiles
 from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 Direction = Literal["upgrade", "downgrade", "stamp"]
+
+log = get_logger(__name__)
 
 
 def tool_version() -> str:
@@ -149,14 +152,30 @@ def execute(
 def _until_settled(
     store: Store, files: MigrationFiles, planner: Planner, options: RunOptions
 ) -> Done:
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(1, MAX_ATTEMPTS + 1):
         ledger = store.read_ledger()
         plan = planner(known_graph(files, ledger, store.location), ledger)
         if not plan.revisions:
+            log.info("%s is at %s: nothing to do", store.location, _heads(plan.to_heads))
             return Done(plan)  # at the target: no device is read, nothing is written
+        log.info(
+            "%s: %s%s from %s to %s: %s",
+            store.location,
+            plan.direction,
+            " (dry run)" if options.dry_run else "",
+            _heads(plan.from_heads),
+            _heads(plan.to_heads),
+            ", ".join(plan.revisions),
+        )
         try:
             return Done(plan, apply(store, files, plan, ledger, options))
         except StoreChangedError:
+            log.info(
+                "%s changed under the run; redoing it (attempt %d of %d)",
+                store.location,
+                attempt + 1,
+                MAX_ATTEMPTS,
+            )
             continue
     raise RunFailedError(
         f"{store.location}: the store kept changing under scopemigrate "
@@ -211,6 +230,7 @@ def apply(
         outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending, progress)
     else:
         outcome = engine.Outcome()  # a stamp changes no device
+    _log_revisions(plan, outcome, ledger)
     devices = list(outcome.devices)
     if not dry_run:
         newcomers = _Newcomers(plan.enter, snapshot) if plan.direction == "upgrade" else None
@@ -219,11 +239,44 @@ def apply(
         _commit(store, snapshot, outcome.changes, new_ledger, newcomers)
         progress.finish()
         devices += newcomers.adopted if newcomers else []
+        log.info(
+            "%s: committed: %d device(s) changed, now at %s",
+            store.location,
+            len(devices),
+            _heads(new_ledger.heads),
+        )
+    else:
+        log.info("%s: dry run: nothing written", store.location)
     return InPlaceResult(
         devices,
         pending_removed=len(outcome.changes.pending_removed),
         pending_restored=len(outcome.changes.pending_restored),
     )
+
+
+def _heads(heads: Sequence[str]) -> str:
+    return ", ".join(heads) if heads else "base"
+
+
+def _log_revisions(plan: Plan, outcome: engine.Outcome, ledger: Ledger) -> None:
+    """Each revision's counts: devices it edited, repair requests it removed or restored."""
+    if plan.direction == "upgrade":
+        for rev, entry in outcome.applied.items():
+            log.info(
+                "revision %s: %d device(s) edited, %d repair request(s) removed",
+                rev,
+                len(entry.provenance),
+                len(entry.removed_pending),
+            )
+    elif plan.direction == "downgrade":
+        for rev in plan.leave:
+            undone = ledger.applied.get(rev)
+            log.info(
+                "revision %s: undone on %d device(s), %d repair request(s) to restore",
+                rev,
+                len(undone.provenance) if undone else 0,
+                len(undone.removed_pending) if undone else 0,
+            )
 
 
 def _commit(

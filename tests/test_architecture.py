@@ -110,7 +110,14 @@ def test_no_store_imports_the_engine_the_run_the_verbs_or_the_cli() -> None:
 
 def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
     # hook: HookResult for --json; cli: main() hands everything else to the full CLI.
-    allowed = FACT_MODULES | {"scopemigrate.quick", "scopemigrate.hook", "scopemigrate.cli"}
+    # results, printable: the --json document and its escaping (stdlib-only, as the facts).
+    allowed = FACT_MODULES | {
+        "scopemigrate.quick",
+        "scopemigrate.hook",
+        "scopemigrate.cli",
+        "scopemigrate.results",
+        "scopemigrate.printable",
+    }
     wrong = {
         module: sorted(
             name
@@ -162,6 +169,10 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         # rendering: the progress bar, the report type of a device
         "scopemigrate.progress",
         "scopemigrate.devices",
+        # the JSON document, its escaping, and the logger -v turns up
+        "scopemigrate.results",
+        "scopemigrate.printable",
+        "scopemigrate.logs",
         "scopemigrate",
     }
     names = _imports("scopemigrate.cli")["scopemigrate.cli"]

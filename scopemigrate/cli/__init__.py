@@ -7,7 +7,7 @@ or (``--json``) as one JSON document on stdout. Errors are one line on stderr.
 
 from __future__ import annotations
 
-import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +22,10 @@ from scopemigrate.devices import DevicePlan
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import resolve_installed, with_version_sources
+from scopemigrate.logs import log_to
+from scopemigrate.printable import printable, printable_json
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
+from scopemigrate.results import json_document
 
 # Documented in docs/exit-codes.md; tests assert every row.
 EXIT_OK = 0
@@ -66,10 +69,10 @@ class Output:
         (a run's report over a large store costs more than the run's edits)."""
         if self.as_json:
             document = data() if callable(data) else data
-            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+            click.echo(printable_json(json_document(document)))
         elif not self.quiet:
             for line in text():
-                click.echo(line)
+                click.echo(printable(line))
 
 
 def common_options(func: F) -> F:
@@ -101,7 +104,12 @@ def common_options(func: F) -> F:
             "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
         ),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing on success."),
-        click.option("-v", "--verbose", count=True, help="Say more."),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="Say more: list devices, log the run on stderr (-vv: in detail).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -118,7 +126,14 @@ def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
         config_file=options.pop("config_file"),
     )
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
+    _log_verbosely(output.verbose)
     return config, output
+
+
+def _log_verbosely(verbose: int) -> None:
+    """-v: the ``scopemigrate`` logger's INFO records on stderr; -vv: its DEBUG ones."""
+    if verbose:
+        log_to(sys.stderr, logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 def _progress(output: Output) -> Progress:
@@ -180,7 +195,8 @@ no_backup_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="scopemigrate")
+# prog_name: "python -m scopemigrate --version" names the program, not the interpreter.
+@click.version_option(package_name="scopemigrate", prog_name="scopemigrate")
 def main() -> None:
     """Declarative scope migrations for device stores (OpenClaw's by default)."""
 
@@ -264,7 +280,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     config = _with_sources(config, options)
     installed = resolve_installed(config, installed_version)
     if installed.warning:
-        click.echo(f"warning: {installed.warning}", err=True)
+        click.echo(printable(f"warning: {installed.warning}"), err=True)
     result = commands.sync(config, installed.version, dry_run=dry_run)
 
     def text() -> list[str]:
@@ -294,7 +310,7 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
     config = _with_sources(config, options)
     result = run_hook(config, installed_version, timeout=timeout)
     if result.installed.warning and not output.quiet:
-        click.echo(f"warning: {result.installed.warning}", err=True)
+        click.echo(printable(f"warning: {result.installed.warning}"), err=True)
     summary = result.summary()
     output.emit(result.to_json, lambda: [summary] if summary else [])
 
@@ -588,17 +604,36 @@ def check(**options: Any) -> None:
         raise failure
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Whether ``--json`` was asked for (before a ``--``), even if parsing failed."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _fail(as_json: bool, message: str, code: int, kind: str) -> None:
+    """One error: a line on stderr, or with ``--json`` one document on stdout."""
+    if as_json:
+        document = {"error": message, "exit_code": code, "kind": kind}
+        click.echo(printable_json(json_document(document)))
+    else:
+        click.echo(printable(f"error: {message}"), err=True)
+    sys.exit(code)
+
+
 def run() -> None:
     """Console entry point: maps every anticipated error to its exit code, in one place."""
+    as_json = _wants_json(sys.argv[1:])
     try:
         main.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(EXIT_INTERNAL)
+        if not as_json:
+            click.echo("Aborted.", err=True)
+            sys.exit(EXIT_INTERNAL)
+        _fail(as_json, "aborted", EXIT_INTERNAL, "Aborted")
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
+        if not as_json:
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        _fail(as_json, exc.format_message(), EXIT_USAGE, "UsageError")
     except errors.ScopemigrateError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exit_code_for(exc))
+        _fail(as_json, str(exc), exit_code_for(exc), type(exc).__name__)
     sys.exit(EXIT_OK)

@@ -78,13 +78,13 @@ def quick_hook(argv: list[str]) -> bool:
     if installed.warning and not is_quiet(args):
         print(f"warning: {installed.warning}", file=sys.stderr)
     if "--json" in args:
-        import json
-
         from scopemigrate.hook import HookResult
+        from scopemigrate.printable import printable_json
+        from scopemigrate.results import json_document
         from scopemigrate.stores.layout import state_dir_of
 
         result = HookResult(str(state_dir_of(config.store, config.env)), installed, heads)
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print(printable_json(json_document(result.to_json())))
     return True
 
 

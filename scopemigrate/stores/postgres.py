@@ -32,6 +32,7 @@ from scopemigrate.devices import (
 )
 from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError
 from scopemigrate.ledger import Ledger
+from scopemigrate.logs import get_logger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
 from scopemigrate.stores.base import InPlaceResult
@@ -46,6 +47,8 @@ LEDGER_SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} "
     "(id integer PRIMARY KEY CHECK (id = 1), document text NOT NULL)"
 )
+log = get_logger(__name__)
+
 # One advisory lock key for every scopemigrate run against a database.
 ADVISORY_KEY = zlib.crc32(b"scopemigrate") - 2**31
 
@@ -200,9 +203,18 @@ class PostgresStore(SqlPairingStore):
                     statement, params = sql.operation_statement(
                         migration.revision, index, operation, first, keep_before
                     )
-                    conn.execute(statement, params)
+                    edits = conn.execute(statement, params).rowcount
+                    log.debug(
+                        "revision %s, operation %d: %d edit(s)", migration.revision, index, edits
+                    )
                     first = False
-                removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+                gone = conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+                log.info(
+                    "revision %s: applied in SQL, %d repair request(s) removed",
+                    migration.revision,
+                    gone,
+                )
+                removed += gone
             if keep_before:
                 return _Work(removed=removed)
             row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
@@ -227,7 +239,11 @@ class PostgresStore(SqlPairingStore):
                 if count:
                     conn.execute(sql.BEFORE_INDEX)
                 conn.execute(sql.undo_revision(first=count == 0))
-                restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+                back = conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+                log.info(
+                    "revision %s: undone in SQL, %d repair request(s) restored", revision, back
+                )
+                restored += back
                 for statement in sql.FORGET_REVISION:
                     conn.execute(statement, (revision,))
             return _Work(restored=restored)
@@ -264,6 +280,13 @@ class PostgresStore(SqlPairingStore):
                 "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
                 (ledger.model_dump_json(indent=2),),
             )
+        log.info(
+            "%s: %s: %d device(s) changed, now at %s",
+            self.location,
+            "dry run, rolled back" if dry_run else "committed",
+            result.devices_changed,
+            ", ".join(ledger.heads) or "base",
+        )
         return result
 
     def _validate(self, conn: psycopg.Connection[Any]) -> None:

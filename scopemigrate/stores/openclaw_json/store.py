@@ -33,6 +33,7 @@ from scopemigrate.devices import (
 )
 from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
 from scopemigrate.ledger import Ledger, parse_ledger
+from scopemigrate.logs import get_logger
 from scopemigrate.stores.atomic import (
     TEMP_SUFFIX,
     exchange,
@@ -61,6 +62,8 @@ from scopemigrate.stores.openclaw_json.records import (
     render_paired,
     restore_reverted,
 )
+
+log = get_logger(__name__)
 
 LOCK_NAME = ".scopemigrate.lock"
 
@@ -226,6 +229,7 @@ class OpenClawJsonStore:
             try:
                 self._commit_once(raw, changes, ledger, edited)
             except StoreChangedError:
+                log.info("%s: rewritten by another program: rebasing the commit", self.paired_path)
                 raw = self.read().private
                 rebased = True
                 continue
@@ -404,8 +408,12 @@ class OpenClawJsonStore:
         first = self.devices_dir / entries[0]["tmp"]
         if first.exists() and not _displaced(first, entries[0]):
             # Files are published in order: the first is not, so nothing is.
+            log.warning(
+                "%s: an interrupted commit published nothing: rolled back", self.journal_path
+            )
             self._discard(journal)
             return
+        log.warning("%s: an interrupted commit was under way: rolled forward", self.journal_path)
         for entry in entries:
             tmp = self.devices_dir / entry["tmp"]
             target = self.devices_dir / entry["name"]
@@ -471,7 +479,9 @@ class OpenClawJsonStore:
                 data = read_bytes.get(path)
                 if data is not None:
                     write_private(folder / path.name, data)
+        log.info("%s: the replaced files are kept in %s", self.devices_dir, folder)
         for old in sorted(root.iterdir())[: -self.keep_backups]:
+            log.debug("%s: removing an old backup (keeping %d)", old, self.keep_backups)
             shutil.rmtree(old, ignore_errors=True)
 
 
