@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import cli_path, copy_store, run_cli
 
-from scopemigrate import cli
+from scopemigrate import cli, errors
 from scopemigrate.results import SCHEMA_VERSION
 
 DOC = Path(__file__).parent.parent / "docs" / "json.md"
@@ -103,3 +103,38 @@ def test_the_quick_hook_answer_carries_the_schema_version(tmp_path: Path) -> Non
     assert first["changed"] is True
     again = document(*args, cwd=tmp_path)  # at the release: the quick path answers
     assert again["changed"] is False and list(again) == documented()["hook"]
+
+
+def test_a_failed_check_prints_its_own_document_only(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    document("init", cwd=project)
+    for message in ("one", "two"):  # two heads from base
+        document("revision", "-m", message, "--release", "2026.3.1", "--head", "base", cwd=project)
+    done = subprocess.run(
+        [cli_path(), "check", "--json"], capture_output=True, text=True, cwd=project, check=False
+    )
+    assert done.returncode == cli.exit_code_for(errors.CheckFailedError("x"))
+    parsed = json.loads(done.stdout)  # one document: the check's, not a second for the error
+    assert parsed["ok"] is False and parsed["problems"]
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+
+
+def test_check_prints_each_file_error_once(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    document("init", cwd=project)
+    (project / "migrations" / "bad.toml").write_text('revision = "zz"\nbroken = [\n')
+
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [cli_path(), "check", *args], capture_output=True, text=True, cwd=project, check=False
+        )
+
+    shown = check()
+    assert shown.returncode == cli.exit_code_for(errors.MigrationFileError("x"))
+    both = shown.stdout + shown.stderr
+    assert both.count("bad.toml") == 1 and "malformed TOML" in shown.stdout
+    assert shown.stderr == "error: 1 problem(s) in the migration files, listed above\n"
+    quiet = check("-q")  # nothing on stdout: the error line is the message itself
+    assert quiet.stdout == "" and quiet.stderr.count("bad.toml") == 1

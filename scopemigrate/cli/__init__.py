@@ -408,9 +408,7 @@ def verify(**options: Any) -> None:
         ]
 
     output.emit(result.to_json(), text)
-    failure = result.failure()
-    if failure is not None:
-        raise failure
+    _exit_if_failed(result.failure())
 
 
 def _operation_lines(operations: list[dict[str, Any]]) -> list[str]:
@@ -599,9 +597,24 @@ def check(**options: Any) -> None:
         return [f"{problem.kind}: {problem.message}" for problem in result.problems]
 
     output.emit(result.to_json(), text)
-    failure = result.failure()
+    # Each problem is on stdout already (text or JSON): the error line only sums up.
+    shown = f"{len(result.problems)} problem(s) in the migration files, listed above"
+    _exit_if_failed(result.failure(), None if output.quiet else shown)
+
+
+class _Reported(Exception):
+    """A failure whose document (``ok: false``) is printed already: with ``--json``
+    stdout keeps that one document, and the error goes to stderr only, as
+    ``summary`` when the output holds the details."""
+
+    def __init__(self, error: errors.ScopemigrateError, summary: str | None):
+        super().__init__(str(error))
+        self.error, self.summary = error, summary
+
+
+def _exit_if_failed(failure: errors.ScopemigrateError | None, summary: str | None = None) -> None:
     if failure is not None:
-        raise failure
+        raise _Reported(failure, summary)
 
 
 def _wants_json(args: list[str]) -> bool:
@@ -634,6 +647,9 @@ def run() -> None:
             exc.show()
             sys.exit(EXIT_USAGE)
         _fail(as_json, exc.format_message(), EXIT_USAGE, "UsageError")
+    except _Reported as reported:
+        message = reported.summary or str(reported.error)
+        _fail(False, message, exit_code_for(reported.error), "")
     except errors.ScopemigrateError as exc:
         _fail(as_json, str(exc), exit_code_for(exc), type(exc).__name__)
     sys.exit(EXIT_OK)
