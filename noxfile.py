@@ -23,7 +23,9 @@ def tests(session: nox.Session) -> None:
     # A real (non-editable) install: end-to-end tests run the installed CLI,
     # and the wheel must carry migrations/ for them to pass.
     session.install(".[test]")
-    ensure_system_tools(session, also=("jq",))  # jq: the scale benchmark's smoke test
+    ensure_system_tools(
+        session, also=("jq", "sqlite3")
+    )  # jq: the scale smoke test; sqlite3: --sql by hand
     session.run("pytest", *session.posargs)
 
 

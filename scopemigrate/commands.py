@@ -28,6 +28,7 @@ from scopemigrate.run import (
     Runs,
     execute,
     known_graph,
+    script,
     without_cycle_collector,
 )
 from scopemigrate.stores import open_store
@@ -38,15 +39,18 @@ __all__ = [
     "HistoryResult",
     "RevisionInfo",
     "RunResult",
+    "SqlScript",
     "StampResult",
     "SyncResult",
     "VerifyResult",
     "current",
     "downgrade",
+    "downgrade_sql",
     "history",
     "stamp",
     "sync",
     "upgrade",
+    "upgrade_sql",
     "verify",
 ]
 
@@ -78,6 +82,24 @@ class RunResult(JsonResult):
     @property
     def devices_changed(self) -> int:
         return len(self.devices) + self.unreported_devices
+
+
+@dataclass(frozen=True)
+class SqlScript(JsonResult):
+    """The result of ``upgrade_sql`` or ``downgrade_sql``: what a run would execute."""
+
+    store: str
+    direction: Literal["upgrade", "downgrade"]
+    from_heads: list[str]
+    to_heads: list[str]
+    revisions: list[str]
+    statements: list[str]  # each ends with ";" (comments aside); empty: nothing to do
+    store_exists: bool = True
+
+    @property
+    def text(self) -> str:
+        """The script, ready for ``psql -f`` or ``sqlite3``."""
+        return "\n\n".join(self.statements) + "\n" if self.statements else ""
 
 
 @dataclass(frozen=True)
@@ -224,6 +246,30 @@ def downgrade(
 ) -> RunResult:
     """Undo applied revisions down to ``target``, exactly as recorded in the ledger."""
     return _one_run(config, "downgrade", target, dry_run, progress, report)
+
+
+def upgrade_sql(config: Config, target: str = "head") -> SqlScript:
+    """The SQL an ``upgrade`` to ``target`` would execute, without running it (``--sql``)."""
+    return _sql(config, "upgrade", target)
+
+
+def downgrade_sql(config: Config, target: str) -> SqlScript:
+    """The SQL a ``downgrade`` to ``target`` would execute, without running it (``--sql``)."""
+    return _sql(config, "downgrade", target)
+
+
+def _sql(config: Config, direction: Literal["upgrade", "downgrade"], target: str) -> SqlScript:
+    written = script(config, _planner(direction, target))
+    plan = written.plan
+    return SqlScript(
+        store=written.store,
+        direction=direction,
+        from_heads=plan.from_heads if plan else [],
+        to_heads=plan.to_heads if plan else [],
+        revisions=plan.revisions if plan else [],
+        statements=written.statements,
+        store_exists=written.store_exists,
+    )
 
 
 def _revision_infos(

@@ -22,7 +22,7 @@ from typing import Literal
 from scopemigrate import engine
 from scopemigrate.config import Config
 from scopemigrate.devices import ChangeSet, DevicePlan
-from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedError
+from scopemigrate.errors import ConfigError, RunFailedError, StoreAheadError, StoreChangedError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.logs import get_logger
@@ -30,7 +30,15 @@ from scopemigrate.migration import Migration
 from scopemigrate.migration_files import MigrationFiles
 from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
 from scopemigrate.stores import open_store
-from scopemigrate.stores.base import MAX_ATTEMPTS, InPlaceResult, InPlaceStore, Snapshot, Store
+from scopemigrate.stores.base import (
+    MAX_ATTEMPTS,
+    InPlaceResult,
+    InPlaceScriptStore,
+    InPlaceStore,
+    ScriptStore,
+    Snapshot,
+    Store,
+)
 
 __all__ = [
     "Done",
@@ -38,9 +46,11 @@ __all__ = [
     "Planner",
     "RunOptions",
     "Runs",
+    "Script",
     "apply",
     "execute",
     "known_graph",
+    "script",
     "tool_version",
 ]
 
@@ -193,21 +203,8 @@ def apply(
     """Apply ``plan`` to the store and advance its ledger, as one atomic commit."""
     dry_run, progress, report = options.dry_run, options.progress, options.report
     at = now_iso()
-    entered = {m.revision: AppliedRevision(migration=m, applied_at=at) for m in plan.enter}
-
-    def advanced(devices_changed: int, applied: dict[str, AppliedRevision]) -> Ledger:
-        record = RunRecord(
-            direction=plan.direction,
-            from_heads=plan.from_heads,
-            to_heads=plan.to_heads,
-            revisions=plan.revisions,
-            devices_changed=devices_changed,
-            at=now_iso(),
-            by=who(),
-            tool_version=tool_version(),
-        )
-        mark = files.mark_for(plan.to_heads)
-        return ledger.advance(record, at_head_of=mark, applied=applied, undone=plan.leave)
+    entered = _entered(plan, at)
+    advanced = _advancer(files, plan, ledger)
 
     if plan.direction != "stamp" and isinstance(store, InPlaceStore):
         # Provenance stays in the store's own tables, next to the rows.
@@ -252,6 +249,91 @@ def apply(
         pending_removed=len(outcome.changes.pending_removed),
         pending_restored=len(outcome.changes.pending_restored),
     )
+
+
+def _entered(plan: Plan, at: str) -> dict[str, AppliedRevision]:
+    """The ledger entries of the revisions a run applies (their provenance to come)."""
+    return {m.revision: AppliedRevision(migration=m, applied_at=at) for m in plan.enter}
+
+
+def _advancer(
+    files: MigrationFiles, plan: Plan, ledger: Ledger
+) -> Callable[[int, dict[str, AppliedRevision]], Ledger]:
+    """The ledger after ``plan``, given the devices changed and the revisions applied."""
+
+    def advanced(devices_changed: int, applied: dict[str, AppliedRevision]) -> Ledger:
+        record = RunRecord(
+            direction=plan.direction,
+            from_heads=plan.from_heads,
+            to_heads=plan.to_heads,
+            revisions=plan.revisions,
+            devices_changed=devices_changed,
+            at=now_iso(),
+            by=who(),
+            tool_version=tool_version(),
+        )
+        mark = files.mark_for(plan.to_heads)
+        return ledger.advance(record, at_head_of=mark, applied=applied, undone=plan.leave)
+
+    return advanced
+
+
+@dataclass(frozen=True)
+class Script:
+    """What ``script`` wrote: the plan, and the statements a run would execute for it
+    (none when the store is at the target, or there is no store)."""
+
+    store: str
+    store_exists: bool
+    plan: Plan | None
+    statements: list[str]
+
+
+def script(config: Config, planner: Planner) -> Script:
+    """The statements a run of ``planner`` would execute on a SQL store, as a script.
+
+    Read-only: the ledger and (for a store the engine composes) the devices are
+    read without the lock; nothing is written. The script guards itself
+    against a store that changes before it is run (see ``stores/sql_script.py``).
+    """
+    files = MigrationFiles.from_config(config)
+    store = open_store(config.store, config.env, config.keep_backups)
+    if not isinstance(store, ScriptStore):
+        raise ConfigError(
+            f"{store.location}: --sql needs a SQL store (--store sqlite:PATH or "
+            "postgresql://...); this store is files, which no SQL writes"
+        )
+    if not store.exists():
+        return Script(store.location, False, None, [])
+    ledger, read = store.read_ledger_text()
+    plan = planner(known_graph(files, ledger, store.location), ledger)
+    if not plan.revisions:
+        return Script(store.location, True, plan, [])
+    advanced = _advancer(files, plan, ledger)
+    entered = _entered(plan, now_iso())
+    timeout = config.lock_timeout
+    if isinstance(store, InPlaceScriptStore) and plan.direction in ("upgrade", "downgrade"):
+
+        def ledger_for(devices_changed: int) -> Ledger:
+            return advanced(devices_changed, entered)
+
+        if plan.direction == "upgrade":
+            statements = store.script_upgrade_in_place(plan.enter, read, ledger_for, timeout)
+        else:
+            statements = store.script_downgrade_in_place(plan.leave, read, ledger_for, timeout)
+        return Script(store.location, True, plan, statements)
+    snapshot = store.read()
+    if plan.direction == "upgrade":
+        outcome = engine.upgrade(plan.enter, snapshot.devices, snapshot.pending, now_iso())
+        entered = outcome.applied
+    elif plan.direction == "downgrade":
+        entries = [ledger.applied[rev] for rev in plan.leave if rev in ledger.applied]
+        outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending)
+    else:
+        outcome = engine.Outcome()
+    new_ledger = advanced(len(outcome.devices), entered)
+    statements = store.script_commit(snapshot, outcome.changes, read, new_ledger, timeout)
+    return Script(store.location, True, plan, statements)
 
 
 def _heads(heads: Sequence[str]) -> str:

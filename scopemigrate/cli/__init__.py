@@ -189,6 +189,11 @@ def _run_text(result: commands.RunResult, output: Output) -> list[str]:
 dry_run_option = click.option(
     "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
 )
+sql_option = click.option(
+    "--sql",
+    is_flag=True,
+    help="Print the SQL the run would execute (SQL stores); run nothing, lock nothing.",
+)
 no_backup_option = click.option(
     "--no-backup", is_flag=True, help="Keep no backup of the files replaced."
 )
@@ -204,21 +209,51 @@ def main() -> None:
 @main.command()
 @click.argument("target", default="head")
 @dry_run_option
+@sql_option
 @no_backup_option
 @common_options
-def upgrade(target: str, dry_run: bool, **options: Any) -> None:
+def upgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
-    _migrate(commands.upgrade, target, dry_run, options)
+    if sql:
+        _print_sql(commands.upgrade_sql, target, dry_run, options)
+    else:
+        _migrate(commands.upgrade, target, dry_run, options)
 
 
 @main.command()
 @click.argument("target")
 @dry_run_option
+@sql_option
 @no_backup_option
 @common_options
-def downgrade(target: str, dry_run: bool, **options: Any) -> None:
+def downgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
-    _migrate(commands.downgrade, target, dry_run, options)
+    if sql:
+        _print_sql(commands.downgrade_sql, target, dry_run, options)
+    else:
+        _migrate(commands.downgrade, target, dry_run, options)
+
+
+def _print_sql(
+    verb: Callable[[Config, str], commands.SqlScript],
+    target: str,
+    dry_run: bool,
+    options: dict[str, Any],
+) -> None:
+    """Print the script a run would execute (``--sql``); nothing runs, nothing is locked."""
+    if dry_run:
+        raise click.UsageError("--sql writes nothing already: drop --dry-run")
+    config, output = _setup(options)
+    result = verb(config, target)
+
+    def text() -> list[str]:
+        if not result.store_exists:
+            return [f"-- No device store at {result.store}: nothing to do."]
+        if not result.statements:
+            return [f"-- {result.store} is at {_short(result.to_heads)}: nothing to do."]
+        return result.text.splitlines()
+
+    output.emit(result.to_json(), text)
 
 
 def _migrate(
@@ -623,12 +658,12 @@ def _wants_json(args: list[str]) -> bool:
 
 
 def _fail(as_json: bool, message: str, code: int, kind: str) -> None:
-    """One error: a line on stderr, or with ``--json`` one document on stdout."""
+    """One error: a line on stderr, for a person; with ``--json`` also one document
+    on stdout, for the program that asked for it."""
     if as_json:
         document = {"error": message, "exit_code": code, "kind": kind}
         click.echo(printable_json(json_document(document)))
-    else:
-        click.echo(printable(f"error: {message}"), err=True)
+    click.echo(printable(f"error: {message}"), err=True)
     sys.exit(code)
 
 

@@ -15,7 +15,16 @@ from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequ
 from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 
-__all__ = ["MAX_ATTEMPTS", "CatchUp", "InPlaceResult", "InPlaceStore", "Snapshot", "Store"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "CatchUp",
+    "InPlaceResult",
+    "InPlaceScriptStore",
+    "InPlaceStore",
+    "ScriptStore",
+    "Snapshot",
+    "Store",
+]
 
 # A store that keeps changing under a run (a gateway rewriting paired.json)
 # gets this many attempts, of the run and of catching up with newcomers.
@@ -132,3 +141,53 @@ class InPlaceStore(Protocol):
         dry_run: bool = False,
         report: bool = True,
     ) -> InPlaceResult: ...
+
+
+# A run's ledger as the store holds it: parsed, and its exact text (None: no row).
+LedgerAsRead = tuple[Ledger, str | None]
+
+
+@runtime_checkable
+class ScriptStore(Protocol):
+    """A SQL store that writes a run's statements as a script (``--sql``) instead
+    of running them. Everything here reads only: no lock, no write."""
+
+    def read_ledger_text(self) -> LedgerAsRead:
+        """The ledger and its text as stored, for the script's guard."""
+        ...
+
+    def script_commit(
+        self,
+        snapshot: Snapshot,
+        changes: ChangeSet,
+        read: str | None,
+        ledger: Ledger,
+        lock_timeout: float,
+    ) -> list[str]:
+        """The statements ``commit`` would execute, inside the lock a run takes,
+        guarded to fail unless the store still holds ``read`` and ``snapshot``."""
+        ...
+
+
+@runtime_checkable
+class InPlaceScriptStore(Protocol):
+    """An ``InPlaceStore``'s set-based statements as a script (see ``ScriptStore``)."""
+
+    def script_upgrade_in_place(
+        self,
+        steps: Sequence[Migration],
+        read: str | None,
+        ledger_for: Callable[[int], Ledger],
+        lock_timeout: float,
+    ) -> list[str]:
+        """``ledger_for``: the ledger to write, given the number of devices changed
+        (the script counts them in SQL, as the run does)."""
+        ...
+
+    def script_downgrade_in_place(
+        self,
+        revisions: Sequence[str],
+        read: str | None,
+        ledger_for: Callable[[int], Ledger],
+        lock_timeout: float,
+    ) -> list[str]: ...

@@ -12,16 +12,25 @@ left as they are.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from scopemigrate.devices import TOKEN_PREFIX, ChangeSet
 from scopemigrate.errors import BadStoreError, LockTimeoutError
+from scopemigrate.stores.base import Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE
-from scopemigrate.stores.pairing_rows import PAIRED
+from scopemigrate.stores.pairing_rows import LIST_COLUMNS, PAIRED, updated_columns
 from scopemigrate.stores.sql_base import SqlPairingStore
+from scopemigrate.stores.sql_script import sqlite_literal
+
+# A guard row that is not 1 fails its statement, and ``sqlite3 -bail`` then
+# stops the script inside its transaction, which rolls back.
+GUARD_TABLE = "temp.scopemigrate_guard"
+GUARD_SCHEMA = "CREATE TEMP TABLE scopemigrate_guard (ok INTEGER NOT NULL CHECK (ok = 1));"
 
 # One row: the ledger document (the same JSON model the file stores use).
 LEDGER_SCHEMA = (
@@ -116,3 +125,104 @@ class OpenClawSqliteStore(SqlPairingStore):
 
     def _keep_lock(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")
+
+    # -- offline SQL (--sql) -----------------------------------------------------------------
+
+    def literal(self, value: Any) -> str:
+        return sqlite_literal(value)
+
+    def script_header(self) -> list[str]:
+        return [
+            *super().script_header(),
+            "-- Run it with: sqlite3 -bail DATABASE < THIS-FILE  (-bail: a failed guard",
+            "-- stops the script, and its transaction rolls back)",
+        ]
+
+    def script_begin(self, lock_timeout: float) -> list[str]:
+        # Plain SQL, for any client: how long to wait on a busy database is the
+        # client's setting (sqlite3's -cmd '.timeout MS').
+        return ["BEGIN IMMEDIATE;"]
+
+    def script_ledger_guard(self, read: str | None) -> str:
+        return (
+            f"-- guard: the ledger is as it was read\n{GUARD_SCHEMA}\n"
+            f"INSERT INTO {GUARD_TABLE} SELECT "
+            f"(SELECT document FROM {LEDGER_TABLE} WHERE id = 1) IS {self.literal(read)};"
+        )
+
+    def script_rows_guard(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+        rows: dict[str, dict[str, Any]] = snapshot.private
+        guards = [
+            "-- guard: no device was paired or unpaired since",
+            f"INSERT INTO {GUARD_TABLE} SELECT count(*) = {len(rows)} FROM {PAIRED};",
+        ]
+        if changes.devices:
+            guards.append("-- guard: each row rewritten below holds the scopes that were read")
+        for device_id, fields in changes.devices.items():
+            row = rows[device_id]
+            held = [
+                f"{LIST_COLUMNS[name]} IS {self.literal(row.get(LIST_COLUMNS[name]))}"
+                for name in fields
+                if name in LIST_COLUMNS
+            ]
+            tokens = _tokens(row)
+            for role in _token_roles(fields):
+                old = tokens.get(role, {}).get("scopes")
+                path = self.literal(_scopes_path(role))
+                listed = self.literal(json.dumps(old))
+                held.append(
+                    f"json_type(tokens_json, {path}) IS NULL"
+                    if old is None
+                    else f"json_extract(tokens_json, {path}) IS json({listed})"
+                )
+            guards.append(
+                f"INSERT INTO {GUARD_TABLE} SELECT count(*) = 1 FROM {PAIRED} "
+                f"WHERE device_id = {self.literal(device_id)} AND {' AND '.join(held)};"
+            )
+        return guards
+
+    def script_device_updates(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+        """The rows' new scopes. Token secrets stay out of the script: where a run
+        rewrites ``tokens_json`` whole, the script sets each token's scopes in
+        place (``json_set``, compact as OpenClaw writes the column)."""
+        rows: dict[str, dict[str, Any]] = snapshot.private
+        updates = []
+        for device_id, fields in changes.devices.items():
+            row = rows[device_id]
+            lists = {name: value for name, value in fields.items() if name in LIST_COLUMNS}
+            columns = updated_columns(row, lists, as_text=True) if lists else {}
+            assignments = [f"{column} = {self.literal(value)}" for column, value in columns.items()]
+            tokens = "tokens_json"
+            removed = []
+            for role in _token_roles(fields):
+                path = self.literal(_scopes_path(role))
+                value = fields[TOKEN_PREFIX + role]
+                if value is None:
+                    removed.append(path)
+                else:
+                    tokens = f"json_set({tokens}, {path}, json({self.literal(json.dumps(value))}))"
+            if removed:
+                tokens = f"json_remove({tokens}, {', '.join(removed)})"
+            if tokens != "tokens_json":
+                assignments.append(f"tokens_json = {tokens}")
+            updates.append(
+                f"UPDATE {PAIRED} SET {', '.join(assignments)} "
+                f"WHERE device_id = {self.literal(device_id)};"
+            )
+        return updates
+
+
+def _tokens(row: dict[str, Any]) -> dict[str, Any]:
+    value = json.loads(row.get("tokens_json") or "null")
+    return value if isinstance(value, dict) else {}
+
+
+def _token_roles(fields: dict[str, Any]) -> list[str]:
+    return [name[len(TOKEN_PREFIX) :] for name in fields if name.startswith(TOKEN_PREFIX)]
+
+
+def _scopes_path(role: str) -> str:
+    """The JSON path of one token's scopes, the role quoted as a path key."""
+    if '"' in role or "\\" in role:
+        raise BadStoreError(f"table {PAIRED}: role {role!r}: cannot be named in a JSON path")
+    return f'$."{role}".scopes'

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from scopemigrate.devices import (
     APPROVED_SCOPES,
     SCOPES,
+    ChangeSet,
     DevicePlan,
     DeviceState,
     ScopeList,
@@ -35,10 +36,11 @@ from scopemigrate.ledger import Ledger
 from scopemigrate.logs import get_logger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
-from scopemigrate.stores.base import InPlaceResult
+from scopemigrate.stores.base import InPlaceResult, Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE
 from scopemigrate.stores.pairing_rows import PAIRED, PENDING
 from scopemigrate.stores.sql_base import SqlPairingStore
+from scopemigrate.stores.sql_script import Recorder, postgres_text_literal, terminated
 
 if TYPE_CHECKING:
     import psycopg
@@ -60,6 +62,10 @@ class _Work:
     removed: int = 0
     restored: int = 0
     changed: int | None = None
+
+
+# A set-based run's statements, given the connection to send them to.
+_Run = Callable[[Any], _Work]
 
 
 def redact(url: str) -> str:
@@ -144,14 +150,22 @@ class PostgresStore(SqlPairingStore):
             conn.rollback()  # a failed run keeps nothing; after a commit this is a no-op
             conn.close()
 
+    def _lock_statements(self, conn: Any, timeout: float) -> list[tuple[str, Any]]:
+        """What taking the run's locks executes (``conn`` says which tables exist)."""
+        statements: list[tuple[str, Any]] = [
+            (f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'", None),
+            ("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,)),
+        ]
+        if _has_table(conn, PAIRED):
+            tables = [PAIRED, *([PENDING] if _has_table(conn, PENDING) else [])]
+            statements.append((f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE", None))
+        return statements
+
     def _take_locks(self, conn: psycopg.Connection[Any], timeout: float) -> None:
         pg = _psycopg()
         try:
-            conn.execute(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,))
-            if _has_table(conn, PAIRED):
-                tables = [PAIRED, *([PENDING] if _has_table(conn, PENDING) else [])]
-                conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+            for statement, params in self._lock_statements(conn, timeout):
+                conn.execute(statement, params)
         except pg.errors.LockNotAvailable:
             raise LockTimeoutError(
                 f"{self.location}: another run holds the registry; gave up after {timeout:g}s "
@@ -190,37 +204,7 @@ class PostgresStore(SqlPairingStore):
         # Old lists are kept for the report, and to count the devices changed
         # when several statements may change one device back and forth.
         single = sum(len(migration.operations) for migration in steps) == 1
-        keep_before = report or not single
-
-        def work(conn: psycopg.Connection[Any]) -> _Work:
-            removed = 0
-            first = True
-            for migration in steps:
-                conn.execute(sql.OPEN_REPAIRS)
-                for index, operation in enumerate(migration.operations):
-                    if keep_before and not first:
-                        conn.execute(sql.BEFORE_INDEX)
-                    statement, params = sql.operation_statement(
-                        migration.revision, index, operation, first, keep_before
-                    )
-                    edits = conn.execute(statement, params).rowcount
-                    log.debug(
-                        "revision %s, operation %d: %d edit(s)", migration.revision, index, edits
-                    )
-                    first = False
-                gone = conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
-                log.info(
-                    "revision %s: applied in SQL, %d repair request(s) removed",
-                    migration.revision,
-                    gone,
-                )
-                removed += gone
-            if keep_before:
-                return _Work(removed=removed)
-            row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
-            return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
-
-        return self._in_place(work, ledger_for, dry_run, report)
+        return self._in_place(_upgrade(steps, report or not single), ledger_for, dry_run, report)
 
     def downgrade_in_place(
         self,
@@ -230,29 +214,11 @@ class PostgresStore(SqlPairingStore):
         report: bool = True,
     ) -> InPlaceResult:
         """Undo ``revisions`` (children first) from the provenance tables."""
-
-        def work(conn: psycopg.Connection[Any]) -> _Work:
-            restored = 0
-            for count, revision in enumerate(revisions):
-                conn.execute(sql.REVISION_EDITS)
-                conn.execute(sql.COLLECT_EDITS, (revision,))
-                if count:
-                    conn.execute(sql.BEFORE_INDEX)
-                conn.execute(sql.undo_revision(first=count == 0))
-                back = conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
-                log.info(
-                    "revision %s: undone in SQL, %d repair request(s) restored", revision, back
-                )
-                restored += back
-                for statement in sql.FORGET_REVISION:
-                    conn.execute(statement, (revision,))
-            return _Work(restored=restored)
-
-        return self._in_place(work, ledger_for, dry_run, report)
+        return self._in_place(_downgrade(revisions), ledger_for, dry_run, report)
 
     def _in_place(
         self,
-        work: Callable[[psycopg.Connection[Any]], _Work],
+        work: _Run,
         ledger_for: Callable[[InPlaceResult], Ledger],
         dry_run: bool,
         report: bool,
@@ -289,6 +255,106 @@ class PostgresStore(SqlPairingStore):
         )
         return result
 
+    # -- offline SQL (--sql, InPlaceScriptStore) --------------------------------------------
+
+    def literal(self, value: Any) -> str:
+        from psycopg import sql as pgsql
+
+        def quote(item: Any) -> str:
+            text: str = pgsql.Literal(item).as_string(None)
+            return text
+
+        if isinstance(value, str):
+            return postgres_text_literal(value, quote)
+        return quote(value)
+
+    def script_header(self) -> list[str]:
+        return [
+            *super().script_header(),
+            "-- Run it with: psql -v ON_ERROR_STOP=1 -f THIS-FILE URL  (a failed guard",
+            "-- aborts the transaction: nothing is kept)",
+        ]
+
+    def script_begin(self, lock_timeout: float) -> list[str]:
+        with self._reading() as conn:
+            locks = self._lock_statements(conn, lock_timeout)
+        return ["BEGIN;", *self.script_text(locks)]
+
+    def script_ledger_guard(self, read: str | None) -> str:
+        expected = self.literal(read)
+        body = f"""
+DECLARE
+  stored text;
+BEGIN
+  IF to_regclass('{LEDGER_TABLE}') IS NOT NULL THEN
+    SELECT document INTO stored FROM {LEDGER_TABLE} WHERE id = 1;
+  END IF;
+  IF stored IS DISTINCT FROM {expected} THEN
+    RAISE EXCEPTION 'scopemigrate: the ledger changed since this script was written';
+  END IF;
+END
+"""
+        return f"-- guard: the ledger is as it was read\nDO {_dollar_quoted(body)};"
+
+    def script_rows_guard(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+        raise NotImplementedError("PostgreSQL scripts run set-based (script_*_in_place)")
+
+    def script_upgrade_in_place(
+        self,
+        steps: Sequence[Migration],
+        read: str | None,
+        ledger_for: Callable[[int], Ledger],
+        lock_timeout: float,
+    ) -> list[str]:
+        # Old lists kept, as a run that reports keeps them: the script counts from them.
+        return self._script(_upgrade(steps, keep_before=True), read, ledger_for, lock_timeout)
+
+    def script_downgrade_in_place(
+        self,
+        revisions: Sequence[str],
+        read: str | None,
+        ledger_for: Callable[[int], Ledger],
+        lock_timeout: float,
+    ) -> list[str]:
+        return self._script(_downgrade(revisions), read, ledger_for, lock_timeout)
+
+    def _script(
+        self,
+        work: _Run,
+        read: str | None,
+        ledger_for: Callable[[int], Ledger],
+        lock_timeout: float,
+    ) -> list[str]:
+        """``_in_place``'s statements, in its order, as a script."""
+        recorder = Recorder()
+        for statement in (sql.SCHEMA, sql.FUNCTIONS, sql.BEFORE_TABLE):
+            recorder.execute(statement)
+        prologue = self.script_text(recorder.statements)
+        recorder = Recorder()
+        work(recorder)
+        # The run counts the devices it changed once its statements ran; the
+        # script does the same, in SQL, inside the ledger's text.
+        document = ledger_for(_COUNT_HERE).model_dump_json(indent=2)
+        marker = f'"devices_changed": {_COUNT_HERE}'
+        before, _, after = document.rpartition(marker)
+        head = self.literal(before + '"devices_changed": ')
+        count = f"({sql.COUNT_CHANGED.strip()})::text"
+        counted = f"{head} || {count} || {self.literal(after)}"
+        return [
+            *self.script_header(),
+            *self.script_begin(lock_timeout),
+            self.script_ledger_guard(read),
+            *prologue,
+            "-- guard: every row is one the run accepts (as the run checks them)",
+            f"DO {_dollar_quoted(_BAD_ROW_GUARD)};",
+            *self.script_text(recorder.statements),
+            terminated(LEDGER_SCHEMA),
+            "-- the ledger row, with the number of devices changed counted as the run counts it",
+            f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, {counted})\n"
+            "ON CONFLICT (id) DO UPDATE SET document = excluded.document;",
+            "COMMIT;",
+        ]
+
     def _validate(self, conn: psycopg.Connection[Any]) -> None:
         """Refuse bad rows before any write, as ``read`` would, naming row and column."""
         row = conn.execute(sql.FIRST_BAD_ROW).fetchone()
@@ -313,6 +379,82 @@ class PostgresStore(SqlPairingStore):
                 if plan is not None:
                     plans.append(plan)
         return plans
+
+
+def _upgrade(steps: Sequence[Migration], keep_before: bool) -> _Run:
+    """The statements of an upgrade, sent to ``conn`` (a connection or a ``Recorder``)."""
+
+    def work(conn: Any) -> _Work:
+        removed = 0
+        first = True
+        for migration in steps:
+            conn.execute(sql.OPEN_REPAIRS)
+            for index, operation in enumerate(migration.operations):
+                if keep_before and not first:
+                    conn.execute(sql.BEFORE_INDEX)
+                statement, params = sql.operation_statement(
+                    migration.revision, index, operation, first, keep_before
+                )
+                edits = conn.execute(statement, params).rowcount
+                log.debug("revision %s, operation %d: %d edit(s)", migration.revision, index, edits)
+                first = False
+            gone = conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+            log.info(
+                "revision %s: applied in SQL, %d repair request(s) removed",
+                migration.revision,
+                gone,
+            )
+            removed += gone
+        if keep_before:
+            return _Work(removed=removed)
+        row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
+        return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
+
+    return work
+
+
+def _downgrade(revisions: Sequence[str]) -> _Run:
+    """The statements of a downgrade (see ``_upgrade``)."""
+
+    def work(conn: Any) -> _Work:
+        restored = 0
+        for count, revision in enumerate(revisions):
+            conn.execute(sql.REVISION_EDITS)
+            conn.execute(sql.COLLECT_EDITS, (revision,))
+            if count:
+                conn.execute(sql.BEFORE_INDEX)
+            conn.execute(sql.undo_revision(first=count == 0))
+            back = conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+            log.info("revision %s: undone in SQL, %d repair request(s) restored", revision, back)
+            restored += back
+            for statement in sql.FORGET_REVISION:
+                conn.execute(statement, (revision,))
+        return _Work(restored=restored)
+
+    return work
+
+
+# devices_changed while the ledger's text is written, replaced by a count in SQL.
+_COUNT_HERE = 2**53 - 1
+
+_BAD_ROW_GUARD = f"""
+DECLARE
+  bad record;
+BEGIN
+  SELECT * INTO bad FROM ({sql.FIRST_BAD_ROW.strip()}) AS first_bad;
+  IF FOUND THEN
+    RAISE EXCEPTION 'scopemigrate: table {PAIRED}, row %: %', bad.device_id, bad.problem;
+  END IF;
+END
+"""
+
+
+def _dollar_quoted(body: str) -> str:
+    """``body`` as a PostgreSQL dollar-quoted string, with a tag it does not contain."""
+    tag = "$guard$"
+    while tag in body:
+        tag = tag[:-1] + "_$"
+    return f"{tag}{body}{tag}"
 
 
 def _scope_fields(scopes: Any, approved: Any, tokens: Any) -> dict[str, ScopeList]:

@@ -16,7 +16,8 @@ from typing import Any
 from scopemigrate.devices import ChangeSet
 from scopemigrate.errors import BadStoreError, RunFailedError
 from scopemigrate.ledger import Ledger, parse_ledger
-from scopemigrate.stores.base import CatchUp, Snapshot
+from scopemigrate.printable import printable
+from scopemigrate.stores.base import CatchUp, LedgerAsRead, Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
@@ -25,6 +26,7 @@ from scopemigrate.stores.pairing_rows import (
     snapshot_of,
     write_statements,
 )
+from scopemigrate.stores.sql_script import render, terminated
 
 __all__ = ["SqlPairingStore"]
 
@@ -74,13 +76,17 @@ class SqlPairingStore:
     # -- written once -----------------------------------------------------------------------
 
     def read_ledger(self) -> Ledger:
+        return self.read_ledger_text()[0]
+
+    def read_ledger_text(self) -> LedgerAsRead:
         with self._reading() as conn:
             if not self._has_table(conn, LEDGER_TABLE):
-                return Ledger()
+                return Ledger(), None
             row = conn.execute(f"SELECT document FROM {LEDGER_TABLE} WHERE id = 1").fetchone()
         if row is None:
-            return Ledger()
-        return parse_ledger(row["document"], f"{self.location}: table {LEDGER_TABLE}")
+            return Ledger(), None
+        text: str = row["document"]
+        return parse_ledger(text, f"{self.location}: table {LEDGER_TABLE}"), text
 
     def read(self) -> Snapshot:
         with self._reading() as conn:
@@ -123,6 +129,68 @@ class SqlPairingStore:
             conn.execute(self.ledger_schema)
             for statement, params in statements:
                 conn.execute(statement, params)
+
+    # -- offline SQL (--sql): the same statements, as a script ------------------------------
+
+    def literal(self, value: Any) -> str:
+        """``value`` as a SQL literal of the dialect (what binding it would send)."""
+        raise NotImplementedError
+
+    def script_begin(self, lock_timeout: float) -> list[str]:
+        """What taking the run's lock executes, as script statements."""
+        raise NotImplementedError
+
+    def script_ledger_guard(self, read: str | None) -> str:
+        """A statement that fails unless the ledger still holds ``read``."""
+        raise NotImplementedError
+
+    def script_text(self, statements: list[tuple[str, Any]]) -> list[str]:
+        """Statements as the driver would get them, each ending with a semicolon."""
+        return [
+            terminated(render(text, params, self.literal, self.mark)) for text, params in statements
+        ]
+
+    def script_header(self) -> list[str]:
+        return [f"-- scopemigrate offline SQL for {printable(self.location)}"]
+
+    def script_commit(
+        self,
+        snapshot: Snapshot,
+        changes: ChangeSet,
+        read: str | None,
+        ledger: Ledger,
+        lock_timeout: float,
+    ) -> list[str]:
+        # The commit's statements but the rows' (see script_device_updates).
+        others = ChangeSet(
+            pending_removed=changes.pending_removed, pending_restored=changes.pending_restored
+        )
+        statements = write_statements(
+            snapshot,
+            others,
+            ledger.model_dump_json(indent=2),
+            text_json=self.text_json,
+            mark=self.mark,
+            encode=self._encode,
+        )
+        return [
+            *self.script_header(),
+            *self.script_begin(lock_timeout),
+            terminated(self.ledger_schema),  # the commit's first statement
+            self.script_ledger_guard(read),
+            *self.script_rows_guard(snapshot, changes),
+            *self.script_device_updates(snapshot, changes),
+            *self.script_text(statements),
+            "COMMIT;",
+        ]
+
+    def script_device_updates(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+        """The statements that write the devices' new scopes, secrets left out."""
+        raise NotImplementedError
+
+    def script_rows_guard(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+        """Statements that fail unless each row the script rewrites holds what was read."""
+        raise NotImplementedError
 
     def _locked(self) -> Any:
         if self._conn is None:

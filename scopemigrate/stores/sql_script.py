@@ -1,0 +1,107 @@
+"""Offline SQL (``--sql``): the statements a run would execute, as a script to review.
+
+Alembic's offline mode for the SQL stores. A DBA reads the script, then runs
+it by hand (``psql -v ON_ERROR_STOP=1 -f``, ``sqlite3 -bail``): it does what
+the run would have done, in one transaction, taking the same locks. The run's
+own statements are printed as the run would send them, their parameters
+written as SQL literals; what the script adds is marked ``-- guard``: checks
+that the store is still as it was when the script was written (the ledger,
+and for SQLite each row it rewrites), which fail and roll everything back
+otherwise.
+
+A script is written from a read-only look at the store: nothing is locked,
+nothing written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from scopemigrate.printable import printable
+
+__all__ = ["Recorder", "postgres_text_literal", "render", "sqlite_literal", "terminated"]
+
+# A driver's placeholders: psycopg's (and the percent sign it escapes), sqlite3's.
+_PLACEHOLDERS = {"%s": re.compile(r"%%|%s"), "?": re.compile(r"\?")}
+
+
+def render(
+    statement: str, params: Sequence[Any] | None, literal: Callable[[Any], str], mark: str
+) -> str:
+    """``statement`` with each ``mark`` placeholder replaced by its parameter as a literal.
+
+    Without parameters a driver sends the text as it is (no placeholder, no
+    ``%%``), and so does this.
+    """
+    if params is None:
+        return statement
+    values = iter(params)
+
+    def substitute(found: re.Match[str]) -> str:
+        return "%" if found.group() == "%%" else literal(next(values))
+
+    text = _PLACEHOLDERS[mark].sub(substitute, statement)
+    if next(values, _END) is not _END:
+        raise ValueError("more parameters than placeholders")  # a bug, not user input
+    return text
+
+
+_END = object()
+
+
+def terminated(statement: str) -> str:
+    """One statement of a script: its text, ending with a semicolon."""
+    text = statement.strip()
+    return text if text.endswith(";") else text + ";"
+
+
+def _acts_on_a_terminal(text: str) -> bool:
+    # Line breaks and tabs only lay a literal out over lines (a ledger document).
+    laid_out = text.replace("\n", "").replace("\t", "")
+    return printable(laid_out) != laid_out
+
+
+def sqlite_literal(value: Any) -> str:
+    """A Python value as the SQLite literal that binding it would store."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return f"X'{value.hex()}'"
+    text = str(value)
+    if _acts_on_a_terminal(text):
+        # A control character (or NUL, where some tools end a literal) would act on
+        # the terminal of whoever reviews the script: spell the bytes instead.
+        return f"CAST(X'{text.encode('utf-8').hex()}' AS TEXT)"
+    return "'" + text.replace("'", "''") + "'"
+
+
+def postgres_text_literal(text: str, quote: Callable[[str], str]) -> str:
+    """A PostgreSQL text literal (``quote`` is the driver's), its bytes spelled out
+    when it holds a character a terminal would act on (see ``sqlite_literal``)."""
+    if _acts_on_a_terminal(text):
+        return f"convert_from('\\x{text.encode('utf-8').hex()}'::bytea, 'UTF8')"
+    return quote(text)
+
+
+class _Cursor:
+    rowcount = -1  # DB-API: unknown (nothing ran)
+
+    def fetchone(self) -> None:
+        return None
+
+
+class Recorder:
+    """A connection that runs nothing: it keeps each statement a run sends."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, Sequence[Any] | None]] = []
+
+    def execute(self, statement: str, params: Sequence[Any] | None = None) -> _Cursor:
+        self.statements.append((statement, params))
+        return _Cursor()
