@@ -34,6 +34,7 @@ from scopemigrate.revisions import history_range
 from scopemigrate.scripts import MigrationScript, load_locations
 from scopemigrate.stores import open_store
 from scopemigrate.stores.base import InPlaceResult, InPlaceStore, Snapshot, Store
+from scopemigrate.targets import Release, Target
 from scopemigrate.versions import parse_release
 
 # A gateway may rewrite paired.json at any moment; redo the run on the new
@@ -108,10 +109,12 @@ class HistoryResult:
     store: str
     revisions: list[RevisionInfo]  # newest first
     runs: list[RunRecord] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)  # the store's heads (history -i)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "store": self.store,
+            "current": self.current,
             "revisions": [asdict(r) for r in self.revisions],
             "runs": [r.model_dump() for r in self.runs],
         }
@@ -209,7 +212,7 @@ def _without_cycle_collector() -> Iterator[None]:
 
 def _run(
     config: Config,
-    target: str,
+    target: str | Target,
     dry_run: bool,
     direction: Literal["upgrade", "downgrade"],
     progress: Progress = NO_PROGRESS,
@@ -435,7 +438,7 @@ def _downgrade_once(
 
 def upgrade(
     config: Config,
-    target: str = "head",
+    target: str | Target = "head",
     *,
     dry_run: bool = False,
     progress: Progress = NO_PROGRESS,
@@ -447,7 +450,7 @@ def upgrade(
 
 def downgrade(
     config: Config,
-    target: str,
+    target: str | Target,
     *,
     dry_run: bool = False,
     progress: Progress = NO_PROGRESS,
@@ -512,7 +515,7 @@ def history(config: Config, rev_range: str | None = None) -> HistoryResult:
     if rev_range:
         chosen = history_range(graph, rev_range, applied)
         infos = [info for info in infos if info.revision in chosen]
-    return HistoryResult(store.location, infos, list(ledger.history))
+    return HistoryResult(store.location, infos, list(ledger.history), list(ledger.heads))
 
 
 @dataclass(frozen=True)
@@ -634,8 +637,8 @@ def sync(config: Config, installed: str, *, dry_run: bool = False) -> SyncResult
     then the revisions the release carries are applied.
     """
     parse_release(installed)
-    down = downgrade(config, installed, dry_run=dry_run)
-    up = upgrade(config, installed, dry_run=dry_run)
+    down = downgrade(config, Release(installed), dry_run=dry_run)
+    up = upgrade(config, Release(installed), dry_run=dry_run)
     runs = [run for run in (down, up) if run.revisions]
     return SyncResult(
         down.store,
