@@ -186,13 +186,14 @@ class RevisionGraph:
         return below | dag.reachable([rev], self.down_children.__getitem__)
 
     def heads_of(self, applied: Iterable[str]) -> list[str]:
-        """The revisions of an applied set that no other one of it names as
-        ``down_revision`` (what the ledger records, as Alembic's version table does)."""
+        """The revisions of an applied set that no other one of it builds on, through
+        ``down_revision`` or ``depends_on``: what the ledger records, and what
+        Alembic's version table holds after the same runs."""
         applied_set = set(applied)
         return [
             rev
             for rev in self.order
-            if rev in applied_set and not (self.down_children[rev] & applied_set)
+            if rev in applied_set and not (self.children[rev] & applied_set)
         ]
 
     def in_order(self, revs: Iterable[str]) -> list[str]:
@@ -282,10 +283,19 @@ class RevisionGraph:
     # -- walks ----------------------------------------------------------
 
     def _walk(
-        self, target: Target, start: str | None, steps: int, branch: str | None = None
+        self,
+        target: Target,
+        start: str | None,
+        steps: int,
+        branch: str | None = None,
+        *,
+        clamp: bool = False,
     ) -> str:
         """Step ``steps`` revisions up (>0) or down (<0) from ``start`` (None: below
-        every base), one way only; returns ``BELOW_BASES`` past the bottom."""
+        every base), one way only; returns ``BELOW_BASES`` past the bottom.
+
+        A walk past the end is refused, or with ``clamp`` (history ranges, as in
+        Alembic) stops where it is."""
         here: str | None = start
         for done in range(abs(steps)):
             ways: list[str]
@@ -299,6 +309,8 @@ class RevisionGraph:
             else:
                 downs = self.heads if here is None else list(self.migrations[here].down_revision)
                 ways = downs or [BELOW_BASES]
+            if not ways and clamp:
+                break
             if not ways:
                 where = "above" if steps > 0 else "below"
                 raise TargetError(
@@ -327,8 +339,11 @@ class RevisionGraph:
         below = {p for rev in active for p in self._parents[rev]}
         return self.in_order(active - below)
 
-    def upgrade_targets(self, target: Target, tips: Sequence[str]) -> list[str]:
-        """The revisions an upgrade to ``target`` must reach, from applied ``tips``."""
+    def upgrade_targets(
+        self, target: Target, tips: Sequence[str], *, clamp: bool = False
+    ) -> list[str]:
+        """The revisions an upgrade to ``target`` must reach, from applied ``tips``
+        (``clamp``: a walk past the end stops there instead of being refused)."""
         if isinstance(target, Release):
             return self.heads_of(self.release_set(target.text))
         if isinstance(target, Symbol):
@@ -359,13 +374,13 @@ class RevisionGraph:
                     f"several revisions are applied ({', '.join(s or '' for s in starts)}): "
                     "walk from one of them (REV+N) or within a branch (LABEL@+N)",
                 )
-            reached = self._walk(target, starts[0], target.steps, target.branch)
+            reached = self._walk(target, starts[0], target.steps, target.branch, clamp=clamp)
         elif target.steps > 0:
             anchor = self._revision(target.anchor)
-            reached = self._walk(target, anchor, target.steps, target.branch)
+            reached = self._walk(target, anchor, target.steps, target.branch, clamp=clamp)
         else:
             anchor = self._revision(target.anchor, target.branch)
-            reached = self._walk(target, anchor, target.steps)
+            reached = self._walk(target, anchor, target.steps, clamp=clamp)
         return [reached] if reached else []
 
     def _named(self, target: Name) -> list[str]:
@@ -390,7 +405,7 @@ class RevisionGraph:
         raise TargetError(target.text, "a release is not one revision")  # pragma: no cover
 
     def _relative_down(
-        self, target: Relative, tips: Sequence[str]
+        self, target: Relative, tips: Sequence[str], *, clamp: bool = False
     ) -> tuple[str | None, str | None]:
         branch = target.branch
         if target.steps >= 0:
@@ -401,12 +416,19 @@ class RevisionGraph:
                     f"{describe(target)}'",
                 )
             anchor = self._revision(target.anchor)
-            reached = self._walk(target, anchor, target.steps, branch)
+            reached = self._walk(target, anchor, target.steps, branch, clamp=clamp)
             return branch, reached or None
         if target.anchor is not None:
             start = self._revision(target.anchor, branch)
         elif branch is not None:
             on_branch = self._on_lineage(tips, branch)
+            if not on_branch:
+                # A branch held only through depends_on: its tips along down_revision.
+                applied = self.ancestors(tips)
+                line_tips = [
+                    r for r in self.order if r in applied and not self.down_children[r] & applied
+                ]
+                on_branch = self._on_lineage(line_tips, branch)
             if len(on_branch) != 1:
                 raise TargetError(
                     describe(target),
@@ -425,7 +447,7 @@ class RevisionGraph:
                 )
             start = tips[0]
             branch = start
-        reached = self._walk(target, start, target.steps)
+        reached = self._walk(target, start, target.steps, clamp=clamp)
         return branch, reached or None
 
     # -- the one entry point ------------------------------------------------
@@ -524,7 +546,12 @@ class RevisionGraph:
         included (Alembic's ``history -r``); an empty side is base or heads."""
         upper = spec.upper or Symbol("heads")
         lower_revs = self._range_lower(spec, tips)
-        reached = self.upgrade_targets(upper, lower_revs)
+        # A relative UPPER walks from LOWER; ``current`` is what the store holds.
+        reached = (
+            list(tips)
+            if upper == Symbol("current")
+            else self.upgrade_targets(upper, lower_revs, clamp=True)
+        )
         self._refuse_overlap(upper, reached)
         required = self.ancestors(reached)
         outside = [rev for rev in lower_revs if rev not in required]
@@ -543,10 +570,10 @@ class RevisionGraph:
         if lower is None:
             return []
         if isinstance(lower, Relative):
-            upper_tips = self.upgrade_targets(spec.upper or Symbol("heads"), tips)
-            _, kept = self._relative_down(lower, upper_tips)
+            upper_tips = self.upgrade_targets(spec.upper or Symbol("heads"), tips, clamp=True)
+            _, kept = self._relative_down(lower, upper_tips, clamp=True)
             return [kept] if kept else []
-        return self.upgrade_targets(lower, tips)
+        return self.upgrade_targets(lower, tips, clamp=True)
 
 
 def _at(branch: str | None, name: str) -> str:
