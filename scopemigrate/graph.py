@@ -507,11 +507,17 @@ class RevisionGraph:
                 )
         undone = self.descendants(roots) & applied
         if keep is not None and not undone and keep not in tips:
-            state = "is not applied" if keep not in applied else "is below nothing applied"
+            if keep not in applied:
+                why = f"revision {keep} is not applied, so there is nothing above it to undo"
+            else:
+                why = (
+                    f"nothing is applied above {keep} along its line (what is applied "
+                    "only depends_on it), so there is nothing to undo"
+                )
             raise TargetError(
                 describe(target),
-                f"revision {keep} {state} on this store's current line "
-                f"({', '.join(tips) or 'base'}); downgrade to one of its ancestors instead",
+                f"{why} (current: {', '.join(tips) or 'base'}); name a revision that is "
+                "applied and below the current heads",
             )
         return undone
 

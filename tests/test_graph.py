@@ -217,7 +217,13 @@ def test_upgrade_to_any_target_then_back_visits_each_revision_once_respecting_ed
             assert down.index(parent) > down.index(rev)  # children first
     # A partial downgrade keeps a set closed under ancestry.
     cut = data.draw(st.sampled_from(up))
-    keep = graph.resolve(cut, applied, downgrade=True)
+    try:
+        keep = graph.resolve(cut, applied, downgrade=True)
+    except TargetError:
+        # Alembic refuses a downgrade that would undo nothing, unless cut is a head.
+        assert not graph.descendants(graph.down_children[cut]) & applied
+        assert cut not in graph.heads_of(applied)
+        return
     assert cut in keep and all(graph.ancestors([rev]) <= keep for rev in keep)
     # What builds on cut along down_revision goes, with what depends on that; a
     # revision that only depends_on cut stays (Alembic's rule).
