@@ -529,7 +529,7 @@ class StampResult:
         return asdict(self) | {"changed": self.from_heads != self.to_heads}
 
 
-def stamp(config: Config, target: str) -> StampResult:
+def stamp(config: Config, target: str | Target) -> StampResult:
     """Record ``target`` as applied without changing any device (adopting a store).
 
     Stamped revisions carry no provenance, so a later downgrade through them
@@ -543,7 +543,7 @@ def stamp(config: Config, target: str) -> StampResult:
         ledger = store.read_ledger()
         graph = _graph(context, ledger)
         applied = graph.ancestors(ledger.heads)
-        wanted = graph.ancestors(graph.resolve(target, applied))
+        wanted = graph.resolve_stamp(target, applied)
         new_heads = graph.heads_of(wanted)
         if new_heads == list(ledger.heads):
             return StampResult(store.location, list(ledger.heads), new_heads)

@@ -476,6 +476,40 @@ class RevisionGraph:
             return applied_set | self.ancestors(reached)
         return applied_set - self._to_undo(parsed, applied_set, tips)
 
+    def resolve_stamp(self, target: str | Target, applied: Iterable[str]) -> set[str]:
+        """The applied set ``stamp TARGET`` records, as Alembic's stamp does: the
+        current heads related to TARGET (through any edge) are replaced by it, up or
+        down; other heads stay; ``base`` (or ``LABEL@base``) drops the related heads."""
+        parsed = parse_target(target) if isinstance(target, str) else target
+        if isinstance(parsed, Release):
+            return self.release_set(parsed.text)
+        if isinstance(parsed, Relative):
+            raise TargetError(
+                describe(parsed),
+                "stamp records a named state: give a revision, a label, head, heads or base",
+            )
+        tips = self.heads_of(self.ancestors(applied))
+        dests = self.upgrade_targets(parsed, tips)
+        against = list(dests)
+        if parsed.branch is not None:
+            against.append(self.branch_revision(parsed.branch))
+        related = [tip for tip in tips if not against or self._related(tip, against)]
+        heads = set(tips)
+        if not dests:
+            heads -= set(related)
+        for dest in dests:
+            if dest in related:
+                continue
+            if self._related(dest, related):
+                heads = (heads - set(related)) | {dest}
+            else:
+                heads.add(dest)
+        return self.ancestors(heads)
+
+    def _related(self, rev: str, others: Iterable[str]) -> bool:
+        """Whether ``rev`` builds on, or is built on by, one of ``others`` (any edge)."""
+        return bool((self.ancestors([rev]) | self.descendants([rev])) & set(others))
+
     def _release_reading(self, target: Name) -> Release | None:
         try:
             self.lookup(target.text)

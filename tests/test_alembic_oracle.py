@@ -50,12 +50,16 @@ DELIBERATE = {
     # `history -r A:B` where a head B names is not above A: Alembic fails with an
     # AssertionError in its topological sort; scopemigrate lists the path to the rest.
     "history to heads not above LOWER",
+    # `stamp -N`: Alembic walks down from every head; scopemigrate's stamp takes only
+    # named states (REV+N, LABEL@-N... are refused by both).
+    "stamp -N",
 }
 
 # Graphs left out of the generator, because Alembic itself fails on them half-way
 # through an upgrade (a KeyError in HeadMaintainer, or an UPDATE matching no row):
 # a merge whose parents include a revision another parent builds on, or a
-# depends_on naming what a parent already builds on, beside a merge. scopemigrate
+# depends_on naming what a parent already builds on (Alembic then records a
+# version row below another, or deletes a row that is not there). scopemigrate
 # handles both (tests/test_targets.py).
 REDUNDANT = "redundant parents"
 
@@ -137,6 +141,9 @@ class Alembic:
     def downgrade(self, target: str, heads: Sequence[str]) -> set[str]:
         return self._run(lambda: self.script._downgrade_revs(target, tuple(heads)), heads)
 
+    def stamp(self, target: str, heads: Sequence[str]) -> set[str]:
+        return self._run(lambda: self.script._stamp_revs(target, tuple(heads)), heads)
+
     def history(self, lower: str, upper: str, heads: Sequence[str]) -> set[str]:
         """``alembic history -r lower:upper``: ``current`` is the heads tuple."""
         base: Any = tuple(heads) if lower == "current" else lower
@@ -198,9 +205,10 @@ def graphs(draw: st.DrawFn) -> list[Migration]:
             # down_revision again (Alembic accepts both).
             depends = [labelled.get(dep, dep) if draw(st.booleans()) else dep]
             depends_raw = [dep]
-            # A dependency that a parent already builds on, next to a merge, makes
-            # Alembic's HeadMaintainer delete a row that is not there (REDUNDANT).
-            if len(parents) > 1 and any(dep in below[p] and dep != p for p in parents):
+            # A dependency that a parent already builds on makes Alembic's
+            # HeadMaintainer delete a row that is not there, or keep a row below
+            # another (REDUNDANT).
+            if any(dep in below[p] and dep != p for p in parents):
                 depends, depends_raw = [], []
             if any(p in below[dep] and p != dep for p in parents):
                 depends, depends_raw = [], []
@@ -291,6 +299,8 @@ def starting_points(graph: RevisionGraph, oracle: Alembic, revs: Sequence[str]) 
 
 def _deliberate(direction: str, form: str, tips: Sequence[str], text: str) -> str | None:
     target = parse_target(text)
+    if direction == "stamp" and isinstance(target, Relative):
+        return "stamp -N"
     if direction == "downgrade" and form == "-N" and len(tips) > 1:
         return "bare -N from several heads"
     if (
@@ -309,8 +319,13 @@ def compare(
     applied = graph.ancestors(start)
     tips = graph.heads_of(applied)
     assert set(tips) == start, f"ledger heads {tips} != Alembic's version table {start}"
-    mine = ours(lambda: graph.resolve(text, applied, downgrade=direction == "downgrade"))
-    run = oracle.upgrade if direction == "upgrade" else oracle.downgrade
+    if direction == "stamp":
+        mine = ours(lambda: graph.resolve_stamp(text, applied))
+    else:
+        mine = ours(lambda: graph.resolve(text, applied, downgrade=direction == "downgrade"))
+    run = {"upgrade": oracle.upgrade, "downgrade": oracle.downgrade, "stamp": oracle.stamp}[
+        direction
+    ]
     heads = theirs(lambda: run(text, sorted(start)))
     expected = None if heads is None else graph.ancestors(heads)
     STATS["comparisons"] += 1
@@ -326,7 +341,7 @@ def compare(
     if walked_below and heads is None and mine == applied:
         STATS[f"deliberate: {reason}"] += 1
         return
-    if reason == "bare -N from several heads" and mine is None:
+    if reason in ("bare -N from several heads", "stamp -N") and mine is None:
         STATS[f"deliberate: {reason}"] += 1
         return
     raise AssertionError(
@@ -360,7 +375,7 @@ def _differential(migrations: list[Migration], data: st.DataObject) -> None:
     starts = starting_points(graph, oracle, [draw(graph.order) for _ in range(3)])
     for start in starts:
         for form, text in forms.items():
-            for direction in ("upgrade", "downgrade"):
+            for direction in ("upgrade", "downgrade", "stamp"):
                 compare(graph, oracle, direction, form, text, start)
         compare_history(graph, oracle, draw, start)
 

@@ -237,6 +237,17 @@ def test_every_missing_form_now_resolves(labelled: RevisionGraph) -> None:
     assert released.resolve(Release("2026"), set()) == set()  # sync's installed version
 
 
+def test_stamp_replaces_the_related_heads_and_keeps_the_others(labelled: RevisionGraph) -> None:
+    everything = set(labelled.migrations)
+    assert labelled.resolve_stamp("a2", everything) == {"a1", "a2"}
+    assert labelled.resolve_stamp("b2", {"a1", "a2", "a3"}) == everything
+    assert labelled.resolve_stamp("base", everything) == set()
+    other = RevisionGraph([m("a1"), m("c1", labels=("other",))])
+    assert other.resolve_stamp("other@base", {"a1", "c1"}) == {"a1"}
+    with pytest.raises(TargetError, match="stamp records a named state"):
+        labelled.resolve_stamp("-1", everything)
+
+
 def test_history_range_is_the_path_from_lower_to_upper(labelled: RevisionGraph) -> None:
     rng = parse_range
     assert labelled.history_range(rng("a1:b2"), []) == {"a1", "a2", "b1", "b2"}
@@ -267,6 +278,11 @@ def test_deliberate_redundant_merge_parents_are_handled() -> None:
     graph = RevisionGraph([m("a1"), m("a2", ("a1",)), m("mg", ("a1", "a2"))])
     assert graph.resolve("head", set()) == {"a1", "a2", "mg"}
     assert graph.resolve("a2", {"a1", "a2", "mg"}, downgrade=True) == {"a1", "a2"}
+    # A depends_on naming what the parent already builds on: Alembic keeps a version
+    # row below another after a downgrade; the ledger records only real heads.
+    graph = RevisionGraph([m("a1"), m("a2", ("a1",)), m("a3", ("a2",), depends=("a1",))])
+    kept = graph.resolve("a2", {"a1", "a2", "a3"}, downgrade=True)
+    assert kept == {"a1", "a2"} and graph.heads_of(kept) == ["a2"]
 
 
 # -- the command line -----------------------------------------------------------
