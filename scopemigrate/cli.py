@@ -192,8 +192,15 @@ def main() -> None:
 TARGET_ARGUMENT = {"ignore_unknown_options": True}
 
 
+def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A target argument; an unknown option that is not a relative target stays a usage error."""
+    if value is not None and value.startswith("-") and not value[1:2].isdigit():
+        raise click.NoSuchOption(value, ctx=ctx)
+    return value
+
+
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target", default="head")
+@click.argument("target", default="head", callback=_target)
 @dry_run_option
 @no_backup_option
 @common_options
@@ -203,7 +210,7 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target")
+@click.argument("target", callback=_target)
 @dry_run_option
 @no_backup_option
 @common_options
@@ -378,7 +385,7 @@ def history(rev_range: str | None, indicate_current: bool, **options: Any) -> No
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target")
+@click.argument("target", callback=_target)
 @common_options
 def stamp(target: str, **options: Any) -> None:
     """Record TARGET as applied without changing any device (adopt a store)."""
@@ -475,7 +482,7 @@ def branches(**options: Any) -> None:
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("rev")
+@click.argument("rev", callback=_target)
 @common_options
 def show(rev: str, **options: Any) -> None:
     """Show one revision in full (REV, LABEL, LABEL@head, current, a release...)."""

@@ -34,7 +34,7 @@ from scopemigrate.revisions import history_range
 from scopemigrate.scripts import MigrationScript, load_locations
 from scopemigrate.stores import open_store
 from scopemigrate.stores.base import InPlaceResult, InPlaceStore, Snapshot, Store
-from scopemigrate.targets import Release, Target
+from scopemigrate.targets import Release, Target, check_direction, parse_target
 from scopemigrate.versions import parse_release
 
 # A gateway may rewrite paired.json at any moment; redo the run on the new
@@ -218,6 +218,8 @@ def _run(
     progress: Progress = NO_PROGRESS,
     report: bool = True,
 ) -> RunResult:
+    parsed = parse_target(target) if isinstance(target, str) else target
+    check_direction(parsed, downgrade=direction == "downgrade")  # even with no store
     context = _context(config)
     store = context.store
     if not store.exists():
@@ -229,7 +231,7 @@ def _run(
             ledger = store.read_ledger()
             graph = _graph(context, ledger)
             applied = graph.ancestors(ledger.heads)
-            wanted = graph.resolve(target, applied, downgrade=direction == "downgrade")
+            wanted = graph.resolve(parsed, applied, downgrade=direction == "downgrade")
             plan_step: Callable[..., RunResult | None] = (
                 _upgrade_once if direction == "upgrade" else _downgrade_once
             )

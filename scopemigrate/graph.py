@@ -44,6 +44,7 @@ from scopemigrate.targets import (
     Release,
     Symbol,
     Target,
+    check_direction,
     describe,
     is_dotted_release,
     parse_target,
@@ -359,11 +360,7 @@ class RevisionGraph:
             return [found] if found else []
         if isinstance(target, Name):
             return self._named(target)
-        if target.steps <= 0 and target.anchor is None:
-            raise TargetError(
-                describe(target),
-                f"upgrade only moves up: use +N, or 'scopemigrate downgrade {describe(target)}'",
-            )
+        check_direction(target, downgrade=False)
         if target.anchor is None:
             starts: list[str | None] = list(tips) or [None]
             if target.branch is not None:
@@ -408,13 +405,9 @@ class RevisionGraph:
         self, target: Relative, tips: Sequence[str], *, clamp: bool = False
     ) -> tuple[str | None, str | None]:
         branch = target.branch
+        check_direction(target, downgrade=True)
         if target.steps >= 0:
-            if target.anchor is None:
-                raise TargetError(
-                    describe(target),
-                    "downgrade only moves down: use -N, or 'scopemigrate upgrade "
-                    f"{describe(target)}'",
-                )
+            assert target.anchor is not None  # check_direction refused the rest
             anchor = self._revision(target.anchor)
             reached = self._walk(target, anchor, target.steps, branch, clamp=clamp)
             return branch, reached or None

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from scopemigrate.errors import TargetSyntaxError
+from scopemigrate.errors import TargetError, TargetSyntaxError
 
 # What a branch name or anchor may hold: the characters of revision ids and labels.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -146,3 +146,20 @@ def describe(target: Target) -> str:
     if isinstance(target, Relative):
         return f"{prefix}{target.anchor or ''}{target.steps:+d}"
     return prefix + target.text
+
+
+def check_direction(target: Target, downgrade: bool) -> None:
+    """Refuse a relative target that moves the wrong way whatever the store holds
+    (``upgrade -1``, ``downgrade +2``): checked before the store is even opened."""
+    if not isinstance(target, Relative) or target.anchor is not None:
+        return
+    if not downgrade and target.steps <= 0:
+        raise TargetError(
+            describe(target),
+            f"upgrade only moves up: use +N, or 'scopemigrate downgrade {describe(target)}'",
+        )
+    if downgrade and target.steps >= 0:
+        raise TargetError(
+            describe(target),
+            f"downgrade only moves down: use -N, or 'scopemigrate upgrade {describe(target)}'",
+        )

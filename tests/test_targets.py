@@ -315,6 +315,16 @@ def write_chain(folder: Path) -> Path:
     return folder
 
 
+def test_cli_wrong_directions_are_refused_even_without_a_store(tmp_path: Path) -> None:
+    absent = ("--store", str(tmp_path / "nothing-here"))
+    for verb, target in (("upgrade", "-1"), ("downgrade", "+2"), ("upgrade", "plugin@-1")):
+        refused = run_cli(verb, target, *absent)
+        assert refused.returncode == TARGET_REFUSED, (verb, target, refused.stderr)
+        assert refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
+    unknown = run_cli("upgrade", "--bogus", *absent)
+    assert unknown.returncode == cli.EXIT_USAGE and "No such option" in unknown.stderr
+
+
 def test_cli_negative_targets_exit_codes_and_read_only_views(tmp_path: Path) -> None:
     chain = write_chain(tmp_path / "migrations")
     store = copy_store("2026.2.15-mixed", tmp_path)
