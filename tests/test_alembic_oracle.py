@@ -37,7 +37,7 @@ from scopemigrate.graph import RevisionGraph
 from scopemigrate.migration import Migration
 from scopemigrate.targets import Relative, parse_target
 
-GRAPHS = 300  # hypothesis examples; each checks every target form from several states
+GRAPHS = 600  # hypothesis examples; each checks every target form from several states
 
 # Deliberate differences, each explained in docs/authoring.md ("Targets"):
 DELIBERATE = {
