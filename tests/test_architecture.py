@@ -23,6 +23,7 @@ FACT_MODULES = {
     "scopemigrate.errors",
     "scopemigrate.config",
     "scopemigrate.installed",
+    "scopemigrate.platforms",
     "scopemigrate.versions",
     "scopemigrate.migration_files",
     "scopemigrate.stores",
