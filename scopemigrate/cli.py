@@ -92,7 +92,7 @@ def common_options(func: F) -> F:
         ),
         click.option(
             "--lock-timeout",
-            type=float,
+            type=click.FloatRange(min=0),
             default=None,
             metavar="SECONDS",
             help="Wait this long for the store's lock.",
@@ -280,7 +280,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
 @main.command()
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0),
     default=DEFAULT_TIMEOUT_SECONDS,
     metavar="SECONDS",
     help="Wait at most this long for another run's lock.",

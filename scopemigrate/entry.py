@@ -37,6 +37,16 @@ VALUE_OPTIONS = (
     "--lock-timeout",
 )
 FLAG_OPTIONS = ("--json", "--no-backup", "-q", "--quiet", "-v", "--verbose")
+# Options whose value the full CLI reads as seconds, at least 0: any other value
+# sends the call to the full CLI, which refuses it as a usage error.
+SECONDS_OPTIONS = ("--timeout", "--lock-timeout")
+
+
+def _seconds(value: str) -> bool:
+    try:
+        return float(value) >= 0  # False for NaN too: the full CLI decides that one
+    except ValueError:
+        return False
 
 
 # ``upgrade head``'s options that the quick answer understands; any other
@@ -63,6 +73,8 @@ def parse_hook_args(
                 if index == len(argv):
                     return None
                 value = argv[index]
+            if name in SECONDS_OPTIONS and not _seconds(value):
+                return None
             found.setdefault(name, []).append(value)
         else:
             return None

@@ -26,7 +26,7 @@ from scopemigrate.config import Config
 from scopemigrate.errors import ConfigError
 from scopemigrate.headmark import JOURNAL_NAME, LEDGER_NAME, migration_file_names
 from scopemigrate.installed import InstalledVersion, VersionSources, detect
-from scopemigrate.stores import state_dir_from_path
+from scopemigrate.stores import named_path_missing, state_dir_from_path
 from scopemigrate.stores.openclaw_paths import resolve_state_dir
 from scopemigrate.versions import parse_release, selection_ceiling
 
@@ -111,6 +111,7 @@ def version_sources(config: Config, explicit: str | None) -> VersionSources:
         npm_package=config.npm_package or defaults.npm_package,
         program=config.program or defaults.program,
         state_dir=json_state_dir(config),
+        named=frozenset(key for key in ("npm_package", "program") if getattr(config, key)),
     )
 
 
@@ -201,8 +202,8 @@ def _heads_of(document: bytes) -> list[str]:
 def _store_heads(config: Config) -> tuple[bool, list[str] | None]:
     """(whether an OpenClaw store exists, its applied heads or None when unsure)."""
     state_dir = json_state_dir(config)
-    if state_dir is None:
-        return True, None
+    if state_dir is None or named_path_missing(config.store):
+        return True, None  # a URL, or a named store that is not there: the full run says
     live_json = (state_dir / "devices" / "paired.json").is_file()
     database = state_dir / "state" / "openclaw.sqlite"
     if database.exists():

@@ -13,7 +13,7 @@ from scopemigrate.stores.openclaw_paths import resolve_state_dir
 if TYPE_CHECKING:  # the protocol pulls in pydantic; the hook's no-op path must not
     from scopemigrate.stores.base import Store
 
-__all__ = ["open_store", "state_dir_from_path"]
+__all__ = ["named_path_missing", "open_store", "state_dir_from_path"]
 
 
 def state_dir_from_path(path: Path) -> Path:
@@ -52,13 +52,39 @@ def open_store(
             raise StoreNotFoundError(f"{database}: no SQLite database here ({spec})")
         return OpenClawSqliteStore(database)
     if sep and scheme == "openclaw-json":
-        return OpenClawJsonStore(state_dir_from_path(Path(rest).expanduser()), keep_backups)
+        named = Path(rest).expanduser()
+        _named_path_exists(named, spec)
+        return OpenClawJsonStore(state_dir_from_path(named), keep_backups)
     if sep and len(scheme) > 1 and not rest.startswith("\\"):
         raise ConfigError(f"store URL {spec!r}: unknown scheme {scheme!r} (known: {URL_FORMS})")
     path = Path(spec).expanduser()
+    _named_path_exists(path, spec)
     if path.suffix in (".sqlite", ".db") and path.is_file():
         return OpenClawSqliteStore(path)
     return detect_generation(state_dir_from_path(path), keep_backups)
+
+
+def named_path_missing(spec: str | None) -> bool:
+    """Whether ``spec`` names a JSON store's path that is not there (see below)."""
+    if not spec:
+        return False
+    scheme, sep, rest = spec.partition(":")
+    if sep and scheme == "openclaw-json":
+        spec = rest
+    elif sep and len(scheme) > 1:
+        return False  # a URL: its own adapter decides
+    return not os.path.lexists(Path(spec).expanduser())
+
+
+def _named_path_exists(path: Path, spec: str) -> None:
+    """A path the user named must be there: absent, it is a typo, not a fresh install
+    (only the state dir OpenClaw's own rules find may be absent)."""
+    if not os.path.lexists(path):
+        raise StoreNotFoundError(
+            f"{path}: no such file or folder, and a store named with --store, "
+            "SCOPEMIGRATE_STORE or the configuration must exist (left out, OpenClaw's own "
+            "state dir is used, and its absence is a fresh install)"
+        )
 
 
 def detect_generation(state_dir: Path, keep_backups: int) -> Store:
