@@ -22,6 +22,7 @@ from scopemigrate.engine import DevicePlan
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS, version_sources, with_version_sources
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import detect
+from scopemigrate.ownership import act_for_store
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.
@@ -39,6 +40,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.StoreChangedError, 9),
     (errors.VerifyFailedError, 10),
     (errors.CheckFailedError, 11),
+    (errors.StorePermissionError, 12),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,6 +100,11 @@ def common_options(func: F) -> F:
             help="Wait this long for the store's lock.",
         ),
         click.option(
+            "--as-user",
+            metavar="USER",
+            help="As root: act as USER, whose home finds the store (default: the store's owner).",
+        ),
+        click.option(
             "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
         ),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing on success."),
@@ -117,6 +124,7 @@ def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
         lock_timeout=options.pop("lock_timeout"),
         config_file=options.pop("config_file"),
     )
+    config = act_for_store(config, options.pop("as_user"))  # before any store file is opened
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
     return config, output
 

@@ -35,6 +35,7 @@ VALUE_OPTIONS = (
     "--program",
     "--timeout",
     "--lock-timeout",
+    "--as-user",
 )
 FLAG_OPTIONS = ("--json", "--no-backup", "-q", "--quiet", "-v", "--verbose")
 # Options whose value the full CLI reads as seconds, at least 0: any other value
@@ -103,6 +104,7 @@ def quick_hook(argv: list[str]) -> bool:
         with_version_sources,
     )
     from scopemigrate.installed import detect
+    from scopemigrate.ownership import act_for_store
 
     try:
         config_file = last("--config")
@@ -111,6 +113,7 @@ def quick_hook(argv: list[str]) -> bool:
             locations=args.get("--migrations"),
             config_file=Path(config_file) if config_file else None,
         )
+        config = act_for_store(config, last("--as-user"))
         config = with_version_sources(
             config,
             distribution=last("--distribution"),
@@ -177,6 +180,8 @@ def marked_store(args: dict[str, list[str]]) -> str | None:
         return None  # a URL, or a path whose printed form the full CLI decides
     if parts[-1] in ("devices", "paired.json") or not os.path.isdir(spec):
         return None
+    if os.geteuid() == 0 and (env.get("SCOPEMIGRATE_AS_USER") or os.stat(spec).st_uid != 0):
+        return None  # root on another user's store: ownership.py decides whose rights
     return os.path.normpath(spec)
 
 
@@ -223,6 +228,7 @@ def quick_upgrade_head(argv: list[str]) -> bool:
     from scopemigrate.config import load_config
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.hook import at_head, json_state_dir
+    from scopemigrate.ownership import act_for_store
 
     config_file = args.get("--config", [None])[-1]
     try:
@@ -231,6 +237,7 @@ def quick_upgrade_head(argv: list[str]) -> bool:
             locations=args.get("--migrations"),
             config_file=Path(config_file) if config_file else None,
         )
+        config = act_for_store(config)
         done, heads = at_head(config)
     except ScopemigrateError:
         return False  # the full CLI reports it, with its exit code
