@@ -144,10 +144,10 @@ def quick_hook(argv: list[str]) -> bool:
 _SCOPEMIGRATE_KEY = re.compile(rb"""scopemigrate["']?\s*[.=\]]""")
 
 
-def _pyproject_may_configure() -> bool:
-    """Whether ./pyproject.toml may hold scopemigrate settings (unreadable: it may)."""
+def _pyproject_may_configure(path: str) -> bool:
+    """Whether this pyproject.toml may hold scopemigrate settings (unreadable: it may)."""
     try:
-        with open("pyproject.toml", "rb") as handle:
+        with open(path, "rb") as handle:
             return _SCOPEMIGRATE_KEY.search(handle.read()) is not None
     except FileNotFoundError:
         return False
@@ -165,10 +165,13 @@ def marked_store(args: dict[str, list[str]]) -> str | None:
     env = os.environ
     if "--config" in args or env.get("SCOPEMIGRATE_CONFIG"):
         return None
-    if os.path.exists("scopemigrate.toml"):
-        return None
-    if _pyproject_may_configure():
-        return None
+    from scopemigrate.config_files import PYPROJECT, STANDALONE, search_folders
+
+    for folder in search_folders("."):  # the folders config.py reads a file from
+        if os.path.exists(os.path.join(folder, STANDALONE)):
+            return None
+        if _pyproject_may_configure(os.path.join(folder, PYPROJECT)):
+            return None
     spec = args["--store"][-1] if "--store" in args else env.get("SCOPEMIGRATE_STORE")
     if not spec:
         return None  # OpenClaw's own state dir: found by the full rules
