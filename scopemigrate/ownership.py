@@ -105,34 +105,51 @@ def _foreign_files(folder: Path, user: User) -> list[Path]:
 
 
 def _load_the_full_run(config: Config) -> None:
-    """Import what a run may need while root can still read it: the owner may not
-    be able to read where scopemigrate is installed (a folder under /root)."""
+    """Import what a run may need while root can still read it, for an owner who
+    cannot read the Python installation (an interpreter under /root, say)."""
     import importlib
 
     modules = ["scopemigrate.cli", "scopemigrate.stores.openclaw_json"]
     modules += ["scopemigrate.stores.openclaw_sqlite", "subprocess", "shutil"]  # installed.py
+    modules.append("difflib")  # click builds its "no such option" error, even for -q, with it
     if (config.store or "").startswith(("postgresql:", "postgres:")):
         modules.append("scopemigrate.stores.postgres")
     for module in modules:
         importlib.import_module(module)
 
 
-def _check_readable(config: Config, user: User) -> None:
-    """After the drop: the migration files must be readable with the owner's rights."""
-    for location in config.locations:
+def _unreadable_by(user: User, paths: list[Path]) -> list[bool]:
+    """For each path, whether ``user`` cannot read it (a missing path: False, the run
+    names it). Asked in a child that takes the user's rights: only the kernel knows."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's result is read by the parent
+        code = 1
         try:
-            os.stat(location)
-            readable = os.access(location, os.R_OK | os.X_OK)
-        except FileNotFoundError:
-            continue  # the run itself names a missing folder
-        except PermissionError:
-            readable = False
-        if not readable:
-            raise StorePermissionError(
-                f"{location}: {user}, who owns the store, cannot read these migration "
-                "files; install scopemigrate where every user can read it (pipx install "
-                "--global, /usr/local); nothing was changed"
-            )
+            os.close(read_end)
+            drop_privileges(user)
+            answer = "".join("1" if _blocked(path) else "0" for path in paths)
+            os.write(write_end, answer.encode("ascii"))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read().decode("ascii")
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or len(answer) != len(paths):
+        raise StorePermissionError(f"cannot take the rights of {user}, who owns the store")
+    return [flag == "1" for flag in answer]
+
+
+def _blocked(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        return True
+    return not os.access(path, os.R_OK | os.X_OK)
 
 
 def drop_privileges(user: User) -> None:
@@ -185,7 +202,18 @@ def act_for_store(config: Config, as_user: str | None = None) -> Config:
                 f"{foreign[0]}: not owned by {target}, who owns the store; nothing was "
                 f"changed (give it back: chown -R {target.name or target.uid} {folder})"
             )
-    _load_the_full_run(config)
+    installation = [Path(os.__file__).parent, Path(__file__).parent.parent]  # stdlib, ours
+    locations = list(config.locations)
+    blocked = _unreadable_by(target, [*installation, *locations])
+    for location, unreadable in zip(locations, blocked[len(installation) :], strict=True):
+        if unreadable:
+            raise StorePermissionError(
+                f"{location}: {target}, who owns the store, cannot read these migration "
+                "files, and a run as root acts with the owner's rights; make them readable "
+                "(install scopemigrate with pipx install --global, or under /usr/local); "
+                "nothing was changed"
+            )
+    if any(blocked[: len(installation)]):
+        _load_the_full_run(config)
     drop_privileges(target)
-    _check_readable(config, target)
     return config

@@ -91,6 +91,8 @@ def test_a_root_hook_leaves_every_file_to_the_stores_owner(
     "argv",
     [
         ("upgrade", "head"),
+        ("upgrade", "head", "-q"),  # click builds a lazily imported error for short options
+        ("hook", "--installed-version", "2026.2.19", "-q"),
         ("sync", "--installed-version", "2026.2.19"),
         ("stamp", "head"),
         ("verify",),
@@ -236,3 +238,17 @@ def test_a_replaced_file_keeps_its_owner_group_and_mode(
     fresh = shared / "new.json"
     write_private(fresh, b"x")
     assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o600
+
+
+def test_migration_files_the_owner_cannot_read_are_refused(
+    user: pwd.struct_passwd, shared: Path, tmp_path: Path
+) -> None:
+    """Acting as the owner, the run could not read them: say so before anything."""
+    store = give_store(MIXED, shared, user)
+    chain = tmp_path / "chain"  # pytest's tmp_path: root's alone
+    shutil.copytree(Path(__file__).parent.parent / "migrations", chain)
+    before = store_files(store)
+    result = run_cli("upgrade", "head", "--store", str(store), "--migrations", str(chain))
+    assert result.returncode == 12, result.stderr
+    assert str(chain) in result.stderr and len(result.stderr.splitlines()) == 1
+    assert store_files(store) == before
