@@ -104,7 +104,7 @@ def quick_hook(argv: list[str]) -> bool:
         with_version_sources,
     )
     from scopemigrate.installed import detect
-    from scopemigrate.ownership import act_for_store
+    from scopemigrate.ownership import act_for_store, gives_up_root
 
     try:
         config_file = last("--config")
@@ -113,6 +113,8 @@ def quick_hook(argv: list[str]) -> bool:
             locations=args.get("--migrations"),
             config_file=Path(config_file) if config_file else None,
         )
+        if gives_up_root(config, last("--as-user")):
+            return False  # the full CLI takes the owner's rights, once
         config = act_for_store(config, last("--as-user"))
         config = with_version_sources(
             config,
@@ -231,7 +233,7 @@ def quick_upgrade_head(argv: list[str]) -> bool:
     from scopemigrate.config import load_config
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.hook import at_head, json_state_dir
-    from scopemigrate.ownership import act_for_store
+    from scopemigrate.ownership import gives_up_root
 
     config_file = args.get("--config", [None])[-1]
     try:
@@ -240,7 +242,8 @@ def quick_upgrade_head(argv: list[str]) -> bool:
             locations=args.get("--migrations"),
             config_file=Path(config_file) if config_file else None,
         )
-        config = act_for_store(config)
+        if gives_up_root(config):
+            return False  # the full CLI takes the owner's rights, once
         done, heads = at_head(config)
     except ScopemigrateError:
         return False  # the full CLI reports it, with its exit code

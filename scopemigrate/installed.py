@@ -120,7 +120,8 @@ def _from_npm(name: str, cwd: Path, env: Mapping[str, str]) -> InstalledVersion 
         return _checked(own, f"{cwd / 'package.json'}")
     for folder in _node_modules_dirs(cwd, env):
         path = folder / name / "package.json"
-        version = _package_version(path, name) if path.is_file() else None
+        # os.path: a folder the caller may not search is one it has no package in.
+        version = _package_version(path, name) if os.path.isfile(path) else None
         if version is not None:
             return _checked(version, str(path))
     return None

@@ -162,6 +162,23 @@ def drop_privileges(user: User) -> None:
     os.setuid(user.uid)
 
 
+def gives_up_root(config: Config, as_user: str | None = None) -> bool:
+    """Whether ``act_for_store`` would take another user's rights.
+
+    The quick answers leave those runs to the full command line, which settles
+    the rights once, right after reading the configuration: a configuration
+    read again with the owner's rights could differ (a folder only root can
+    search), and one run must see one configuration.
+    """
+    if os.geteuid() != ROOT_UID:
+        return False
+    if as_user or config.env.get(AS_USER_ENV):
+        return True
+    folder = store_folder(config)
+    owner = owner_of(folder) if folder is not None else None
+    return owner is not None and owner.uid != ROOT_UID
+
+
 def act_for_store(config: Config, as_user: str | None = None) -> Config:
     """Settle whose rights this run uses (see the module's docstring).
 

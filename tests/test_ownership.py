@@ -252,3 +252,31 @@ def test_migration_files_the_owner_cannot_read_are_refused(
     assert result.returncode == 12, result.stderr
     assert str(chain) in result.stderr and len(result.stderr.splitlines()) == 1
     assert store_files(store) == before
+
+
+def test_sudo_from_roots_own_folder_detects_the_version_as_the_owner(
+    user: pwd.struct_passwd, shared: Path, tmp_path: Path
+) -> None:
+    """cwd is a folder only root can search (sudo from /root): the run, acting as the
+    owner, neither re-reads the configuration there nor trips over node_modules."""
+    store = give_store(MIXED, shared, user)
+    bin_dir = shared / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / "openclaw"
+    program.write_text("#!/bin/sh\necho 'OpenClaw 2026.2.19 (abc1234)'\n")
+    program.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCOPEMIGRATE_", "OPENCLAW_"))}
+    env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(cli_path()).parent), "/usr/bin:/bin"])
+    env["HOME"] = "/root"
+    for _ in range(2):  # the repair, then the no-op
+        done = subprocess.run(
+            [cli_path(), "hook", "--store", str(store), "--as-user", user.pw_name],
+            cwd=tmp_path,  # pytest's: root's alone
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert_repaired(store)
+    assert_all_the_users(store, user, shared)
