@@ -16,7 +16,7 @@ from typing import Any
 
 from scopemigrate.config_files import PYPROJECT, STANDALONE, search_folders
 from scopemigrate.errors import ConfigError
-from scopemigrate.locations import entry_point_locations, shipped_migrations_dir
+from scopemigrate.migration_files import entry_point_locations, shipped_migrations_dir
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_KEEP_BACKUPS = 5

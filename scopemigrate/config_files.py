@@ -6,7 +6,7 @@ one upwards, holding ``scopemigrate.toml`` or a ``pyproject.toml`` with a
 ``[tool.scopemigrate]`` table. The search stops at a repository's root (a
 folder holding ``.git``), so a project never picks up settings from outside it.
 
-``os`` only: the ``upgrade head`` quick answer (``entry.py``) walks the same
+``os`` only: the ``upgrade head`` quick answer (``quick/mark.py``) walks the same
 folders without paying for TOML or dataclasses.
 """
 

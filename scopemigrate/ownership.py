@@ -19,20 +19,22 @@ Under root, a store file the owner does not own (left behind by a root run of
 an older release, say) is refused before anything is read: the owner could
 not read or replace it, and the run would fail half-way.
 
-Standard library only: the hook's no-op path calls this.
+Standard library only, and only ``os`` and ``pwd`` at import (no
+``dataclasses``, ``typing`` or ``pathlib``: tens of milliseconds on a cold
+start): the quick answers call this before they answer.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from scopemigrate.errors import ConfigError, StorePermissionError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from scopemigrate.config import Config
 
 AS_USER_ENV = "SCOPEMIGRATE_AS_USER"
@@ -41,12 +43,16 @@ ROOT_UID = 0
 STORE_FOLDERS = ("devices", "state")
 
 
-@dataclass(frozen=True)
 class User:
-    uid: int
-    gid: int
-    name: str | None  # None: a uid without an account (a container's, say)
-    home: str | None
+    """An account: ``name`` None for a uid without one (a container's, say)."""
+
+    __slots__ = ("gid", "home", "name", "uid")
+
+    def __init__(self, uid: int, gid: int, name: str | None, home: str | None):
+        self.uid = uid
+        self.gid = gid
+        self.name = name
+        self.home = home
 
     def __str__(self) -> str:
         return self.name if self.name is not None else f"uid {self.uid}"
@@ -76,14 +82,19 @@ def owner_of(folder: Path) -> User | None:
 
 def store_folder(config: Config) -> Path | None:
     """The local folder holding the store (the state dir); None for a database server."""
-    from scopemigrate.hook import json_state_dir
+    from scopemigrate.stores.layout import parse_store_spec, state_dir_of
 
-    folder = json_state_dir(config)
+    folder = state_dir_of(config.store, config.env)
     if folder is not None:
         return folder
-    scheme, _, rest = (config.store or "").partition(":")
-    if scheme == "sqlite":
-        path = Path(rest[2:] if rest.startswith("//") else rest).expanduser()
+    try:
+        spec = parse_store_spec(config.store)
+    except ConfigError:
+        return None  # an unknown scheme: the run names it
+    if spec.kind == "sqlite":
+        from pathlib import Path
+
+        path = Path(spec.target).expanduser()
         # <state>/state/openclaw.sqlite: the state dir is two levels up.
         if path.is_dir():
             return path
@@ -199,6 +210,8 @@ def act_for_store(config: Config, as_user: str | None = None) -> Config:
             env["HOME"] = user.home
         if user.name:
             env["USER"] = env["LOGNAME"] = user.name
+        from dataclasses import replace
+
         config = replace(config, env=env)
     if euid != ROOT_UID:
         return config
@@ -219,6 +232,8 @@ def act_for_store(config: Config, as_user: str | None = None) -> Config:
                 f"{foreign[0]}: not owned by {target}, who owns the store; nothing was "
                 f"changed (give it back: chown -R {target.name or target.uid} {folder})"
             )
+    from pathlib import Path
+
     installation = [Path(os.__file__).parent, Path(__file__).parent.parent]  # stdlib, ours
     locations = list(config.locations)
     blocked = _unreadable_by(target, [*installation, *locations])

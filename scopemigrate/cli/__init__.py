@@ -18,10 +18,10 @@ import click
 from scopemigrate import authoring, commands, errors, revisions
 from scopemigrate.check import check as check_migrations
 from scopemigrate.config import Config, load_config
-from scopemigrate.engine import DevicePlan
-from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS, version_sources, with_version_sources
+from scopemigrate.devices import DevicePlan
+from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
-from scopemigrate.installed import detect
+from scopemigrate.installed import resolve_installed, with_version_sources
 from scopemigrate.ownership import act_for_store
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
@@ -270,7 +270,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     """Bring the store up or down to exactly what the installed release needs."""
     config, output = _setup(options)
     config = _with_sources(config, options)
-    installed = detect(version_sources(config, installed_version), env=config.env)
+    installed = resolve_installed(config, installed_version)
     if installed.warning:
         click.echo(f"warning: {installed.warning}", err=True)
     result = commands.sync(config, installed.version, dry_run=dry_run)
@@ -400,11 +400,9 @@ def verify(**options: Any) -> None:
         ]
 
     output.emit(result.to_json(), text)
-    if not result.ok:
-        raise errors.VerifyFailedError(
-            f"{result.store}: {len(result.devices)} device(s) do not satisfy the applied "
-            "revisions (each is listed with what it lacks)"
-        )
+    failure = result.failure()
+    if failure is not None:
+        raise failure
 
 
 def _operation_lines(operations: list[dict[str, Any]]) -> list[str]:
@@ -593,13 +591,9 @@ def check(**options: Any) -> None:
         return [f"{problem.kind}: {problem.message}" for problem in result.problems]
 
     output.emit(result.to_json(), text)
-    if not result.ok:
-        graph_errors = [p for p in result.problems if p.kind == "graph"]
-        if graph_errors:
-            raise errors.MigrationFileError(graph_errors[0].message)
-        raise errors.CheckFailedError(
-            f"{len(result.problems)} problem(s) in the migration files (listed above)"
-        )
+    failure = result.failure()
+    if failure is not None:
+        raise failure
 
 
 def run() -> None:
