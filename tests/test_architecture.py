@@ -25,6 +25,7 @@ FACT_MODULES = {
     "scopemigrate.config_files",
     "scopemigrate.ownership",
     "scopemigrate.installed",
+    "scopemigrate.platforms",
     "scopemigrate.versions",
     "scopemigrate.migration_files",
     "scopemigrate.stores",
@@ -133,6 +134,7 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
         "scopemigrate.errors",
         "scopemigrate.config_files",
         "scopemigrate.ownership",
+        "scopemigrate.dag",
     ],
 )
 def test_fact_modules_import_only_the_stdlib_at_module_level(module: str) -> None:
@@ -142,6 +144,20 @@ def test_fact_modules_import_only_the_stdlib_at_module_level(module: str) -> Non
         if top and name.split(".")[0] not in STDLIB and name not in FACT_MODULES
     ]
     assert third_party == []
+
+
+def test_the_dag_and_the_target_grammar_import_no_other_room() -> None:
+    # dag.py knows no domain; targets.py knows only the error it raises.
+    allowed = {"scopemigrate.dag": set(), "scopemigrate.targets": {"scopemigrate.errors"}}
+    wrong = {
+        module: sorted(
+            name
+            for name, _ in GRAPH[module]
+            if name.split(".")[0] not in STDLIB and name not in rooms
+        )
+        for module, rooms in allowed.items()
+    }
+    assert wrong == {"scopemigrate.dag": [], "scopemigrate.targets": []}
 
 
 def test_the_quick_paths_load_neither_pydantic_nor_click() -> None:

@@ -20,12 +20,14 @@ from conftest import cli_path, run_cli
 from test_hook import EXAMPLES, assert_original, assert_repaired
 from unprivileged import as_user, chown_tree, give_store, reachable_dir, unprivileged_user
 
+from scopemigrate.cli import EXIT_CODES
 from scopemigrate.config import load_config
 from scopemigrate.errors import StorePermissionError
 from scopemigrate.ownership import act_for_store
 from scopemigrate.stores.atomic import write_private
 
 MIXED = "2026.2.15-mixed"
+PERMISSION_EXIT = dict(EXIT_CODES)[StorePermissionError]
 # Run by the user with /bin/sh (the test's Python may live where only root can
 # read): open every file for reading and writing, list every folder.
 CHECK_READ_WRITE = """
@@ -173,7 +175,7 @@ def test_as_user_on_a_store_another_user_owns_is_refused(
     result = run_cli(
         "hook", "--installed-version", "2026.2.19", "--store", str(store), "--as-user", user.pw_name
     )
-    assert result.returncode == 12, result.stderr
+    assert result.returncode == PERMISSION_EXIT, result.stderr
     assert "not by --as-user" in result.stderr and len(result.stderr.splitlines()) == 1
     assert store_files(store) == before
 
@@ -209,7 +211,7 @@ def test_a_file_root_left_in_the_users_store_is_refused(
     leftover.write_text('{"format": 1, "heads": []}')
     before = store_files(store)
     result = run_cli("upgrade", "head", "--store", str(store))
-    assert result.returncode == 12, result.stderr
+    assert result.returncode == PERMISSION_EXIT, result.stderr
     assert str(leftover) in result.stderr and "chown -R" in result.stderr
     assert store_files(store) == before
 
@@ -249,7 +251,7 @@ def test_migration_files_the_owner_cannot_read_are_refused(
     shutil.copytree(Path(__file__).parent.parent / "migrations", chain)
     before = store_files(store)
     result = run_cli("upgrade", "head", "--store", str(store), "--migrations", str(chain))
-    assert result.returncode == 12, result.stderr
+    assert result.returncode == PERMISSION_EXIT, result.stderr
     assert str(chain) in result.stderr and len(result.stderr.splitlines()) == 1
     assert store_files(store) == before
 
