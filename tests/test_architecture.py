@@ -22,6 +22,8 @@ FACT_MODULES = {
     "scopemigrate",
     "scopemigrate.errors",
     "scopemigrate.config",
+    "scopemigrate.config_files",
+    "scopemigrate.ownership",
     "scopemigrate.installed",
     "scopemigrate.platforms",
     "scopemigrate.versions",
@@ -132,7 +134,15 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["scopemigrate.stores.layout", "scopemigrate.migration_files", "scopemigrate.errors"]
+    "module",
+    [
+        "scopemigrate.stores.layout",
+        "scopemigrate.migration_files",
+        "scopemigrate.errors",
+        "scopemigrate.config_files",
+        "scopemigrate.ownership",
+        "scopemigrate.dag",
+    ],
 )
 def test_fact_modules_import_only_the_stdlib_at_module_level(module: str) -> None:
     third_party = [
@@ -141,6 +151,20 @@ def test_fact_modules_import_only_the_stdlib_at_module_level(module: str) -> Non
         if top and name.split(".")[0] not in STDLIB and name not in FACT_MODULES
     ]
     assert third_party == []
+
+
+def test_the_dag_and_the_target_grammar_import_no_other_room() -> None:
+    # dag.py knows no domain; targets.py knows only the error it raises.
+    allowed = {"scopemigrate.dag": set(), "scopemigrate.targets": {"scopemigrate.errors"}}
+    wrong = {
+        module: sorted(
+            name
+            for name, _ in GRAPH[module]
+            if name.split(".")[0] not in STDLIB and name not in rooms
+        )
+        for module, rooms in allowed.items()
+    }
+    assert wrong == {"scopemigrate.dag": [], "scopemigrate.targets": []}
 
 
 def test_the_quick_paths_load_neither_pydantic_nor_click() -> None:
@@ -166,6 +190,7 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         "scopemigrate.config",
         "scopemigrate.errors",
         "scopemigrate.installed",
+        "scopemigrate.ownership",
         # rendering: the progress bar, the report type of a device
         "scopemigrate.progress",
         "scopemigrate.devices",

@@ -15,7 +15,7 @@ from sqlstores import load_postgres
 from scopemigrate import commands
 from scopemigrate.config import load_config
 from scopemigrate.logs import LOGGER_NAME
-from scopemigrate.stores.openclaw_json.store import OpenClawJsonStore
+from scopemigrate.stores.openclaw_json.journal import Journal
 
 INSTALL = ("--installed-version", "2026.2.19")
 
@@ -55,19 +55,19 @@ def test_a_recovered_commit_is_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = copy_store("2026.2.15-mixed", tmp_path)
-    published: list[Path] = []
-    publish = OpenClawJsonStore._publish
+    published: list[object] = []
+    publish = Journal._publish
 
-    def killed_after_the_first(self: OpenClawJsonStore, path: Path, *a: Any, **k: Any) -> None:
+    def killed_after_the_first(self: Journal, file: Any, *a: Any, **k: Any) -> None:
         if published:
             raise KeyboardInterrupt  # the run dies between two files, journal written
-        published.append(path)
-        publish(self, path, *a, **k)
+        published.append(file)
+        publish(self, file, *a, **k)
 
-    monkeypatch.setattr(OpenClawJsonStore, "_publish", killed_after_the_first)
+    monkeypatch.setattr(Journal, "_publish", killed_after_the_first)
     with pytest.raises(KeyboardInterrupt):
         commands.upgrade(load_config(store=str(store)), "head")
-    monkeypatch.setattr(OpenClawJsonStore, "_publish", publish)
+    monkeypatch.setattr(Journal, "_publish", publish)
     with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
         commands.current(load_config(store=str(store)))  # reads only: no lock, no recovery
         assert not caplog.records

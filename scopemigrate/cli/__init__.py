@@ -23,6 +23,7 @@ from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import resolve_installed, with_version_sources
 from scopemigrate.logs import log_to
+from scopemigrate.ownership import act_for_store
 from scopemigrate.printable import printable, printable_json
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 from scopemigrate.results import json_document
@@ -32,6 +33,8 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
+    # Before MigrationFileError: a refused target is a GraphError too.
+    (errors.TargetError, 12),
     (errors.ConfigError, 3),
     (errors.MigrationFileError, 4),
     (errors.BadStoreError, 5),
@@ -42,6 +45,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.StoreChangedError, 9),
     (errors.VerifyFailedError, 10),
     (errors.CheckFailedError, 11),
+    (errors.StorePermissionError, 14),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,10 +99,15 @@ def common_options(func: F) -> F:
         ),
         click.option(
             "--lock-timeout",
-            type=float,
+            type=click.FloatRange(min=0),
             default=None,
             metavar="SECONDS",
             help="Wait this long for the store's lock.",
+        ),
+        click.option(
+            "--as-user",
+            metavar="USER",
+            help="As root: act as USER, whose home finds the store (default: the store's owner).",
         ),
         click.option(
             "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
@@ -125,6 +134,7 @@ def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
         lock_timeout=options.pop("lock_timeout"),
         config_file=options.pop("config_file"),
     )
+    config = act_for_store(config, options.pop("as_user"))  # before any store file is opened
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
     _log_verbosely(output.verbose)
     return config, output
@@ -206,8 +216,20 @@ def main() -> None:
     """Declarative scope migrations for device stores (OpenClaw's by default)."""
 
 
-@main.command()
-@click.argument("target", default="head")
+# Targets such as -1 or -2 are arguments, not options (as in Alembic): click is told
+# to pass an unknown "option" on as the argument; the graph then reads it.
+TARGET_ARGUMENT = {"ignore_unknown_options": True}
+
+
+def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A target argument; an unknown option that is not a relative target stays a usage error."""
+    if value is not None and value.startswith("-") and not value[1:2].isdigit():
+        raise click.NoSuchOption(value, ctx=ctx)
+    return value
+
+
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", default="head", callback=_target)
 @dry_run_option
 @sql_option
 @no_backup_option
@@ -220,8 +242,8 @@ def upgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
         _migrate(commands.upgrade, target, dry_run, options)
 
 
-@main.command()
-@click.argument("target")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", callback=_target)
 @dry_run_option
 @sql_option
 @no_backup_option
@@ -331,7 +353,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
 @main.command()
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0),
     default=DEFAULT_TIMEOUT_SECONDS,
     metavar="SECONDS",
     help="Wait at most this long for another run's lock.",
@@ -376,19 +398,32 @@ def current(**options: Any) -> None:
 
 @main.command()
 @click.option(
-    "-r", "--rev-range", metavar="LOWER:UPPER", help="Only these revisions (a:b, a:, :b)."
+    "-r",
+    "--rev-range",
+    metavar="LOWER:UPPER",
+    help="Only the path from LOWER up to UPPER (a:b, a:, :b, -1:current).",
+)
+@click.option(
+    "-i", "--indicate-current", is_flag=True, help="Mark the store's current revision(s)."
 )
 @common_options
-def history(rev_range: str | None, **options: Any) -> None:
+def history(rev_range: str | None, indicate_current: bool, **options: Any) -> None:
     """List revisions, newest first, marking what the store has applied."""
     config, output = _setup(options)
     result = commands.history(config, rev_range)
+    current = set(result.current) if indicate_current else set()
 
     def text() -> list[str]:
         lines = []
         for info in result.revisions:
             marks = " ".join(
-                m for m, on in (("(head)", info.is_head), ("(applied)", info.applied)) if on
+                m
+                for m, on in (
+                    ("(head)", info.is_head),
+                    ("(current)", info.revision in current),
+                    ("(applied)", info.applied),
+                )
+                if on
             )
             lines.append(
                 f"{_short(info.down_revision)} -> {info.revision} {marks}".rstrip()
@@ -408,8 +443,8 @@ def history(rev_range: str | None, **options: Any) -> None:
     output.emit(result.to_json(), text)
 
 
-@main.command()
-@click.argument("target")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", callback=_target)
 @common_options
 def stamp(target: str, **options: Any) -> None:
     """Record TARGET as applied without changing any device (adopt a store)."""
@@ -467,11 +502,16 @@ def _detail_lines(info: revisions.RevisionDetail, verbose: int) -> list[str]:
 
 
 @main.command()
+@click.option(
+    "--resolve-dependencies",
+    is_flag=True,
+    help="Leave out heads that another revision depends_on.",
+)
 @common_options
-def heads(**options: Any) -> None:
+def heads(resolve_dependencies: bool, **options: Any) -> None:
     """Show the revisions nothing builds on yet (several: merge them)."""
     config, output = _setup(options)
-    result = revisions.heads(config)
+    result = revisions.heads(config, resolve_dependencies=resolve_dependencies)
     output.emit(
         result.to_json(),
         lambda: [line for h in result.heads for line in _detail_lines(h, output.verbose)],
@@ -496,13 +536,14 @@ def branches(**options: Any) -> None:
     output.emit(result.to_json(), text)
 
 
-@main.command()
-@click.argument("rev")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("rev", callback=_target)
 @common_options
 def show(rev: str, **options: Any) -> None:
-    """Show one revision in full: parents, children, file and operations."""
+    """Show one revision in full (REV, LABEL, LABEL@head, current, a release...)."""
     config, output = _setup(options)
-    result = revisions.show(config, rev)
+    current = commands.current(config).heads if rev.strip() == "current" else []
+    result = revisions.show(config, rev, current)
 
     def text() -> list[str]:
         return _detail_lines(result.revision, verbose=1) + _operation_lines(

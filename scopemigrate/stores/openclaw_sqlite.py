@@ -23,7 +23,7 @@ from scopemigrate.devices import TOKEN_PREFIX, ChangeSet
 from scopemigrate.errors import BadStoreError, LockTimeoutError
 from scopemigrate.stores.base import Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE
-from scopemigrate.stores.pairing_rows import LIST_COLUMNS, PAIRED, updated_columns
+from scopemigrate.stores.pairing_rows import LIST_COLUMNS, PAIRED, Rows, updated_columns
 from scopemigrate.stores.sql_base import SqlPairingStore
 from scopemigrate.stores.sql_script import sqlite_literal
 
@@ -150,8 +150,8 @@ class OpenClawSqliteStore(SqlPairingStore):
             f"(SELECT document FROM {LEDGER_TABLE} WHERE id = 1) IS {self.literal(read)};"
         )
 
-    def script_rows_guard(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
-        rows: dict[str, dict[str, Any]] = snapshot.private
+    def script_rows_guard(self, snapshot: Snapshot[Rows], changes: ChangeSet) -> list[str]:
+        rows = snapshot.private
         guards = [
             "-- guard: no device was paired or unpaired since",
             f"INSERT INTO {GUARD_TABLE} SELECT count(*) = {len(rows)} FROM {PAIRED};",
@@ -181,11 +181,11 @@ class OpenClawSqliteStore(SqlPairingStore):
             )
         return guards
 
-    def script_device_updates(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+    def script_device_updates(self, snapshot: Snapshot[Rows], changes: ChangeSet) -> list[str]:
         """The rows' new scopes. Token secrets stay out of the script: where a run
         rewrites ``tokens_json`` whole, the script sets each token's scopes in
         place (``json_set``, compact as OpenClaw writes the column)."""
-        rows: dict[str, dict[str, Any]] = snapshot.private
+        rows = snapshot.private
         updates = []
         for device_id, fields in changes.devices.items():
             row = rows[device_id]

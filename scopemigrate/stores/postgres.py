@@ -38,7 +38,7 @@ from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
 from scopemigrate.stores.base import InPlaceResult, Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE
-from scopemigrate.stores.pairing_rows import PAIRED, PENDING
+from scopemigrate.stores.pairing_rows import PAIRED, PENDING, Rows
 from scopemigrate.stores.sql_base import SqlPairingStore
 from scopemigrate.stores.sql_script import Recorder, postgres_text_literal, terminated
 
@@ -296,7 +296,7 @@ END
 """
         return f"-- guard: the ledger is as it was read\nDO {_dollar_quoted(body)};"
 
-    def script_rows_guard(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+    def script_rows_guard(self, snapshot: Snapshot[Rows], changes: ChangeSet) -> list[str]:
         raise NotImplementedError("PostgreSQL scripts run set-based (script_*_in_place)")
 
     def script_upgrade_in_place(

@@ -23,6 +23,7 @@ from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
     PAIRED,
     PENDING,
+    Rows,
     snapshot_of,
     write_statements,
 )
@@ -88,7 +89,7 @@ class SqlPairingStore:
         text: str = row["document"]
         return parse_ledger(text, f"{self.location}: table {LEDGER_TABLE}"), text
 
-    def read(self) -> Snapshot:
+    def read(self) -> Snapshot[Rows]:
         with self._reading() as conn:
             try:
                 paired = conn.execute(
@@ -111,7 +112,7 @@ class SqlPairingStore:
 
     def commit(
         self,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Rows],
         changes: ChangeSet,
         ledger: Ledger,
         catch_up: CatchUp | None = None,  # every writer takes our lock: no newcomer
@@ -155,7 +156,7 @@ class SqlPairingStore:
 
     def script_commit(
         self,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Rows],
         changes: ChangeSet,
         read: str | None,
         ledger: Ledger,
@@ -184,11 +185,11 @@ class SqlPairingStore:
             "COMMIT;",
         ]
 
-    def script_device_updates(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+    def script_device_updates(self, snapshot: Snapshot[Rows], changes: ChangeSet) -> list[str]:
         """The statements that write the devices' new scopes, secrets left out."""
         raise NotImplementedError
 
-    def script_rows_guard(self, snapshot: Snapshot, changes: ChangeSet) -> list[str]:
+    def script_rows_guard(self, snapshot: Snapshot[Rows], changes: ChangeSet) -> list[str]:
         """Statements that fail unless each row the script rewrites holds what was read."""
         raise NotImplementedError
 
