@@ -42,34 +42,61 @@ def init(directory: Path, cwd: Path) -> InitResult:
 
     Configuration goes into ``[tool.scopemigrate]`` of an existing
     ``pyproject.toml`` (appended, so the rest of the file stays byte for
-    byte), or else into a new ``scopemigrate.toml``.
+    byte), or else into a new ``scopemigrate.toml``. A configuration already
+    there is pointed at the folder when ``init`` wrote it and its folders hold
+    no migration yet; otherwise an error says what to change, before anything
+    is created.
     """
     created: list[str] = []
     folder = directory if directory.is_absolute() else cwd / directory
+    location = str(directory)
+    pyproject = cwd / "pyproject.toml"
+    config = cwd / CONFIG_NAME
+    target = pyproject if pyproject.is_file() else config
+    text = target.read_text(encoding="utf-8") if target.is_file() else ""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{target}: malformed TOML: {exc}") from None
+    configured = document.get("tool", {}).get("scopemigrate") if target == pyproject else document
+    if target == config and not text:
+        configured = None
+    repoint = configured is not None and location not in configured.get("locations", [])
+    if repoint:
+        _check_repointable(target, text, configured or {}, location, cwd)
     if not folder.is_dir():
         folder.mkdir(parents=True)
         created.append(str(folder))
-    location = str(directory)
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file():
-        text = pyproject.read_text(encoding="utf-8")
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{pyproject}: malformed TOML: {exc}") from None
-        if "scopemigrate" not in document.get("tool", {}):
-            section = tomli_w.dumps({"tool": {"scopemigrate": {"locations": [location]}}})
-            separator = (
-                "" if not text or text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
-            )
-            pyproject.write_text(text + separator + section, encoding="utf-8")
-            created.append(f"{pyproject} [tool.scopemigrate]")
-        return InitResult(str(folder), str(pyproject), created)
-    config = cwd / CONFIG_NAME
-    if not config.exists():
+    if repoint:
+        target.write_text(tomli_w.dumps({"locations": [location]}), encoding="utf-8")
+        created.append(f"{target} (locations: {location})")
+    elif configured is None and target == pyproject:
+        section = tomli_w.dumps({"tool": {"scopemigrate": {"locations": [location]}}})
+        separator = (
+            "" if not text or text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
+        )
+        pyproject.write_text(text + separator + section, encoding="utf-8")
+        created.append(f"{pyproject} [tool.scopemigrate]")
+    elif configured is None:
         config.write_text(tomli_w.dumps({"locations": [location]}), encoding="utf-8")
         created.append(str(config))
-    return InitResult(str(folder), str(config), created)
+    return InitResult(str(folder), str(target), created)
+
+
+def _check_repointable(
+    file: Path, text: str, configured: dict[str, Any], location: str, cwd: Path
+) -> None:
+    """Only a file ``init`` wrote (nothing else in it) whose folders hold no
+    migration yet is rewritten: anything else could lose a person's settings,
+    comments or migrations."""
+    locations = [str(item) for item in configured.get("locations", [])]
+    ours = file.name == CONFIG_NAME and text == tomli_w.dumps({"locations": locations})
+    used = [item for item in locations if any((cwd / item).glob("*.toml"))]  # cwd / abs = abs
+    if not ours or used:
+        raise ConfigError(
+            f"{file}: locations is {locations!r}, which does not include {location!r}; "
+            f"add {location!r} to it (or run init without a folder to use the configured one)"
+        )
 
 
 @dataclass(frozen=True)

@@ -147,20 +147,22 @@ def downgrade(
     before = {device_id: dict(device.fields) for device_id, device in by_id.items()}
     touched: set[str] = set()
     present = {request.request_id for request in pending}
-    progress.start("Downgrading", sum(len(entry.provenance) for entry in steps))
-    for entry in steps:
-        for count, (device_id, fields) in enumerate(entry.provenance.items(), 1):
-            if count % _REPORT_EVERY == 0:
-                progress.advance(_REPORT_EVERY)
-            device = by_id.get(device_id)
-            if device is None:
-                continue  # unpaired since: nothing left to undo
+    # Counted in devices out of the store's, as an upgrade counts them.
+    progress.start("Downgrading", len(by_id))
+    for count, (device_id, device) in enumerate(by_id.items(), 1):
+        if count % _REPORT_EVERY == 0:
+            progress.advance(_REPORT_EVERY)
+        for entry in steps:  # children first, each revision's edits in reverse
+            fields = entry.provenance.get(device_id)
+            if not fields:
+                continue
             for name, edits in fields.items():
                 if name not in device.fields:
                     continue  # the token was removed since
                 for edit in reversed(edits):
                     device.fields[name] = undo_edit(device.fields[name], edit)
             touched.add(device_id)
+    for entry in steps:
         for removed in entry.removed_pending:
             request_id = removed.key()
             if request_id and request_id not in present:

@@ -233,8 +233,10 @@ def apply(
         newcomers = _Newcomers(plan.enter, snapshot) if plan.direction == "upgrade" else None
         new_ledger = advanced(len(outcome.devices), entered)
         progress.start(WRITING, 0)
-        _commit(store, snapshot, outcome.changes, new_ledger, newcomers)
-        progress.finish()
+        try:
+            _commit(store, snapshot, outcome.changes, new_ledger, newcomers)
+        finally:
+            progress.finish()  # a failed write ends its line before the error is printed
         devices += newcomers.adopted if newcomers else []
         log.info(
             "%s: committed: %d device(s) changed, now at %s",

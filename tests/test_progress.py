@@ -201,3 +201,36 @@ def test_a_run_reports_reading_then_applying_then_writing(tmp_path: Path) -> Non
     dry = RecordedPhases()
     commands.downgrade(load_config(store=str(state)), "base", dry_run=True, progress=dry)
     assert dry.phases[0] == (READING, 0) and WRITING not in [label for label, _ in dry.phases]
+
+
+def test_downgrade_counts_devices_out_of_the_same_total_as_upgrade(tmp_path: Path) -> None:
+    state = make_store(tmp_path / "totals", 300)
+    up, down = RecordedPhases(), RecordedPhases()
+    commands.upgrade(load_config(store=str(state)), "head", progress=up)
+    commands.downgrade(load_config(store=str(state)), "base", progress=down)
+    (upgrading,) = [total for label, total in up.phases if label == "Upgrading"]
+    (downgrading,) = [total for label, total in down.phases if label == "Downgrading"]
+    assert downgrading == upgrading == 300
+
+
+def test_a_failed_write_ends_the_progress_line_before_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scopemigrate.errors import RunFailedError
+    from scopemigrate.stores.openclaw_json.store import OpenClawJsonStore
+
+    state = make_store(tmp_path / "fails", 50)
+    terminal = FakeTerminal()
+    bar = TerminalBar(terminal, delay=0.0, ticker=True)
+    drawn = threading.Event()
+
+    def failing_commit(self: OpenClawJsonStore, *args: object, **kwargs: object) -> None:
+        # Fail once the writing phase is on the terminal (the ticker draws it).
+        while "Writing..." not in terminal.getvalue():
+            drawn.wait(0.01)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(OpenClawJsonStore, "commit", failing_commit)
+    with pytest.raises(RunFailedError):
+        commands.upgrade(load_config(store=str(state)), "head", progress=bar)
+    assert terminal.getvalue().endswith("\n")  # the error starts a line of its own

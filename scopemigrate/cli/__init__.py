@@ -79,62 +79,73 @@ class Output:
                 click.echo(printable(line))
 
 
-def common_options(func: F) -> F:
-    options = [
-        click.option(
-            "--store",
-            "store",
-            metavar="PATH|URL",
-            help="Device store (default: OpenClaw's state dir).",
-        ),
-        click.option(
-            "--migrations",
-            "locations",
-            multiple=True,
-            metavar="DIR",
-            help="Migration folder; replaces the configured ones.",
-        ),
-        click.option(
-            "--config", "config_file", type=click.Path(path_type=Path), help="Configuration file."
-        ),
-        click.option(
-            "--lock-timeout",
-            type=click.FloatRange(min=0),
-            default=None,
-            metavar="SECONDS",
-            help="Wait this long for the store's lock.",
-        ),
-        click.option(
-            "--as-user",
-            metavar="USER",
-            help="As root: act as USER, whose home finds the store (default: the store's owner).",
-        ),
-        click.option(
-            "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
-        ),
-        click.option("-q", "--quiet", is_flag=True, help="Print nothing on success."),
-        click.option(
-            "-v",
-            "--verbose",
-            count=True,
-            help="Say more: list devices, log the run on stderr (-vv: in detail).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+_STORE = click.option(
+    "--store",
+    "store",
+    metavar="PATH|URL",
+    help="Device store (default: OpenClaw's state dir).",
+)
+_MIGRATIONS = click.option(
+    "--migrations",
+    "locations",
+    multiple=True,
+    metavar="DIR",
+    help="Migration folder; replaces the configured ones.",
+)
+_CONFIG = click.option(
+    "--config", "config_file", type=click.Path(path_type=Path), help="Configuration file."
+)
+_LOCK_TIMEOUT = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Wait this long for the store's lock.",
+)
+_AS_USER = click.option(
+    "--as-user",
+    metavar="USER",
+    help="As root: act as USER, whose home finds the store (default: the store's owner).",
+)
+_OUTPUT = (
+    click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines."),
+    click.option("-q", "--quiet", is_flag=True, help="Print nothing on success."),
+    click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="Say more: list devices, log the run on stderr (-vv: in detail).",
+    ),
+)
+
+
+def _with(*options: Callable[[F], F]) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+# A command offers only the options that do something for it: the graph's
+# commands read no store, and only a run waits for a lock.
+common_options = _with(_STORE, _MIGRATIONS, _CONFIG, _LOCK_TIMEOUT, _AS_USER, *_OUTPUT)
+graph_options = _with(_MIGRATIONS, _CONFIG, *_OUTPUT)
+# show reads the store only for "show current", and takes no lock for it.
+show_options = _with(_STORE, _MIGRATIONS, _CONFIG, _AS_USER, *_OUTPUT)
 
 
 def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
     no_backup = options.pop("no_backup", False)
     config = load_config(
         keep_backups=0 if no_backup else None,
-        store=options.pop("store"),
+        store=options.pop("store", None),
         locations=options.pop("locations") or None,
-        lock_timeout=options.pop("lock_timeout"),
+        lock_timeout=options.pop("lock_timeout", None),
         config_file=options.pop("config_file"),
     )
-    config = act_for_store(config, options.pop("as_user"))  # before any store file is opened
+    config = act_for_store(config, options.pop("as_user", None))  # before any store file is opened
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
     _log_verbosely(output.verbose)
     return config, output
@@ -354,15 +365,32 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
-    default=DEFAULT_TIMEOUT_SECONDS,
+    default=None,
     metavar="SECONDS",
-    help="Wait at most this long for another run's lock.",
+    help=f"Wait at most this long for another run's lock (default {DEFAULT_TIMEOUT_SECONDS:g}).",
+)
+@click.option(
+    "--lock-timeout",
+    "old_timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    hidden=True,  # deprecated: the hook had both; --timeout is the one
 )
 @no_backup_option
 @version_options
-@common_options
-def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
+@_with(_STORE, _MIGRATIONS, _CONFIG, _AS_USER, *_OUTPUT)
+def hook(
+    installed_version: str | None,
+    timeout: float | None,
+    old_timeout: float | None,
+    **options: Any,
+) -> None:
     """For install steps: sync the store to the installed release; quiet if nothing to do."""
+    if old_timeout is not None:
+        if timeout is not None and timeout != old_timeout:
+            raise click.UsageError("--lock-timeout is --timeout's old name: give one of them")
+        click.echo("warning: hook --lock-timeout is deprecated; use --timeout", err=True)
+    timeout = next((t for t in (timeout, old_timeout) if t is not None), DEFAULT_TIMEOUT_SECONDS)
     config, output = _setup(options)
     config = _with_sources(config, options)
     result = run_hook(config, installed_version, timeout=timeout)
@@ -507,7 +535,7 @@ def _detail_lines(info: revisions.RevisionDetail, verbose: int) -> list[str]:
     is_flag=True,
     help="Leave out heads that another revision depends_on.",
 )
-@common_options
+@graph_options
 def heads(resolve_dependencies: bool, **options: Any) -> None:
     """Show the revisions nothing builds on yet (several: merge them)."""
     config, output = _setup(options)
@@ -538,7 +566,7 @@ def branches(**options: Any) -> None:
 
 @main.command(context_settings=TARGET_ARGUMENT)
 @click.argument("rev", callback=_target)
-@common_options
+@show_options
 def show(rev: str, **options: Any) -> None:
     """Show one revision in full (REV, LABEL, LABEL@head, current, a release...)."""
     config, output = _setup(options)
@@ -652,7 +680,7 @@ def revision(
 @click.argument("revs", nargs=-1)
 @click.option("-m", "--message", required=True, help="What the merge joins, for humans.")
 @click.option("--release", help="Release of the merge (default: the newest parent's).")
-@common_options
+@graph_options
 def merge(revs: tuple[str, ...], message: str, release: str | None, **options: Any) -> None:
     """Write a revision joining REVS (default: all heads) into one head."""
     config, output = _setup(options)
@@ -661,7 +689,7 @@ def merge(revs: tuple[str, ...], message: str, release: str | None, **options: A
 
 
 @main.command()
-@common_options
+@graph_options
 def check(**options: Any) -> None:
     """For CI: fail on graph errors, several heads, or conflicting revisions."""
     config, output = _setup(options)

@@ -102,8 +102,10 @@ def parse_object_file(path: Path, data: bytes, keyed_by: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
+        # Some messages end in "at" already ("Unterminated string starting at").
+        at = "" if exc.msg.endswith(" at") else " at"
         raise BadStoreError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            f"{path}: not valid JSON ({exc.msg}{at} line {exc.lineno} column {exc.colno}); "
             "the file may be truncated"
         ) from None
     if not isinstance(value, dict):
