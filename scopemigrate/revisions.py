@@ -9,7 +9,7 @@ from typing import Any
 from scopemigrate.config import Config
 from scopemigrate.errors import GraphError
 from scopemigrate.graph import RevisionGraph
-from scopemigrate.scripts import load_locations
+from scopemigrate.migration_files import MigrationFiles
 from scopemigrate.targets import Symbol, parse_range, parse_target
 
 
@@ -20,9 +20,8 @@ class GraphView:
 
 
 def load_graph(config: Config) -> GraphView:
-    scripts = load_locations(config.locations)
-    sources = {s.migration.revision: str(s.path) for s in scripts}
-    return GraphView(RevisionGraph([s.migration for s in scripts], sources), sources)
+    files = MigrationFiles.from_config(config)
+    return GraphView(files.graph(), files.sources)
 
 
 @dataclass(frozen=True)

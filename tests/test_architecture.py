@@ -22,6 +22,7 @@ FACT_MODULES = {
     "scopemigrate",
     "scopemigrate.errors",
     "scopemigrate.config",
+    "scopemigrate.dag",
     "scopemigrate.installed",
     "scopemigrate.platforms",
     "scopemigrate.versions",
