@@ -388,3 +388,9 @@ def test_check_exits_with_the_broken_files_own_error(tmp_path: Path) -> None:
     assert result.to_json()["problems"] == [
         {"kind": "graph", "message": str(failure), "revisions": problem.revisions}
     ]
+
+
+def test_a_symbol_is_one_of_the_four() -> None:
+    assert Symbol("head", "plugin").branch == "plugin"
+    with pytest.raises(ValueError, match="'haed' is not one of heads, head, base, current"):
+        Symbol("haed")
