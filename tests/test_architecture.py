@@ -27,6 +27,8 @@ FACT_MODULES = {
     "scopemigrate.migration_files",
     "scopemigrate.stores",
     "scopemigrate.stores.layout",
+    "scopemigrate.printable",
+    "scopemigrate.stores.jsontext",
 }
 
 
@@ -124,7 +126,15 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["scopemigrate.stores.layout", "scopemigrate.migration_files", "scopemigrate.errors"]
+    "module",
+    [
+        "scopemigrate.stores.layout",
+        "scopemigrate.migration_files",
+        "scopemigrate.errors",
+        "scopemigrate.printable",
+        "scopemigrate.stores.jsontext",
+        "scopemigrate.stores.redact",
+    ],
 )
 def test_fact_modules_import_only_the_stdlib_at_module_level(module: str) -> None:
     third_party = [
@@ -158,8 +168,9 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         "scopemigrate.config",
         "scopemigrate.errors",
         "scopemigrate.installed",
-        # rendering: the progress bar, the report type of a device
+        # rendering: the progress bar, the report type of a device, store text escaped
         "scopemigrate.progress",
+        "scopemigrate.printable",
         "scopemigrate.devices",
         "scopemigrate",
     }

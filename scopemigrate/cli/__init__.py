@@ -22,6 +22,7 @@ from scopemigrate.devices import DevicePlan
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import resolve_installed, with_version_sources
+from scopemigrate.printable import printable, printable_json
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.
@@ -66,10 +67,10 @@ class Output:
         (a run's report over a large store costs more than the run's edits)."""
         if self.as_json:
             document = data() if callable(data) else data
-            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+            click.echo(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
         elif not self.quiet:
             for line in text():
-                click.echo(line)
+                click.echo(printable(line))
 
 
 def common_options(func: F) -> F:
@@ -264,7 +265,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     config = _with_sources(config, options)
     installed = resolve_installed(config, installed_version)
     if installed.warning:
-        click.echo(f"warning: {installed.warning}", err=True)
+        click.echo(printable(f"warning: {installed.warning}"), err=True)
     result = commands.sync(config, installed.version, dry_run=dry_run)
 
     def text() -> list[str]:
@@ -294,7 +295,7 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
     config = _with_sources(config, options)
     result = run_hook(config, installed_version, timeout=timeout)
     if result.installed.warning and not output.quiet:
-        click.echo(f"warning: {result.installed.warning}", err=True)
+        click.echo(printable(f"warning: {result.installed.warning}"), err=True)
     summary = result.summary()
     output.emit(result.to_json, lambda: [summary] if summary else [])
 
@@ -599,6 +600,6 @@ def run() -> None:
         exc.show()
         sys.exit(EXIT_USAGE)
     except errors.ScopemigrateError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(printable(f"error: {exc}"), err=True)
         sys.exit(exit_code_for(exc))
     sys.exit(EXIT_OK)

@@ -24,16 +24,14 @@ from scopemigrate.devices import (
     token_field,
 )
 from scopemigrate.errors import BadStoreError
+from scopemigrate.stores.jsontext import loads, read_regular
 from scopemigrate.stores.openclaw_json.splice import splice_records
 
 
 def read_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
+    """A store file's bytes (None: absent), read within ``jsontext``'s bounds."""
+    found = read_regular(path)
+    return None if found is None else found[1]
 
 
 def dump_openclaw_json(value: Any, trailing_newline: bool = False) -> bytes:
@@ -60,19 +58,7 @@ def render_paired(
 
 def parse_object_file(path: Path, data: bytes, keyed_by: str) -> dict[str, Any]:
     """Decode a JSON file that must hold one object, with a one-line error otherwise."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadStoreError(
-            f"{path}: not UTF-8 text (invalid byte at offset {exc.start})"
-        ) from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadStoreError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "the file may be truncated"
-        ) from None
+    value = loads(path, data)
     if not isinstance(value, dict):
         raise BadStoreError(
             f"{path}: expected a JSON object keyed by {keyed_by}, found {_kind(value)}"
@@ -161,6 +147,10 @@ def pending_from_record(path: Path, key: str, record: Any) -> PendingRequest:
     check = _Checker(path, key)
     if not isinstance(record, dict):
         raise BadStoreError(f"{path}: record {key}: expected an object, found {_kind(record)}")
+    request_id = check.string(record, "requestId", required=True)
+    if request_id != key:
+        # A downgrade puts a removed request back under its requestId.
+        raise check.fail("requestId", "differs from the key the request is stored under")
     device_id = check.string(record, "deviceId", required=True) or ""
     role = check.string(record, "role")
     roles = set(check.strings(record, "roles") or [])

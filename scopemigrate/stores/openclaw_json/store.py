@@ -42,6 +42,7 @@ from scopemigrate.stores.atomic import (
     write_temp,
 )
 from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
+from scopemigrate.stores.jsontext import read_regular
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
     JOURNAL_NAME,
@@ -163,21 +164,9 @@ class OpenClawJsonStore:
         return Snapshot(devices, requests, raw)
 
     def _read_regular(self, path: Path) -> tuple[tuple[int, int, int] | None, bytes | None]:
-        """Read a store file, refusing symlinks: we replace files, never follow links."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return None, None
-        except OSError as exc:
-            if path.is_symlink():
-                raise BadStoreError(
-                    f"{path}: is a symbolic link; scopemigrate only rewrites regular files "
-                    "(replace the link by the file it points to)"
-                ) from None
-            raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            return (st.st_ino, st.st_size, st.st_mtime_ns), handle.read()
+        """Read a store file within ``jsontext``'s bounds: we replace files, never follow links."""
+        found = read_regular(path)
+        return (None, None) if found is None else found
 
     def commit(
         self,
