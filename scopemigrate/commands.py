@@ -31,6 +31,7 @@ from scopemigrate.run import (
     without_cycle_collector,
 )
 from scopemigrate.stores import open_store
+from scopemigrate.targets import Release, Target, check_direction, parse_target
 from scopemigrate.versions import parse_release
 
 __all__ = [
@@ -111,17 +112,19 @@ class HistoryResult:
     store: str
     revisions: list[RevisionInfo]  # newest first
     runs: list[RunRecord] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)  # the store's heads (history -i)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "store": self.store,
+            "current": self.current,
             "revisions": [asdict(r) for r in self.revisions],
             "runs": [r.model_dump() for r in self.runs],
         }
 
 
 def _planner(
-    direction: Literal["upgrade", "downgrade"], target: str
+    direction: Literal["upgrade", "downgrade"], target: Target
 ) -> Callable[[RevisionGraph, Ledger], Plan]:
     def plan(graph: RevisionGraph, ledger: Ledger) -> Plan:
         applied = graph.ancestors(ledger.heads)
@@ -137,10 +140,10 @@ def _planner(
     return plan
 
 
-def _stamp_plan(target: str) -> Callable[[RevisionGraph, Ledger], Plan]:
+def _stamp_plan(target: str | Target) -> Callable[[RevisionGraph, Ledger], Plan]:
     def plan(graph: RevisionGraph, ledger: Ledger) -> Plan:
         applied = graph.ancestors(ledger.heads)
-        wanted = graph.ancestors(graph.resolve(target, applied))
+        wanted = graph.resolve_stamp(target, applied)
         heads, new_heads = list(ledger.heads), graph.heads_of(wanted)
         if new_heads == heads:
             return Plan("stamp", heads, heads)
@@ -178,12 +181,14 @@ def _run_result(runs: Runs, done: Done, dry_run: bool) -> RunResult:
 def _one_run(
     config: Config,
     direction: Literal["upgrade", "downgrade"],
-    target: str,
+    target: str | Target,
     dry_run: bool,
     progress: Progress,
     report: bool,
 ) -> RunResult:
-    runs = execute(config, [_planner(direction, target)], RunOptions(dry_run, progress, report))
+    parsed = parse_target(target) if isinstance(target, str) else target
+    check_direction(parsed, downgrade=direction == "downgrade")  # even with no store
+    runs = execute(config, [_planner(direction, parsed)], RunOptions(dry_run, progress, report))
     if not runs.store_exists:
         return _absent(runs.store, direction, dry_run)
     return _run_result(runs, runs.done[0], dry_run)
@@ -204,7 +209,7 @@ def _absent(store: str, direction: Literal["upgrade", "downgrade"], dry_run: boo
 
 def upgrade(
     config: Config,
-    target: str = "head",
+    target: str | Target = "head",
     *,
     dry_run: bool = False,
     progress: Progress = NO_PROGRESS,
@@ -216,7 +221,7 @@ def upgrade(
 
 def downgrade(
     config: Config,
-    target: str,
+    target: str | Target,
     *,
     dry_run: bool = False,
     progress: Progress = NO_PROGRESS,
@@ -281,7 +286,7 @@ def history(config: Config, rev_range: str | None = None) -> HistoryResult:
     if rev_range:
         chosen = history_range(graph, rev_range, applied)
         infos = [info for info in infos if info.revision in chosen]
-    return HistoryResult(store.location, infos, list(ledger.history))
+    return HistoryResult(store.location, infos, list(ledger.history), list(ledger.heads))
 
 
 @dataclass(frozen=True)
@@ -299,7 +304,7 @@ class StampResult(JsonResult):
         return self.from_heads != self.to_heads
 
 
-def stamp(config: Config, target: str) -> StampResult:
+def stamp(config: Config, target: str | Target) -> StampResult:
     """Record ``target`` as applied without changing any device (adopting a store).
 
     Stamped revisions carry no provenance, so a later downgrade through them
@@ -393,7 +398,8 @@ def sync(config: Config, installed: str, *, dry_run: bool = False) -> SyncResult
     then the revisions the release carries are applied.
     """
     parse_release(installed)
-    both = [_planner("downgrade", installed), _planner("upgrade", installed)]
+    release = Release(installed)
+    both = [_planner("downgrade", release), _planner("upgrade", release)]
     runs = execute(config, both, RunOptions(dry_run=dry_run))
     if not runs.store_exists:
         return SyncResult(runs.store, installed, [], [], [], store_exists=False)

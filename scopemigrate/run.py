@@ -27,7 +27,7 @@ from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.migration import Migration
 from scopemigrate.migration_files import MigrationFiles
-from scopemigrate.progress import NO_PROGRESS, Progress
+from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
 from scopemigrate.stores import open_store
 from scopemigrate.stores.base import MAX_ATTEMPTS, InPlaceResult, InPlaceStore, Snapshot, Store
 
@@ -201,6 +201,7 @@ def apply(
         done = store.downgrade_in_place(plan.leave, ledger_for, dry_run, report)
         return InPlaceResult(done.devices, 0, done.pending_restored, done.unreported)
 
+    progress.start(READING, 0)
     snapshot = store.read()
     if plan.direction == "upgrade":
         outcome = engine.upgrade(plan.enter, snapshot.devices, snapshot.pending, at, progress)
@@ -218,7 +219,9 @@ def apply(
     if not dry_run:
         newcomers = _Newcomers(plan.enter, snapshot) if plan.direction == "upgrade" else None
         new_ledger = advanced(len(outcome.devices), entered)
+        progress.start(WRITING, 0)
         _commit(store, snapshot, outcome.changes, new_ledger, newcomers)
+        progress.finish()
         devices += newcomers.adopted if newcomers else []
     return InPlaceResult(
         devices,

@@ -23,6 +23,7 @@ FACT_MODULES = {
     "scopemigrate.errors",
     "scopemigrate.config",
     "scopemigrate.installed",
+    "scopemigrate.platforms",
     "scopemigrate.versions",
     "scopemigrate.migration_files",
     "scopemigrate.stores",
@@ -134,6 +135,7 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
         "scopemigrate.printable",
         "scopemigrate.stores.jsontext",
         "scopemigrate.stores.redact",
+        "scopemigrate.dag",
     ],
 )
 def test_fact_modules_import_only_the_stdlib_at_module_level(module: str) -> None:
@@ -143,6 +145,20 @@ def test_fact_modules_import_only_the_stdlib_at_module_level(module: str) -> Non
         if top and name.split(".")[0] not in STDLIB and name not in FACT_MODULES
     ]
     assert third_party == []
+
+
+def test_the_dag_and_the_target_grammar_import_no_other_room() -> None:
+    # dag.py knows no domain; targets.py knows only the error it raises.
+    allowed = {"scopemigrate.dag": set(), "scopemigrate.targets": {"scopemigrate.errors"}}
+    wrong = {
+        module: sorted(
+            name
+            for name, _ in GRAPH[module]
+            if name.split(".")[0] not in STDLIB and name not in rooms
+        )
+        for module, rooms in allowed.items()
+    }
+    assert wrong == {"scopemigrate.dag": [], "scopemigrate.targets": []}
 
 
 def test_the_quick_paths_load_neither_pydantic_nor_click() -> None:

@@ -30,6 +30,8 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
+    # Before MigrationFileError: a refused target is a GraphError too.
+    (errors.TargetError, 12),
     (errors.ConfigError, 3),
     (errors.MigrationFileError, 4),
     (errors.BadStoreError, 5),
@@ -186,8 +188,20 @@ def main() -> None:
     """Declarative scope migrations for device stores (OpenClaw's by default)."""
 
 
-@main.command()
-@click.argument("target", default="head")
+# Targets such as -1 or -2 are arguments, not options (as in Alembic): click is told
+# to pass an unknown "option" on as the argument; the graph then reads it.
+TARGET_ARGUMENT = {"ignore_unknown_options": True}
+
+
+def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A target argument; an unknown option that is not a relative target stays a usage error."""
+    if value is not None and value.startswith("-") and not value[1:2].isdigit():
+        raise click.NoSuchOption(value, ctx=ctx)
+    return value
+
+
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", default="head", callback=_target)
 @dry_run_option
 @no_backup_option
 @common_options
@@ -196,8 +210,8 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     _migrate(commands.upgrade, target, dry_run, options)
 
 
-@main.command()
-@click.argument("target")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", callback=_target)
 @dry_run_option
 @no_backup_option
 @common_options
@@ -326,19 +340,32 @@ def current(**options: Any) -> None:
 
 @main.command()
 @click.option(
-    "-r", "--rev-range", metavar="LOWER:UPPER", help="Only these revisions (a:b, a:, :b)."
+    "-r",
+    "--rev-range",
+    metavar="LOWER:UPPER",
+    help="Only the path from LOWER up to UPPER (a:b, a:, :b, -1:current).",
+)
+@click.option(
+    "-i", "--indicate-current", is_flag=True, help="Mark the store's current revision(s)."
 )
 @common_options
-def history(rev_range: str | None, **options: Any) -> None:
+def history(rev_range: str | None, indicate_current: bool, **options: Any) -> None:
     """List revisions, newest first, marking what the store has applied."""
     config, output = _setup(options)
     result = commands.history(config, rev_range)
+    current = set(result.current) if indicate_current else set()
 
     def text() -> list[str]:
         lines = []
         for info in result.revisions:
             marks = " ".join(
-                m for m, on in (("(head)", info.is_head), ("(applied)", info.applied)) if on
+                m
+                for m, on in (
+                    ("(head)", info.is_head),
+                    ("(current)", info.revision in current),
+                    ("(applied)", info.applied),
+                )
+                if on
             )
             lines.append(
                 f"{_short(info.down_revision)} -> {info.revision} {marks}".rstrip()
@@ -358,8 +385,8 @@ def history(rev_range: str | None, **options: Any) -> None:
     output.emit(result.to_json(), text)
 
 
-@main.command()
-@click.argument("target")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", callback=_target)
 @common_options
 def stamp(target: str, **options: Any) -> None:
     """Record TARGET as applied without changing any device (adopt a store)."""
@@ -419,11 +446,16 @@ def _detail_lines(info: revisions.RevisionDetail, verbose: int) -> list[str]:
 
 
 @main.command()
+@click.option(
+    "--resolve-dependencies",
+    is_flag=True,
+    help="Leave out heads that another revision depends_on.",
+)
 @common_options
-def heads(**options: Any) -> None:
+def heads(resolve_dependencies: bool, **options: Any) -> None:
     """Show the revisions nothing builds on yet (several: merge them)."""
     config, output = _setup(options)
-    result = revisions.heads(config)
+    result = revisions.heads(config, resolve_dependencies=resolve_dependencies)
     output.emit(
         result.to_json(),
         lambda: [line for h in result.heads for line in _detail_lines(h, output.verbose)],
@@ -448,13 +480,14 @@ def branches(**options: Any) -> None:
     output.emit(result.to_json(), text)
 
 
-@main.command()
-@click.argument("rev")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("rev", callback=_target)
 @common_options
 def show(rev: str, **options: Any) -> None:
-    """Show one revision in full: parents, children, file and operations."""
+    """Show one revision in full (REV, LABEL, LABEL@head, current, a release...)."""
     config, output = _setup(options)
-    result = revisions.show(config, rev)
+    current = commands.current(config).heads if rev.strip() == "current" else []
+    result = revisions.show(config, rev, current)
 
     def text() -> list[str]:
         return _detail_lines(result.revision, verbose=1) + _operation_lines(

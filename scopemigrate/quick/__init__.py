@@ -143,6 +143,9 @@ def _verdict_head(args: dict[str, list[str]]) -> bool:
 
 def main() -> None:
     """The console script: a quick answer when one vouches, else the full CLI."""
+    from scopemigrate.platforms import refuse_unsupported
+
+    refuse_unsupported()  # before anything is read (docs/platforms.md)
     if len(sys.argv) > 1 and sys.argv[1] == "hook" and quick_hook(sys.argv[2:]):
         sys.exit(0)
     upgrade = len(sys.argv) > 2 and sys.argv[1] == "upgrade"
