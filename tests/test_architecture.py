@@ -22,6 +22,8 @@ FACT_MODULES = {
     "scopemigrate",
     "scopemigrate.errors",
     "scopemigrate.config",
+    "scopemigrate.config_files",
+    "scopemigrate.ownership",
     "scopemigrate.installed",
     "scopemigrate.platforms",
     "scopemigrate.versions",
@@ -135,6 +137,8 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
         "scopemigrate.printable",
         "scopemigrate.stores.jsontext",
         "scopemigrate.stores.redact",
+        "scopemigrate.config_files",
+        "scopemigrate.ownership",
         "scopemigrate.dag",
     ],
 )
@@ -184,6 +188,7 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         "scopemigrate.config",
         "scopemigrate.errors",
         "scopemigrate.installed",
+        "scopemigrate.ownership",
         # rendering: the progress bar, the report type of a device, store text escaped
         "scopemigrate.progress",
         "scopemigrate.printable",

@@ -452,8 +452,9 @@ class OpenClawJsonStore:
         read_bytes = {self.paired_path: raw.paired_bytes, self.pending_path: raw.pending_bytes}
         for path in (self.paired_path, self.pending_path, self.ledger_path):
             try:
+                # A hard link is the same inode: changing its mode would change the
+                # live file's. The backups folder (0700) keeps it private.
                 os.link(path, folder / path.name)
-                os.chmod(folder / path.name, 0o600)
             except FileNotFoundError:
                 # Linux refuses to link a file that a gateway's rename just
                 # unlinked; keep the bytes this run read instead.
