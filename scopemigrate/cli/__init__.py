@@ -22,8 +22,8 @@ from scopemigrate.devices import DevicePlan
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import resolve_installed, with_version_sources
-from scopemigrate.printable import printable, printable_json
 from scopemigrate.ownership import act_for_store
+from scopemigrate.printable import printable, printable_json
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.

@@ -23,15 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-from filelock import Timeout as FileLockTimeout
-
 from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.devices import (
     ChangeSet,
     ScopeList,
 )
-from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
+from scopemigrate.errors import BadStoreError, RunFailedError, StoreChangedError
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.atomic import (
     TEMP_SUFFIX,
@@ -42,6 +39,7 @@ from scopemigrate.stores.atomic import (
     write_temp,
 )
 from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
+from scopemigrate.stores.confined import check_file, prune, real_dir
 from scopemigrate.stores.jsontext import read_regular
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
@@ -50,6 +48,7 @@ from scopemigrate.stores.layout import (
     PAIRED_NAME,
     PENDING_NAME,
 )
+from scopemigrate.stores.lockfile import hold
 from scopemigrate.stores.openclaw_json.records import (
     device_from_record,
     dump_openclaw_json,
@@ -114,38 +113,59 @@ class OpenClawJsonStore:
         self.ledger_path = self.devices_dir / LEDGER_NAME
         self.journal_path = self.devices_dir / JOURNAL_NAME
         self._settle_seconds = SETTLE_MIN_SECONDS
+        self._read_only = False
 
     @property
     def location(self) -> str:
         return str(self.state_dir)
 
     def exists(self) -> bool:
-        return self.paired_path.is_file()
+        # Whatever is there (a link, a FIFO) is a store to refuse, not a fresh install;
+        # never followed (it may point where the run cannot look).
+        return os.path.lexists(self.paired_path)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
-        lock = FileLock(str(self.devices_dir / LOCK_NAME), timeout=timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except FileLockTimeout:
-            raise LockTimeoutError(
-                f"{self.devices_dir}: another scopemigrate run holds the lock; "
-                f"gave up after {timeout:g}s (raise --lock-timeout to wait longer)"
-            ) from None
-        try:
-            self._recover()
+        """Hold the lock (``lockfile.py``); on a read-only file system, read without it
+        (no one can write there) and refuse to commit."""
+        self._folder_owner()
+        with hold(self.devices_dir / LOCK_NAME, timeout, str(self.devices_dir)) as held:
+            self._read_only = not held
+            if held:
+                self._recover()
+            elif self.journal_path.exists():
+                raise RunFailedError(
+                    f"{self.journal_path}: a commit to finish, on a read-only file system; "
+                    "make it writable and run again"
+                )
             yield
-        finally:
-            lock.release()
+
+    def _folder_owner(self) -> int:
+        """The owner of ``devices/``, a real directory of the store (never a link out)."""
+        found = real_dir(self.devices_dir)
+        if found is None:
+            raise BadStoreError(f"{self.devices_dir}: no such directory")
+        return found.st_uid
+
+    def _checked(self, path: Path) -> None:
+        """Refuse a store file of another owner, or hard-linked out of the store."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        check_file(path, st, self._folder_owner(), self.devices_dir / BACKUP_DIR)
 
     def read_ledger(self) -> Ledger:
         data = read_bytes(self.ledger_path)
+        self._checked(self.ledger_path)
         return Ledger() if data is None else parse_ledger(data, str(self.ledger_path))
 
     def read(self) -> Snapshot:
         started = time.monotonic()
         paired_identity, paired_bytes = self._read_regular(self.paired_path)
         pending_identity, pending_bytes = self._read_regular(self.pending_path)
+        self._checked(self.paired_path)
+        self._checked(self.pending_path)
         paired = (
             {}
             if paired_bytes is None
@@ -177,6 +197,10 @@ class OpenClawJsonStore:
     ) -> None:
         """Publish devices, pending requests and ledger as one unit; then bring up,
         through ``catch_up``, devices a gateway paired around the commit."""
+        if self._read_only:
+            raise RunFailedError(
+                f"{self.devices_dir}: on a read-only file system; nothing was changed"
+            )
         raced = self._commit_rebasing(snapshot, changes, ledger)
         for _ in range(MAX_ATTEMPTS):
             if raced is None or catch_up is None:
@@ -265,19 +289,42 @@ class OpenClawJsonStore:
             }
             write_private(self.journal_path, json.dumps(journal).encode("utf-8"))
         except BaseException:
+            # Out of space or quota part-way: nothing is published; leave nothing.
             for tmp in temps:
                 tmp.unlink(missing_ok=True)
+            self.journal_path.unlink(missing_ok=True)  # under our lock: only ours
             raise
         try:
             self._check_unchanged(raw)
-        except StoreChangedError:
+            self._backup(raw)
+        except BaseException:
+            # Nothing is published: a changed store, no space for the backup (ENOSPC,
+            # EDQUOT), a refused backups folder: leave nothing of this attempt behind.
             self._discard(journal)
             raise
-        self._backup(raw)
         for index, (path, _, old) in enumerate(contents):
-            self._publish(path, temps[index], old, first=index == 0, journal=journal)
-        fsync_dir(self.devices_dir)
-        self.journal_path.unlink()
+            try:
+                self._publish(path, temps[index], old, first=index == 0, journal=journal)
+            except OSError:
+                if index == 0:
+                    self._discard(journal)  # nothing published: as if never tried
+                    raise
+                # Published in part (a rename out of directory space, say): roll
+                # forward now, as the next run would, so nothing is left behind.
+                self._recover()
+                return
+        try:
+            self._finish()
+        except OSError:
+            self._recover()
+
+    def _finish(self) -> None:
+        """Every file is published: the journal goes, even if a flush fails (it could
+        only repeat renames that are done)."""
+        try:
+            fsync_dir(self.devices_dir)
+        finally:
+            self.journal_path.unlink(missing_ok=True)
         fsync_dir(self.devices_dir)
 
     def _publish(
@@ -413,9 +460,7 @@ class OpenClawJsonStore:
                 tmp.unlink()
                 continue
             os.replace(tmp, target)
-        fsync_dir(self.devices_dir)
-        self.journal_path.unlink()
-        fsync_dir(self.devices_dir)
+        self._finish()
 
     def _reapply_pending(self, journal: dict[str, Any]) -> None:
         data = read_bytes(self.pending_path)
@@ -446,23 +491,30 @@ class OpenClawJsonStore:
         if self.keep_backups <= 0 or raw.paired_identity is None:
             return
         root = self.devices_dir / BACKUP_DIR
-        root.mkdir(mode=0o700, exist_ok=True)
+        if real_dir(root) is None:  # never a link out of the store
+            root.mkdir(mode=0o700)
         folder = root / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         folder.mkdir(mode=0o700)
+        try:
+            self._link_backup(raw, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        prune(root, self.keep_backups)
+
+    def _link_backup(self, raw: _Raw, folder: Path) -> None:
         read_bytes = {self.paired_path: raw.paired_bytes, self.pending_path: raw.pending_bytes}
         for path in (self.paired_path, self.pending_path, self.ledger_path):
             try:
                 # A hard link is the same inode: changing its mode would change the
                 # live file's. The backups folder (0700) keeps it private.
-                os.link(path, folder / path.name)
+                os.link(path, folder / path.name, follow_symlinks=False)
             except FileNotFoundError:
                 # Linux refuses to link a file that a gateway's rename just
                 # unlinked; keep the bytes this run read instead.
                 data = read_bytes.get(path)
                 if data is not None:
                     write_private(folder / path.name, data)
-        for old in sorted(root.iterdir())[: -self.keep_backups]:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def _displaced(tmp: Path, entry: dict[str, Any]) -> bool:
