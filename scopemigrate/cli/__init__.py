@@ -35,6 +35,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.TargetError, 12),
     (errors.ConfigError, 3),
     (errors.MigrationFileError, 4),
+    (errors.BadJournalError, 15),  # before BadStoreError: it is one
     (errors.BadStoreError, 5),
     (errors.StoreNotFoundError, 6),
     (errors.LockTimeoutError, 7),
@@ -44,6 +45,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.VerifyFailedError, 10),
     (errors.CheckFailedError, 11),
     (errors.StorePermissionError, 14),
+    (errors.GatewayRewroteError, 16),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -21,6 +22,16 @@ from scopemigrate.errors import StorePermissionError
 
 PRIVATE_MODE = 0o600
 TEMP_SUFFIX = ".scopemigrate-tmp"
+# What write_temp names a temp file for ``<name>``: the only names a commit
+# journal may give (a journal naming anything else was not written by us).
+TEMP_NAME = re.compile(r"\A\.(?P<target>[^/\0]+)\.[0-9a-f]{12}" + re.escape(TEMP_SUFFIX) + r"\Z")
+
+
+def temp_target(name: str) -> str | None:
+    """The file a temp file named ``name`` was written to replace; None when
+    ``name`` is not a temp file's name."""
+    found = TEMP_NAME.match(name)
+    return None if found is None else found.group("target")
 
 
 def fsync_dir(directory: Path) -> None:
