@@ -34,6 +34,10 @@ def temp_target(name: str) -> str | None:
     return None if found is None else found.group("target")
 
 
+# (inode, size, mtime in ns): tells one version of a file from another.
+Identity = tuple[int, int, int]
+
+
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -96,7 +100,7 @@ def write_private(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def identity(path: Path) -> tuple[int, int, int] | None:
+def identity(path: Path) -> Identity | None:
     """What tells one version of a file from another without reading it.
 
     Every writer we share the file with replaces it by rename (a new inode), and

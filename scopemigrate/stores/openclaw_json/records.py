@@ -10,6 +10,7 @@ allows (``splice.py``).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,34 @@ from scopemigrate.devices import (
     token_field,
 )
 from scopemigrate.errors import BadStoreError
-from scopemigrate.stores.jsontext import loads, read_regular
+from scopemigrate.stores import jsontext
+from scopemigrate.stores.atomic import Identity
+from scopemigrate.stores.jsontext import loads
 from scopemigrate.stores.openclaw_json.splice import splice_records
+
+
+@dataclass(frozen=True)
+class RawFiles:
+    """What was read, byte for byte, and the parsed trees the commit edits."""
+
+    paired_bytes: bytes | None
+    pending_bytes: bytes | None
+    paired_identity: Identity | None
+    pending_identity: Identity | None
+    paired: dict[str, Any]
+    pending: dict[str, Any]
+
+
+def read_regular(path: Path) -> tuple[Identity | None, bytes | None]:
+    """A store file's identity and bytes (None, None: absent), within ``jsontext``'s
+    bounds: a regular file, never through a link, never blocking."""
+    found = jsontext.read_regular(path)
+    return (None, None) if found is None else found
 
 
 def read_bytes(path: Path) -> bytes | None:
     """A store file's bytes (None: absent), read within ``jsontext``'s bounds."""
-    found = read_regular(path)
-    return None if found is None else found[1]
+    return read_regular(path)[1]
 
 
 def dump_openclaw_json(value: Any, trailing_newline: bool = False) -> bytes:
