@@ -27,6 +27,7 @@ from scopemigrate.stores.jsontext import MAX_DEPTH, loads
 BAD_STORE = 5
 STORE_AHEAD = 8
 CONFIG = 3
+BAD_JOURNAL = 15
 FIRST = "31a26516362262a5cc9331078bce2e53ad724023e222894ff9fb96f18db4d223"
 
 
@@ -401,3 +402,59 @@ def test_the_cli_never_hangs_on_a_fifo_ledger(mixed: Path) -> None:
         check=False,
     )
     assert_clean_refusal(done, BAD_STORE)
+
+
+JOURNAL = "scopemigrate-journal.json"
+MALFORMED_JOURNALS: list[Any] = [
+    [],
+    {},
+    None,
+    "files",
+    {"files": []},
+    {"files": "x"},
+    {"files": [1]},
+    {"files": [{"name": 1, "tmp": ".paired.json.ab.scopemigrate-tmp", "old": None}]},
+    {"files": [{"name": "paired.json", "tmp": "../../victim", "old": None}]},
+    {"files": [{"name": "../victim", "tmp": "../.victim.ab.scopemigrate-tmp", "old": None}]},
+    {"files": [{"name": "paired.json", "tmp": ".pending.json.ab.scopemigrate-tmp", "old": None}]},
+    {"files": [{"name": "paired.json", "tmp": ".paired.json.ab.scopemigrate-tmp", "old": "x"}]},
+    {"files": [{"name": "paired.json", "tmp": ".paired.json.ab.scopemigrate-tmp"}]},
+    {
+        "files": [{"name": "paired.json", "tmp": ".paired.json.ab.scopemigrate-tmp", "old": None}],
+        "pending_restored": [["x", {}]],
+    },
+]
+
+
+@pytest.mark.parametrize("journal", MALFORMED_JOURNALS, ids=range(len(MALFORMED_JOURNALS)))
+def test_a_malformed_journal_is_one_line_with_its_own_code(
+    mixed: Path, tmp_path: Path, journal: Any
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (mixed / "devices" / JOURNAL).write_text(json.dumps(journal))
+    (mixed / "devices" / ".paired.json.ab.scopemigrate-tmp").write_text("{}")
+    for verb in (("verify",), ("upgrade", "head")):
+        refused(mixed, *verb, code=BAD_JOURNAL)
+    assert victim.read_text() == "keep"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(journal=json_values())
+def test_random_journals_are_recovered_or_refused_never_a_crash(
+    tmp_path_factory: pytest.TempPathFactory, journal: Any
+) -> None:
+    root = tmp_path_factory.mktemp("journal")
+    store = copy_store("2026.2.15-mixed", root)
+    victim = root / "victim"
+    victim.write_text("keep")
+    (store / "devices" / JOURNAL).write_text(json.dumps(journal))
+    before = tree_state(store)
+    try:
+        commands.verify(load_config(store=str(store), env={}))
+    except ScopemigrateError as exc:
+        assert "\n" not in str(exc)
+        assert tree_state(store) == before
+    assert victim.read_text() == "keep"

@@ -22,9 +22,12 @@ from scopemigrate.errors import StorePermissionError
 
 PRIVATE_MODE = 0o600
 TEMP_SUFFIX = ".scopemigrate-tmp"
-# What write_temp names a temp file for ``<name>``: the only names a commit
-# journal may give (a journal naming anything else was not written by us).
-TEMP_NAME = re.compile(r"\A\.(?P<target>[^/\0]+)\.[0-9a-f]{12}" + re.escape(TEMP_SUFFIX) + r"\Z")
+# What write_temp names a temp file for ``<name>`` (``.<name>.<hex>`` and the
+# suffix; older releases' journals name other plain tokens there): the only
+# names a commit journal may give. Never a path: no "/", no "..".
+TEMP_NAME = re.compile(
+    r"\A\.(?P<target>[A-Za-z0-9_-][A-Za-z0-9_.-]*)\.[A-Za-z0-9_-]+" + re.escape(TEMP_SUFFIX) + r"\Z"
+)
 
 
 def temp_target(name: str) -> str | None:

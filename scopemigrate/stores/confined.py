@@ -9,8 +9,8 @@ touches is a name inside ``devices/`` or its backups folder, and:
 - a store file is a regular file opened without following a link
   (``jsontext.open_regular``), with one link and the folder's owner: a hard
   link shares its inode with a file elsewhere, which a run must never change.
-  The one second link allowed is the store's own latest backup, which a run
-  killed between its backup and its publish leaves behind;
+  The links allowed besides are the store's own backups of it (a backup links
+  the files of the store; a file a commit did not replace stays linked there);
 - pruning deletes only backup folders, by the name a backup is given, never
   through a link.
 
@@ -81,19 +81,21 @@ def check_file(path: Path, st: os.stat_result, owner: int, backups: Path) -> Non
             f"{path}: owned by uid {st.st_uid}, not by the store folder's owner "
             f"(uid {owner}); refused (give it back: chown {owner} {path})"
         )
-    if st.st_nlink > 1 and not (st.st_nlink == 2 and _in_latest_backup(path.name, st, backups)):
+    if st.st_nlink > 1 and st.st_nlink != 1 + _links_in_backups(path.name, st, backups):
         raise BadStoreError(
             f"{path}: has {st.st_nlink} hard links, so it shares its content with a file "
             "outside the store; refused (replace it by a copy: cp --remove-destination)"
         )
 
 
-def _in_latest_backup(name: str, st: os.stat_result, backups: Path) -> bool:
-    folders = backup_folders(backups)
-    if not folders:
-        return False
-    try:
-        linked = os.lstat(folders[-1] / name)
-    except FileNotFoundError:
-        return False
-    return (linked.st_dev, linked.st_ino) == (st.st_dev, st.st_ino)
+def _links_in_backups(name: str, st: os.stat_result, backups: Path) -> int:
+    """How many of the store's own backups hold ``st``'s inode as ``name`` (a backup
+    links the files a commit replaces; a file a commit kept stays linked there)."""
+    count = 0
+    for folder in backup_folders(backups):
+        try:
+            linked = os.lstat(folder / name)
+        except FileNotFoundError:
+            continue
+        count += (linked.st_dev, linked.st_ino) == (st.st_dev, st.st_ino)
+    return count

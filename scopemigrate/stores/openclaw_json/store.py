@@ -248,7 +248,7 @@ class OpenClawJsonStore:
             try:
                 # A hard link is the same inode: changing its mode would change the
                 # live file's. The backups folder (0700) keeps it private.
-                os.link(path, folder / path.name, follow_symlinks=False)
+                os.link(path, folder / path.name)
             except FileNotFoundError:
                 # Linux refuses to link a file that a gateway's rename just
                 # unlinked; keep the bytes this run read instead.
