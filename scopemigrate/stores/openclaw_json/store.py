@@ -19,7 +19,12 @@ from pathlib import Path
 
 from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.devices import ChangeSet, ScopeList
-from scopemigrate.errors import BadStoreError, RunFailedError, StoreChangedError
+from scopemigrate.errors import (
+    BadStoreError,
+    GatewayRewroteError,
+    RunFailedError,
+    StoreChangedError,
+)
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.atomic import identity, write_private
 from scopemigrate.stores.base import CatchUp, Snapshot
@@ -41,6 +46,7 @@ from scopemigrate.stores.openclaw_json.gateway import (
     settle_seconds,
 )
 from scopemigrate.stores.openclaw_json.journal import Journal, NewFile
+from scopemigrate.stores.openclaw_json.liveness import gateway_answering
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
     device_from_record,
@@ -75,6 +81,7 @@ class OpenClawJsonStore:
         self.journal = Journal(self.devices_dir, self.devices_dir / JOURNAL_NAME, self.pending_path)
         self._settle_seconds = SETTLE_MIN_SECONDS
         self._read_only = False
+        self._ledger_read: bytes | None = None
 
     @property
     def location(self) -> str:
@@ -119,6 +126,7 @@ class OpenClawJsonStore:
     def read_ledger(self) -> Ledger:
         data = read_bytes(self.ledger_path)
         self._checked(self.ledger_path)
+        self._ledger_read = data  # what a run undone by a gateway puts back
         return Ledger() if data is None else parse_ledger(data, str(self.ledger_path))
 
     def read(self) -> Snapshot[RawFiles]:
@@ -178,10 +186,29 @@ class OpenClawJsonStore:
             lambda: self.read().private,
             self.paired_path,
         )
-        touched = bool(changes.devices) and keep_published(
-            self.paired_path, changes, base, self._settle_seconds
-        )
+        try:
+            touched = bool(changes.devices) and keep_published(
+                self.paired_path, changes, base, self._settle_seconds
+            )
+        except GatewayRewroteError as exc:
+            self._put_back_ledger()
+            raise GatewayRewroteError(f"{exc}; {self._gateway_advice()}") from None
         return self.read() if rebased or touched else None
+
+    def _put_back_ledger(self) -> None:
+        """The ledger as the run found it: it never claims what the devices do not hold."""
+        if self._ledger_read is None:
+            self.ledger_path.unlink(missing_ok=True)
+        else:
+            write_private(self.ledger_path, self._ledger_read)
+
+    def _gateway_advice(self) -> str:
+        where = gateway_answering(self.state_dir, os.environ)
+        running = f"a gateway answers on {where}" if where else "no gateway answers on loopback"
+        return (
+            f"the ledger was left as it was ({running}): restart the gateway so the hook "
+            "repairs before it starts (ExecStartPre), or stop it and run again"
+        )
 
     def _commit_once(
         self,
