@@ -32,9 +32,11 @@ from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
 from scopemigrate.stores import open_store
 from scopemigrate.stores.base import (
     MAX_ATTEMPTS,
+    InPlaceApply,
     InPlaceResult,
     InPlaceScriptStore,
     InPlaceStore,
+    InPlaceUndo,
     ScriptStore,
     Snapshot,
     Store,
@@ -212,9 +214,9 @@ def apply(
             return advanced(result.devices_changed, entered)
 
         if plan.direction == "upgrade":
-            done = store.upgrade_in_place(plan.enter, ledger_for, dry_run, report)
+            done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
             return InPlaceResult(done.devices, done.pending_removed, 0, done.unreported)
-        done = store.downgrade_in_place(plan.leave, ledger_for, dry_run, report)
+        done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
         return InPlaceResult(done.devices, 0, done.pending_restored, done.unreported)
 
     progress.start(READING, 0)
@@ -224,6 +226,10 @@ def apply(
         entered = outcome.applied
     elif plan.direction == "downgrade":
         entries = [ledger.applied[rev] for rev in plan.leave if rev in ledger.applied]
+        installed = files.graph(extra=ledger.stored_migrations()).migrations
+        for entry in entries:
+            migration = installed.get(entry.migration.revision, entry.migration)
+            engine.check_provenance(entry, migration, f"{store.location}: ledger")
         outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending, progress)
     else:
         outcome = engine.Outcome()  # a stamp changes no device

@@ -24,12 +24,15 @@ FACT_MODULES = {
     "scopemigrate.config",
     "scopemigrate.config_files",
     "scopemigrate.ownership",
+    "scopemigrate.dag",
     "scopemigrate.installed",
     "scopemigrate.platforms",
     "scopemigrate.versions",
     "scopemigrate.migration_files",
     "scopemigrate.stores",
     "scopemigrate.stores.layout",
+    "scopemigrate.printable",
+    "scopemigrate.stores.jsontext",
 }
 
 
@@ -139,6 +142,9 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
         "scopemigrate.stores.layout",
         "scopemigrate.migration_files",
         "scopemigrate.errors",
+        "scopemigrate.printable",
+        "scopemigrate.stores.jsontext",
+        "scopemigrate.stores.redact",
         "scopemigrate.config_files",
         "scopemigrate.ownership",
         "scopemigrate.dag",
@@ -191,12 +197,13 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         "scopemigrate.errors",
         "scopemigrate.installed",
         "scopemigrate.ownership",
-        # rendering: the progress bar, the report type of a device
+        # rendering: its own text renderers, the progress bar, the report type of a device
+        "scopemigrate.cli.text",
         "scopemigrate.progress",
+        "scopemigrate.printable",
         "scopemigrate.devices",
         # the JSON document, its escaping, and the logger -v turns up
         "scopemigrate.results",
-        "scopemigrate.printable",
         "scopemigrate.logs",
         "scopemigrate",
     }

@@ -36,7 +36,9 @@ __all__ = ["main", "quick_hook", "quick_marked_head", "quick_upgrade_head"]
 
 def _nothing_to_do(where: object, heads: list[str]) -> None:
     # The full CLI's words for the same answer (a test holds them equal).
-    print(f"{where} is at {', '.join(heads)}: nothing to do.")
+    from scopemigrate.printable import printable
+
+    print(printable(f"{where} is at {', '.join(heads)}: nothing to do."))
 
 
 def _config(args: dict[str, list[str]]) -> Config:
@@ -82,7 +84,9 @@ def quick_hook(argv: list[str]) -> bool:
     if not synced:
         return False
     if installed.warning and not is_quiet(args):
-        print(f"warning: {installed.warning}", file=sys.stderr)
+        from scopemigrate.printable import printable
+
+        print(printable(f"warning: {installed.warning}"), file=sys.stderr)
     if "--json" in args:
         from scopemigrate.hook import HookResult
         from scopemigrate.printable import printable_json
@@ -90,6 +94,7 @@ def quick_hook(argv: list[str]) -> bool:
         from scopemigrate.stores.layout import state_dir_of
 
         result = HookResult(str(state_dir_of(config.store, config.env)), installed, heads)
+
         print(printable_json(json_document(result.to_json())))
     return True
 
@@ -103,7 +108,7 @@ def quick_marked_head(argv: list[str]) -> bool:
 def quick_upgrade_head(argv: list[str]) -> bool:
     """Answer ``upgrade head`` at head without the full CLI; False when it cannot vouch."""
     parsed = upgrade_head_args(argv)
-    return parsed is not None and _verdict_head(parsed[1])
+    return parsed is not None and _verdict_head(*parsed)
 
 
 def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
@@ -124,7 +129,7 @@ def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
     return True
 
 
-def _verdict_head(args: dict[str, list[str]]) -> bool:
+def _verdict_head(target: str, args: dict[str, list[str]]) -> bool:
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.ownership import gives_up_root
     from scopemigrate.quick.verdicts import at_head
@@ -134,7 +139,7 @@ def _verdict_head(args: dict[str, list[str]]) -> bool:
         config = _config(args)
         if gives_up_root(config):
             return False  # the full CLI takes the owner's rights, once
-        done, heads = at_head(config)
+        done, heads = at_head(config, target)
     except ScopemigrateError:
         return False  # the full CLI reports it, with its exit code
     if not done:

@@ -22,8 +22,8 @@ from typing import Any
 from scopemigrate.devices import TOKEN_PREFIX, ChangeSet
 from scopemigrate.errors import BadStoreError, LockTimeoutError
 from scopemigrate.stores.base import Snapshot
-from scopemigrate.stores.layout import LEDGER_TABLE
-from scopemigrate.stores.pairing_rows import LIST_COLUMNS, PAIRED, Rows, updated_columns
+from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE
+from scopemigrate.stores.pairing_rows import LIST_COLUMNS, Rows, updated_columns
 from scopemigrate.stores.sql_base import SqlPairingStore
 from scopemigrate.stores.sql_script import sqlite_literal
 
@@ -43,7 +43,7 @@ class OpenClawSqliteStore(SqlPairingStore):
     """Devices in ``device_pairing_paired``/``device_pairing_pending`` of one database."""
 
     text_json = True
-    mark = "?"
+    placeholder = ":{}"
     ledger_schema = LEDGER_SCHEMA
     paired_order = "rowid"
     pending_order = "ts, rowid"
@@ -61,7 +61,7 @@ class OpenClawSqliteStore(SqlPairingStore):
         if not self.database.is_file():
             return False
         with self._connect(read_only=True, timeout=5.0) as conn:
-            return self._has_table(conn, PAIRED)
+            return self._has_table(conn, PAIRED_TABLE)
 
     def _connect(self, *, read_only: bool, timeout: float) -> sqlite3.Connection:
         mode = "ro" if read_only else "rw"
@@ -154,7 +154,7 @@ class OpenClawSqliteStore(SqlPairingStore):
         rows = snapshot.private
         guards = [
             "-- guard: no device was paired or unpaired since",
-            f"INSERT INTO {GUARD_TABLE} SELECT count(*) = {len(rows)} FROM {PAIRED};",
+            f"INSERT INTO {GUARD_TABLE} SELECT count(*) = {len(rows)} FROM {PAIRED_TABLE};",
         ]
         if changes.devices:
             guards.append("-- guard: each row rewritten below holds the scopes that were read")
@@ -176,7 +176,7 @@ class OpenClawSqliteStore(SqlPairingStore):
                     else f"json_extract(tokens_json, {path}) IS json({listed})"
                 )
             guards.append(
-                f"INSERT INTO {GUARD_TABLE} SELECT count(*) = 1 FROM {PAIRED} "
+                f"INSERT INTO {GUARD_TABLE} SELECT count(*) = 1 FROM {PAIRED_TABLE} "
                 f"WHERE device_id = {self.literal(device_id)} AND {' AND '.join(held)};"
             )
         return guards
@@ -206,7 +206,7 @@ class OpenClawSqliteStore(SqlPairingStore):
             if tokens != "tokens_json":
                 assignments.append(f"tokens_json = {tokens}")
             updates.append(
-                f"UPDATE {PAIRED} SET {', '.join(assignments)} "
+                f"UPDATE {PAIRED_TABLE} SET {', '.join(assignments)} "
                 f"WHERE device_id = {self.literal(device_id)};"
             )
         return updates
@@ -224,5 +224,5 @@ def _token_roles(fields: dict[str, Any]) -> list[str]:
 def _scopes_path(role: str) -> str:
     """The JSON path of one token's scopes, the role quoted as a path key."""
     if '"' in role or "\\" in role:
-        raise BadStoreError(f"table {PAIRED}: role {role!r}: cannot be named in a JSON path")
+        raise BadStoreError(f"table {PAIRED_TABLE}: role {role!r}: cannot be named in a JSON path")
     return f'$."{role}".scopes'

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from scopemigrate.devices import (
     APPROVED_SCOPES,
@@ -36,9 +35,10 @@ from scopemigrate.ledger import Ledger
 from scopemigrate.logs import get_logger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
-from scopemigrate.stores.base import InPlaceResult, Snapshot
-from scopemigrate.stores.layout import LEDGER_TABLE
-from scopemigrate.stores.pairing_rows import PAIRED, PENDING, Rows
+from scopemigrate.stores.base import InPlaceApply, InPlaceResult, InPlaceSteps, LedgerFor, Snapshot
+from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
+from scopemigrate.stores.pairing_rows import Rows
+from scopemigrate.stores.redact import check_url, redact_url, scrub
 from scopemigrate.stores.sql_base import SqlPairingStore
 from scopemigrate.stores.sql_script import Recorder, postgres_text_literal, terminated
 
@@ -64,19 +64,6 @@ class _Work:
     changed: int | None = None
 
 
-# A set-based run's statements, given the connection to send them to.
-_Run = Callable[[Any], _Work]
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _psycopg() -> Any:
     try:
         import psycopg
@@ -91,20 +78,23 @@ class PostgresStore(SqlPairingStore):
     """A fleet's device registry in PostgreSQL."""
 
     text_json = False
-    mark = "%s"
+    placeholder = "%({})s"
     ledger_schema = LEDGER_SCHEMA
     paired_order = "device_id"
     pending_order = "ts, request_id"
     holder = "registry"
 
     def __init__(self, url: str):
+        problem = check_url(url)
+        if problem is not None:
+            raise ConfigError(f"store URL {redact_url(url)}: malformed ({problem})")
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
         self._timeout = 0.0  # set by ``lock``, for taking the locks again after a commit
 
     @property
     def location(self) -> str:
-        return redact(self.url)
+        return redact_url(self.url)
 
     def _connect(self, timeout: float) -> psycopg.Connection[Any]:
         pg = _psycopg()
@@ -113,7 +103,9 @@ class PostgresStore(SqlPairingStore):
                 self.url, connect_timeout=max(1, int(timeout) or 1), autocommit=False
             )
         except pg.Error as exc:
-            raise BadStoreError(f"{self.location}: cannot connect ({_first_line(exc)})") from None
+            raise BadStoreError(
+                f"{self.location}: cannot connect ({self._describe(exc)})"
+            ) from None
         conn.row_factory = pg.rows.dict_row
         return conn
 
@@ -131,7 +123,7 @@ class PostgresStore(SqlPairingStore):
 
     def exists(self) -> bool:
         with self._reading() as conn:
-            return _has_table(conn, PAIRED)
+            return _has_table(conn, PAIRED_TABLE)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -156,8 +148,8 @@ class PostgresStore(SqlPairingStore):
             (f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'", None),
             ("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,)),
         ]
-        if _has_table(conn, PAIRED):
-            tables = [PAIRED, *([PENDING] if _has_table(conn, PENDING) else [])]
+        if _has_table(conn, PAIRED_TABLE):
+            tables = [PAIRED_TABLE, *([PENDING_TABLE] if _has_table(conn, PENDING_TABLE) else [])]
             statements.append((f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE", None))
         return statements
 
@@ -172,7 +164,7 @@ class PostgresStore(SqlPairingStore):
                 "(raise --lock-timeout to wait longer)"
             ) from None
         except pg.Error as exc:
-            raise BadStoreError(f"{self.location}: cannot lock ({_first_line(exc)})") from None
+            raise BadStoreError(f"{self.location}: cannot lock ({self._describe(exc)})") from None
 
     def _has_table(self, conn: Any, name: str) -> bool:
         return _has_table(conn, name)
@@ -182,7 +174,8 @@ class PostgresStore(SqlPairingStore):
         return error
 
     def _describe(self, error: Exception) -> str:
-        return _first_line(error)
+        # libpq quotes the connection string it could not use.
+        return scrub(_first_line(error), self.url)
 
     def _encode(self, value: Any) -> Any:
         return _psycopg().types.json.Jsonb(value) if isinstance(value, list | dict) else value
@@ -192,34 +185,21 @@ class PostgresStore(SqlPairingStore):
 
     # -- set-based runs (InPlaceStore) ---------------------------------------
 
-    def upgrade_in_place(
-        self,
-        steps: Sequence[Migration],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
+    def run_in_place(
+        self, steps: InPlaceSteps, ledger_for: LedgerFor, dry_run: bool = False, report: bool = True
     ) -> InPlaceResult:
-        """Apply ``steps`` as one UPDATE per operation, no row leaving the server."""
-
-        # Old lists are kept for the report, and to count the devices changed
-        # when several statements may change one device back and forth.
-        single = sum(len(migration.operations) for migration in steps) == 1
-        return self._in_place(_upgrade(steps, report or not single), ledger_for, dry_run, report)
-
-    def downgrade_in_place(
-        self,
-        revisions: Sequence[str],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
-    ) -> InPlaceResult:
-        """Undo ``revisions`` (children first) from the provenance tables."""
-        return self._in_place(_downgrade(revisions), ledger_for, dry_run, report)
+        """Apply migrations as one UPDATE per operation, no row leaving the server;
+        or undo revisions from the provenance tables."""
+        if isinstance(steps, InPlaceApply):
+            work = _apply_work(steps.migrations, report)
+        else:
+            work = _undo_work(steps.revisions)
+        return self._in_place(work, ledger_for, dry_run, report)
 
     def _in_place(
         self,
-        work: _Run,
-        ledger_for: Callable[[InPlaceResult], Ledger],
+        work: Callable[[psycopg.Connection[Any]], _Work],
+        ledger_for: LedgerFor,
         dry_run: bool,
         report: bool,
     ) -> InPlaceResult:
@@ -307,7 +287,7 @@ END
         lock_timeout: float,
     ) -> list[str]:
         # Old lists kept, as a run that reports keeps them: the script counts from them.
-        return self._script(_upgrade(steps, keep_before=True), read, ledger_for, lock_timeout)
+        return self._script(_apply_work(steps, report=True), read, ledger_for, lock_timeout)
 
     def script_downgrade_in_place(
         self,
@@ -316,11 +296,11 @@ END
         ledger_for: Callable[[int], Ledger],
         lock_timeout: float,
     ) -> list[str]:
-        return self._script(_downgrade(revisions), read, ledger_for, lock_timeout)
+        return self._script(_undo_work(revisions), read, ledger_for, lock_timeout)
 
     def _script(
         self,
-        work: _Run,
+        work: Callable[[Any], _Work],
         read: str | None,
         ledger_for: Callable[[int], Ledger],
         lock_timeout: float,
@@ -360,7 +340,7 @@ END
         row = conn.execute(sql.FIRST_BAD_ROW).fetchone()
         if row is not None:
             raise BadStoreError(
-                f"{self.location}: table {PAIRED}, row {row['device_id']}: {row['problem']}"
+                f"{self.location}: table {PAIRED_TABLE}, row {row['device_id']}: {row['problem']}"
             )
 
     def _changed_devices(self, conn: psycopg.Connection[Any]) -> list[DevicePlan]:
@@ -381,10 +361,16 @@ END
         return plans
 
 
-def _upgrade(steps: Sequence[Migration], keep_before: bool) -> _Run:
-    """The statements of an upgrade, sent to ``conn`` (a connection or a ``Recorder``)."""
+def _apply_work(
+    steps: Sequence[Migration], report: bool
+) -> Callable[[psycopg.Connection[Any]], _Work]:
+    """The statements applying ``steps``."""
+    # Old lists are kept for the report, and to count the devices changed
+    # when several statements may change one device back and forth.
+    single = sum(len(migration.operations) for migration in steps) == 1
+    keep_before = report or not single
 
-    def work(conn: Any) -> _Work:
+    def work(conn: psycopg.Connection[Any]) -> _Work:
         removed = 0
         first = True
         for migration in steps:
@@ -413,10 +399,10 @@ def _upgrade(steps: Sequence[Migration], keep_before: bool) -> _Run:
     return work
 
 
-def _downgrade(revisions: Sequence[str]) -> _Run:
-    """The statements of a downgrade (see ``_upgrade``)."""
+def _undo_work(revisions: Sequence[str]) -> Callable[[psycopg.Connection[Any]], _Work]:
+    """The statements undoing ``revisions`` (children first)."""
 
-    def work(conn: Any) -> _Work:
+    def work(conn: psycopg.Connection[Any]) -> _Work:
         restored = 0
         for count, revision in enumerate(revisions):
             conn.execute(sql.REVISION_EDITS)
@@ -443,7 +429,7 @@ DECLARE
 BEGIN
   SELECT * INTO bad FROM ({sql.FIRST_BAD_ROW.strip()}) AS first_bad;
   IF FOUND THEN
-    RAISE EXCEPTION 'scopemigrate: table {PAIRED}, row %: %', bad.device_id, bad.problem;
+    RAISE EXCEPTION 'scopemigrate: table {PAIRED_TABLE}, row %: %', bad.device_id, bad.problem;
   END IF;
 END
 """

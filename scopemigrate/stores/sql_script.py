@@ -16,33 +16,45 @@ nothing written.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scopemigrate.printable import printable
 
 __all__ = ["Recorder", "postgres_text_literal", "render", "sqlite_literal", "terminated"]
 
-# A driver's placeholders: psycopg's (and the percent sign it escapes), sqlite3's.
-_PLACEHOLDERS = {"%s": re.compile(r"%%|%s"), "?": re.compile(r"\?")}
+# A driver's parameters: named in its ``placeholder`` style (``:{}`` for sqlite3,
+# ``%({})s`` for psycopg, which also escapes a percent sign as ``%%``), or positional.
+_NAMED = {":{}": re.compile(r":(\w+)"), "%({})s": re.compile(r"%%|%\((\w+)\)s")}
+_POSITIONAL = {":{}": re.compile(r"\?"), "%({})s": re.compile(r"%%|%s")}
 
 
 def render(
-    statement: str, params: Sequence[Any] | None, literal: Callable[[Any], str], mark: str
+    statement: str,
+    params: Sequence[Any] | Mapping[str, Any] | None,
+    literal: Callable[[Any], str],
+    placeholder: str,
 ) -> str:
-    """``statement`` with each ``mark`` placeholder replaced by its parameter as a literal.
+    """``statement`` with each parameter written as a literal, as the driver binds it.
 
     Without parameters a driver sends the text as it is (no placeholder, no
     ``%%``), and so does this.
     """
     if params is None:
         return statement
+    if isinstance(params, Mapping):
+        named = params
+
+        def by_name(found: re.Match[str]) -> str:
+            return "%" if found.group() == "%%" else literal(named[found.group(1)])
+
+        return _NAMED[placeholder].sub(by_name, statement)
     values = iter(params)
 
     def substitute(found: re.Match[str]) -> str:
         return "%" if found.group() == "%%" else literal(next(values))
 
-    text = _PLACEHOLDERS[mark].sub(substitute, statement)
+    text = _POSITIONAL[placeholder].sub(substitute, statement)
     if next(values, _END) is not _END:
         raise ValueError("more parameters than placeholders")  # a bug, not user input
     return text
@@ -100,8 +112,8 @@ class Recorder:
     """A connection that runs nothing: it keeps each statement a run sends."""
 
     def __init__(self) -> None:
-        self.statements: list[tuple[str, Sequence[Any] | None]] = []
+        self.statements: list[tuple[str, Any]] = []
 
-    def execute(self, statement: str, params: Sequence[Any] | None = None) -> _Cursor:
+    def execute(self, statement: str, params: Any = None) -> _Cursor:
         self.statements.append((statement, params))
         return _Cursor()
