@@ -133,7 +133,9 @@ def _with(*options: Callable[[F], F]) -> Callable[[F], F]:
 # A command offers only the options that do something for it: the graph's
 # commands read no store, and only a run waits for a lock.
 common_options = _with(_STORE, _MIGRATIONS, _CONFIG, _LOCK_TIMEOUT, _AS_USER, *_OUTPUT)
-graph_options = _with(_MIGRATIONS, _CONFIG, *_OUTPUT)
+# --store stays accepted, hidden: scripts that pass one everywhere keep working.
+_UNUSED_STORE = click.option("--store", "store", metavar="PATH|URL", hidden=True)
+graph_options = _with(_UNUSED_STORE, _MIGRATIONS, _CONFIG, *_OUTPUT)
 # show reads the store only for "show current", and takes no lock for it.
 show_options = _with(_STORE, _MIGRATIONS, _CONFIG, _AS_USER, *_OUTPUT)
 
