@@ -1,0 +1,253 @@
+"""An indexed reader and a splicing writer for ``paired.json``, without the parsed tree.
+
+Today's reader parses the whole file into Python dicts and keeps them so a
+commit can edit them: about three times the file in memory on top of its
+bytes. This one keeps the original bytes, each record's byte span and the
+engine's view of each device (``DeviceState``: its roles and scope lists),
+and parses the file record by record with orjson, dropping each record's
+dicts as soon as its device is built. The writer re-parses only the records
+that changed, splices their new lists into the original bytes and joins the
+pieces once.
+
+OpenClaw writes ``JSON.stringify(value, null, 2)``: each record starts a line
+with two spaces and a quote, and a JSON string never holds a raw newline, so
+the file splits into one ``"key": value`` member per such line. A split is
+trusted only when every piece parses as one member and the pieces, joined by
+the commas between them, are the whole file: then they are exactly the file's
+members. Anything else (another layout, a key twice, a value orjson refuses
+but the standard library accepts, such as ``NaN``) is read the way today's
+reader reads it, with the same result and the same one-line errors.
+
+Why orjson: it parses this file about four times as fast as ``json`` and
+builds the same values; it is a maintained wheel for every platform
+scopemigrate supports, and nothing here depends on it for correctness, only
+for speed (every refusal is decided and worded by the standard library).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from json.encoder import encode_basestring
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from scopemigrate.devices import DeviceState, ScopeList
+from scopemigrate.errors import BadStoreError
+from scopemigrate.stores.json_splice import (
+    TOP_LEVEL_KEY,
+    _find,
+    _get,
+    _list_path,
+    _value_end,
+    render_string_list,
+)
+from scopemigrate.stores.openclaw_json import (
+    _set_scope_list,
+    device_from_record,
+    dump_openclaw_json,
+    parse_object_file,
+)
+
+# Before the first record and after the last, as JSON.stringify(v, null, 2) writes them.
+_OPEN = b"{"
+_CLOSE = b"\n}"
+
+
+@dataclass(frozen=True)
+class PairedIndex:
+    """``paired.json`` as read: its bytes, where each record is, and its devices.
+
+    ``spans`` maps a device id to the byte range of its record's value (the
+    ``{...}`` after its key); None when the file is not in OpenClaw's layout.
+    Editing a record without a span serialises the whole file again.
+    """
+
+    path: Path
+    data: bytes
+    devices: list[DeviceState]
+    spans: dict[str, tuple[int, int]] | None
+
+    @property
+    def trailing_newline(self) -> bool:
+        return self.data.endswith(b"\n")
+
+
+def read_paired(path: Path, data: bytes) -> PairedIndex:
+    """Index ``data`` (the bytes of ``path``); refuses exactly what today's reader refuses.
+
+    Raises ``BadStoreError`` with today's one-line message: JSON errors
+    (anywhere in the file) before record errors, records in file order.
+    """
+    members = _members(data)
+    if members is not None:
+        indexed = _read_members(path, data, members)
+        if indexed is not None:
+            return indexed
+    tree = parse_object_file(path, data, "device id")
+    devices = [device_from_record(path, key, record) for key, record in tree.items()]
+    return PairedIndex(path, data, devices, None)
+
+
+def _members(data: bytes) -> list[tuple[int, int]] | None:
+    """Each top-level member's byte range, commas excluded, if the layout is OpenClaw's."""
+    body_end = len(data) - (2 if data.endswith(b"\n") else 1)
+    if not data.startswith(_OPEN) or data[body_end - 1 : body_end + 1] != _CLOSE:
+        return None
+    starts: list[int] = []
+    at = data.find(TOP_LEVEL_KEY, 0, body_end)
+    while at >= 0:
+        starts.append(at)
+        at = data.find(TOP_LEVEL_KEY, at + 1, body_end)
+    if not starts or starts[0] != len(_OPEN):
+        return None
+    ends = [start - 1 for start in starts[1:]]  # each member but the last ends at a comma
+    if any(data[end : end + 1] != b"," for end in ends):
+        return None
+    return list(zip(starts, [*ends, body_end - 1], strict=True))
+
+
+def _member(data: bytes, start: int, end: int) -> tuple[str, Any]:
+    """One ``"key": value`` member, parsed; raises orjson.JSONDecodeError."""
+    parsed = orjson.loads(b"{" + data[start:end] + b"}")
+    if not isinstance(parsed, dict) or len(parsed) != 1:
+        raise orjson.JSONDecodeError("not one member", "", 0)
+    [(key, value)] = parsed.items()
+    return key, value
+
+
+def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> PairedIndex | None:
+    """The index from the members' pieces; None when today's way must decide."""
+    devices: list[DeviceState] = []
+    spans: dict[str, tuple[int, int]] = {}
+    seen: set[str] = set()
+    for number, (start, end) in enumerate(members):
+        try:
+            key, record = _member(data, start, end)
+        except orjson.JSONDecodeError:
+            return None  # invalid JSON, or JSON orjson refuses: the standard library decides
+        if key in seen:
+            return None  # a key twice: the last one counts, at the first one's place
+        seen.add(key)
+        try:
+            devices.append(device_from_record(path, key, record))
+        except BadStoreError:
+            if not _all_parse(data, members[number + 1 :]):
+                return None  # a JSON error later in the file is reported first, as today
+            raise
+        # A record whose key is written otherwise (escaped) or that does not
+        # close where the layout says gets no span: editing it rewrites the
+        # whole file, as today's writer does.
+        prefix = b"\n  " + encode_basestring(key).encode("utf-8") + b": "
+        if data.startswith(prefix, start) and _value_end(data, start + len(prefix), 1) == end:
+            spans[key] = (start + len(prefix), end)
+    return PairedIndex(path, data, devices, spans)
+
+
+def _all_parse(data: bytes, members: list[tuple[int, int]]) -> bool:
+    try:
+        for start, end in members:
+            _member(data, start, end)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def render_paired(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeList]]) -> bytes:
+    """paired.json's new bytes: ``edited`` (device id -> field -> new list) applied.
+
+    Byte for byte what today's writer gives: each changed list spliced in
+    where its old text is exactly the list as OpenClaw writes it, a record
+    whose list is added or removed rewritten whole, and the whole file
+    serialised again when the layout allows neither.
+    """
+    if not edited:
+        return index.data
+    spans = index.spans
+    if spans is not None and all(device_id in spans for device_id in edited):
+        pieces: list[bytes] = []
+        position = 0
+        for device_id in sorted(edited, key=lambda device_id: spans[device_id][0]):
+            start, end = spans[device_id]
+            record_pieces = _splice_record(index.data, start, end, edited[device_id])
+            if record_pieces is None:
+                break
+            pieces.append(index.data[position:start])
+            pieces.extend(record_pieces)
+            position = end
+        else:
+            pieces.append(index.data[position:])
+            return b"".join(pieces)
+    return _dump_whole(index, edited)
+
+
+def _splice_record(
+    data: bytes, start: int, end: int, fields: Mapping[str, ScopeList]
+) -> list[bytes] | None:
+    """The record's new text in pieces, or None when the whole file must be written."""
+    try:
+        record = orjson.loads(data[start:end])
+    except orjson.JSONDecodeError:
+        return None  # read by the standard library's rules: write by them too
+    edits: list[tuple[int, int, bytes]] = []
+    for field, value in fields.items():
+        path = _list_path(field)
+        old = _get(record, path)
+        depth = 1 + len(path)
+        if isinstance(old, list) and isinstance(value, list):
+            value_start, value_end = _find(data, start, end, path)
+            try:
+                expected = render_string_list(old, depth)
+            except UnicodeError:
+                return None  # a string JSON cannot hold: the full writer decides
+            if value_start >= 0 and data[value_start:value_end] == expected:
+                edits.append((value_start, value_end, render_string_list(value, depth)))
+                continue
+        return [_rewrite(record, fields)]
+    edits.sort()
+    out: list[bytes] = []
+    position = start
+    for edit_start, edit_end, text in edits:
+        out.append(data[position:edit_start])
+        out.append(text)
+        position = edit_end
+    out.append(data[position:end])
+    return out
+
+
+def _rewrite(record: dict[str, Any], fields: Mapping[str, ScopeList]) -> bytes:
+    """A record whose list came or went, as OpenClaw writes it at depth 1."""
+    for field, value in fields.items():
+        _set_scope_list(record, field, value)
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    return text.replace("\n", "\n  ").encode("utf-8")
+
+
+def _dump_whole(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeList]]) -> bytes:
+    tree = parse_object_file(index.path, index.data, "device id")
+    for device_id, fields in edited.items():
+        record = tree.get(device_id)
+        if isinstance(record, dict):
+            for field, value in fields.items():
+                _set_scope_list(record, field, value)
+    return dump_openclaw_json(tree, index.trailing_newline)
+
+
+def iter_records(index: PairedIndex, device_ids: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """The parsed records of ``device_ids`` (as they are in the bytes read), one at a
+    time: what a rebase onto a gateway's newer write compares, record by record."""
+    tree: dict[str, Any] | None = None
+    for device_id in device_ids:
+        if index.spans is not None and device_id in index.spans:
+            start, end = index.spans[device_id]
+            try:
+                yield device_id, orjson.loads(index.data[start:end])
+                continue
+            except orjson.JSONDecodeError:
+                pass
+        if tree is None:
+            tree = parse_object_file(index.path, index.data, "device id")
+        yield device_id, tree.get(device_id)
