@@ -26,8 +26,10 @@ for speed (every refusal is decided and worded by the standard library).
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -35,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from scopemigrate.devices import DeviceState, ScopeList
+from scopemigrate.devices import APPROVED_SCOPES, SCOPES, DeviceState, ScopeList, token_field
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.json_splice import (
     TOP_LEVEL_KEY,
@@ -84,12 +86,31 @@ def read_paired(path: Path, data: bytes) -> PairedIndex:
     """
     members = _members(data)
     if members is not None:
-        indexed = _read_members(path, data, members)
+        with _collector_paused():
+            indexed = _read_members(path, data, members)
         if indexed is not None:
             return indexed
     tree = parse_object_file(path, data, "device id")
     devices = [device_from_record(path, key, record) for key, record in tree.items()]
     return PairedIndex(path, data, devices, None)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while records are built.
+
+    Parsing allocates a few objects per byte and none of them form cycles, yet
+    each allocation burst triggers a collection that walks every object built
+    so far: measured at 100k devices, that was 60% of the read (and of a bare
+    ``orjson.loads``). Reference counting still frees every dropped record.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _members(data: bytes) -> list[tuple[int, int]] | None:
@@ -124,6 +145,7 @@ def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> Pa
     devices: list[DeviceState] = []
     spans: dict[str, tuple[int, int]] = {}
     seen: set[str] = set()
+    lists = _FastDevices()
     for number, (start, end) in enumerate(members):
         try:
             key, record = _member(data, start, end)
@@ -133,7 +155,7 @@ def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> Pa
             return None  # a key twice: the last one counts, at the first one's place
         seen.add(key)
         try:
-            devices.append(device_from_record(path, key, record))
+            devices.append(lists.device(key, record) or device_from_record(path, key, record))
         except BadStoreError:
             if not _all_parse(data, members[number + 1 :]):
                 return None  # a JSON error later in the file is reported first, as today
@@ -145,6 +167,81 @@ def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> Pa
         if data.startswith(prefix, start) and _value_end(data, start + len(prefix), 1) == end:
             spans[key] = (start + len(prefix), end)
     return PairedIndex(path, data, devices, spans)
+
+
+class _FastDevices:
+    """``device_from_record`` for the records it would accept, without its per-item checks.
+
+    A store holds few distinct scope lists, so each is checked once and its
+    strings shared by every device holding it (a third of the reader's memory
+    at 100k devices). Anything unusual returns None, and ``device_from_record``
+    decides and words the error: this never refuses, it only accepts faster.
+    """
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self._roles: dict[tuple[Any, ...], frozenset[str]] = {}
+
+    def _strings(self, holder: dict[str, Any], name: str) -> tuple[bool, ScopeList]:
+        value = holder.get(name)
+        if value is None:
+            return name not in holder, None
+        if type(value) is not list:
+            return False, None
+        key = tuple(value)
+        known = self._lists.get(key)
+        if known is None:
+            if not all(type(item) is str for item in key):
+                return False, None
+            known = self._lists[key] = key
+        return True, list(known)
+
+    def device(self, key: str, record: Any) -> DeviceState | None:
+        if type(record) is not dict:
+            return None
+        device_id = record.get("deviceId")
+        if type(device_id) is not str or device_id != key:
+            return None
+        texts: list[str | None] = []
+        for name in _TEXT_FIELDS:
+            value = record.get(name)
+            if (value is None and name in record) or (value is not None and type(value) is not str):
+                return None
+            texts.append(value)
+        role, display_name, client_id, client_mode = texts
+        ok, listed = self._strings(record, "roles")
+        if not ok:
+            return None
+        roles_key = (role, *(listed or ()))
+        roles = self._roles.get(roles_key)
+        if roles is None:
+            roles = self._roles[roles_key] = frozenset([*(listed or ()), *([role] if role else [])])
+        fields: dict[str, ScopeList] = {}
+        for name in (SCOPES, APPROVED_SCOPES):
+            ok, fields[name] = self._strings(record, name)
+            if not ok:
+                return None
+        tokens = record.get("tokens", _NO_TOKENS)
+        if type(tokens) is not dict:
+            return None
+        for token_role, token in tokens.items():
+            if type(token) is not dict:
+                return None
+            ok, fields[token_field(token_role)] = self._strings(token, "scopes")
+            if not ok:
+                return None
+        return DeviceState(
+            device_id=device_id,
+            label=display_name or client_id or device_id[:12],
+            roles=roles,
+            client_id=client_id,
+            client_mode=client_mode,
+            fields=fields,
+        )
+
+
+_TEXT_FIELDS = ("role", "displayName", "clientId", "clientMode")
+_NO_TOKENS: dict[str, Any] = {}
 
 
 def _all_parse(data: bytes, members: list[tuple[int, int]]) -> bool:
