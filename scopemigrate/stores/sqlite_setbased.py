@@ -102,10 +102,14 @@ def _first_suspect_row() -> str:
 
 TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS sm_changed (
-  row_id INTEGER PRIMARY KEY, device_id TEXT, es TEXT, ea TEXT, et TEXT
+  row_id INTEGER PRIMARY KEY, device_id TEXT, es TEXT, ea TEXT, et TEXT,
+  ns TEXT, na TEXT, nt TEXT
 );
 CREATE TEMP TABLE IF NOT EXISTS sm_prov (
   step INTEGER, row_id INTEGER, device_id TEXT, op INTEGER, seq INTEGER, field TEXT, edit TEXT
+);
+CREATE TEMP TABLE IF NOT EXISTS sm_map (
+  kind INTEGER, old TEXT, edit TEXT, new TEXT, PRIMARY KEY (kind, old)
 );
 CREATE TEMP TABLE IF NOT EXISTS sm_before (
   row_id INTEGER PRIMARY KEY, scopes_json TEXT, approved_scopes_json TEXT, tokens_json TEXT
@@ -117,12 +121,7 @@ DELETE FROM temp.sm_before;
 
 # The scopes the filters test: an absent or null list holds nothing.
 _HELD = "SELECT value FROM json_each(coalesce(d.scopes_json, '[]')) WHERE type = 'text'"
-_APPROVED_PRESENT = (
-    "d.approved_scopes_json IS NOT NULL AND json_type(d.approved_scopes_json) <> 'null'"
-)
 _TOKEN_PATH = "'$.\"' || :role || '\"'"
-_TOKEN_PRESENT = f"json_type(d.tokens_json, {_TOKEN_PATH}) = 'object'"
-_TOKEN_SCOPES = f"json_extract(d.tokens_json, {_TOKEN_PATH} || '.scopes')"
 # json_set rewrites only the path it is given when the text is already minified
 # and holds no escapes (which it keeps as written, where Python would not).
 _COMPACT = (
@@ -161,20 +160,53 @@ def _parameters(op: Grant | Revoke | Rename, index: int) -> dict[str, Any]:
     return params
 
 
-def select_changes(op: Grant | Revoke | Rename) -> str:
-    """Fill sm_changed with each matching row's edits (edit JSON, or NULL where none)."""
+# Each distinct list text among the operation's rows, per kind of list (0: a
+# device's scopes or approved scopes, 1: a token's, kept sorted), with the
+# engine's edit of it: a store holds few, so the edits are computed once per
+# text in Python and every row then finds its own by index.
+_TOKEN_SCOPES = f"json_extract(d.tokens_json, {_TOKEN_PATH} || '.scopes')"
+_APPROVED_PRESENT = (
+    "d.approved_scopes_json IS NOT NULL AND json_type(d.approved_scopes_json) <> 'null'"
+)
+_TOKEN_PRESENT = f"json_type(d.tokens_json, {_TOKEN_PATH}) = 'object'"
+# A column never holds '' (the scan refuses it): it stands for an absent list.
+_ABSENT_TEXT = ""
+_ABSENT = f"'{_ABSENT_TEXT}'"
+
+
+def distinct_lists(op: Grant | Revoke | Rename) -> str:
+    """(kind, list text) of every list the operation may edit, once each."""
+    where = operation_filter(op)
     return f"""
-INSERT INTO temp.sm_changed (row_id, device_id, es, ea, et)
+SELECT DISTINCT 0, d.scopes_json FROM {PAIRED} d WHERE {where}
+UNION
+SELECT DISTINCT 0, d.approved_scopes_json FROM {PAIRED} d WHERE {where} AND {_APPROVED_PRESENT}
+UNION
+SELECT DISTINCT 1, {_TOKEN_SCOPES} FROM {PAIRED} d WHERE {where} AND {_TOKEN_PRESENT}
+"""
+
+
+def select_changes(op: Grant | Revoke | Rename) -> str:
+    """Fill sm_changed with each matching row's edits (JSON, or NULL where none) and
+    new lists, from the map of the operation's distinct lists."""
+    return f"""
+INSERT INTO temp.sm_changed (row_id, device_id, es, ea, et, ns, na, nt)
 SELECT * FROM (
-  SELECT d.rowid, d.device_id,
-    sm_edit(:op, 0, d.scopes_json) AS es,
-    CASE WHEN {_APPROVED_PRESENT} THEN sm_edit(:op, 0, d.approved_scopes_json) END AS ea,
-    CASE WHEN {_TOKEN_PRESENT} THEN sm_edit(:op, 1, {_TOKEN_SCOPES}) END AS et
-  FROM {PAIRED} d WHERE {operation_filter(op)}
+  SELECT d.rowid AS row_id, d.device_id, ms.edit AS es, ma.edit AS ea, mt.edit AS et,
+    ms.new, ma.new, mt.new
+  FROM {PAIRED} d
+  JOIN temp.sm_map ms ON ms.kind = 0 AND ms.old = coalesce(d.scopes_json, {_ABSENT})
+  LEFT JOIN temp.sm_map ma ON {_APPROVED_PRESENT}
+    AND ma.kind = 0 AND ma.old = d.approved_scopes_json
+  LEFT JOIN temp.sm_map mt ON {_TOKEN_PRESENT}
+    AND mt.kind = 1 AND mt.old = coalesce({_TOKEN_SCOPES}, {_ABSENT})
+  WHERE {operation_filter(op)}
 ) WHERE es IS NOT NULL OR ea IS NOT NULL OR et IS NOT NULL
 """
 
 
+# The lists each changed row held before the run (its first edit's old lists),
+# kept when a report is asked or a row may be edited more than once.
 SAVE_BEFORE = f"""
 INSERT OR IGNORE INTO temp.sm_before (row_id, scopes_json, approved_scopes_json, tokens_json)
 SELECT d.rowid, d.scopes_json, d.approved_scopes_json, d.tokens_json
@@ -183,19 +215,16 @@ FROM temp.sm_changed c JOIN {PAIRED} d ON d.rowid = c.row_id
 
 APPLY_CHANGES = f"""
 UPDATE {PAIRED} AS d SET
-  scopes_json = CASE WHEN c.es IS NULL THEN d.scopes_json
-                     ELSE sm_value(:op, 0, d.scopes_json) END,
-  approved_scopes_json = CASE WHEN c.ea IS NULL THEN d.approved_scopes_json
-                     ELSE sm_value(:op, 0, d.approved_scopes_json) END,
+  scopes_json = CASE WHEN c.es IS NULL THEN d.scopes_json ELSE c.ns END,
+  approved_scopes_json = CASE WHEN c.ea IS NULL THEN d.approved_scopes_json ELSE c.na END,
   tokens_json = CASE
     WHEN c.et IS NULL THEN d.tokens_json
     WHEN NOT ({_COMPACT}) THEN sm_tokens(:op, d.tokens_json)
-    WHEN sm_value(:op, 1, {_TOKEN_SCOPES}) IS NULL
-      THEN json_remove(d.tokens_json, {_TOKEN_PATH} || '.scopes')
-    ELSE json_set(d.tokens_json, {_TOKEN_PATH} || '.scopes',
-                  json(sm_value(:op, 1, {_TOKEN_SCOPES}))) END
+    WHEN c.nt IS NULL THEN json_remove(d.tokens_json, {_TOKEN_PATH} || '.scopes')
+    ELSE json_set(d.tokens_json, {_TOKEN_PATH} || '.scopes', json(c.nt)) END
 FROM temp.sm_changed c WHERE d.rowid = c.row_id
 """
+
 
 RECORD_EDITS = """
 INSERT INTO temp.sm_prov (step, row_id, device_id, op, seq, field, edit)
@@ -242,7 +271,7 @@ class _Edits:
         self.operations = operations
         self._done: dict[tuple[int, int, str | None], tuple[str | None, str | None]] = {}
 
-    def _result(self, op: int, sorted_list: int, text: str | None) -> tuple[str | None, str | None]:
+    def result(self, op: int, sorted_list: int, text: str | None) -> tuple[str | None, str | None]:
         key = (op, sorted_list, text)
         found = self._done.get(key)
         if found is None:
@@ -256,12 +285,6 @@ class _Edits:
             )
             self._done[key] = found
         return found
-
-    def edit(self, op: int, sorted_list: int, text: str | None) -> str | None:
-        return self._result(op, sorted_list, text)[1]
-
-    def value(self, op: int, sorted_list: int, text: str | None) -> str | None:
-        return self._result(op, sorted_list, text)[0]
 
     def tokens(self, op: int, text: str) -> str:
         """A whole tokens_json with the operation's role's list edited, as the engine writes it."""
@@ -361,6 +384,21 @@ class _Repairs:
             device = roles.get(request.device_id)
             if device is not None and request.roles <= device.roles:
                 self.by_device[request.device_id].append((index, request))
+        # Devices in the reader's order, as the engine visits them.
+        order = (
+            {
+                device_id: position
+                for position, (device_id,) in enumerate(
+                    conn.execute(f"SELECT device_id FROM {PAIRED} ORDER BY rowid")
+                )
+                if device_id in self.by_device
+            }
+            if self.by_device
+            else {}
+        )
+        self.by_device = defaultdict(
+            list, sorted(self.by_device.items(), key=lambda item: order[item[0]])
+        )
 
     def _device(self, device_id: str) -> Any:
         rows = _rows(
@@ -405,8 +443,6 @@ class _Repairs:
 
 def _register(conn: sqlite3.Connection, edits: _Edits) -> None:
     functions: list[tuple[str, int, Callable[..., Any]]] = [
-        ("sm_edit", 3, edits.edit),
-        ("sm_value", 3, edits.value),
         ("sm_tokens", 2, edits.tokens),
         ("sm_final", 2, _final),
     ]
@@ -434,20 +470,26 @@ def upgrade_set_based(
     _register(conn, edits)
     _script(conn, TEMP_TABLES)
     run = SetBasedRun()
+    # A row edited once is changed (an edit always changes its list); only
+    # rows edited by several operations may end where they began.
+    keep_before = report or len(operations) > 1
     index = 0
     for step, migration in enumerate(steps):
         opened = repairs.open()
         for op in migration.operations:
             params = _parameters(op, index) | {"step": step}
-            _run_operation(conn, op, params)
+            _run_operation(conn, edits, op, params, keep_before)
             index += 1
         removed = repairs.settle(opened)
         if removed:
             run.removed_pending[migration.revision] = removed
             run.pending_removed.extend(r.request_id for r in removed)
-    conn.execute(RESTORE_STYLE)
+    if keep_before:
+        conn.execute(RESTORE_STYLE)
     run.provenance = _provenance(conn, steps)
-    if report:
+    if not keep_before:
+        run.changed = conn.execute("SELECT count(DISTINCT row_id) FROM temp.sm_prov").fetchone()[0]
+    elif report:
         changed = _rows(conn, CHANGED_ROWS)
         run.devices = [plan for plan in (_plan(store, row) for row in changed) if plan]
         run.changed = len(changed)
@@ -463,12 +505,36 @@ def _script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
-def _run_operation(
-    conn: sqlite3.Connection, op: Grant | Revoke | Rename, params: dict[str, Any]
+def _fill_map(
+    conn: sqlite3.Connection, edits: _Edits, op: Grant | Revoke | Rename, params: dict[str, Any]
 ) -> None:
+    conn.execute("DELETE FROM temp.sm_map")
+    lists = conn.execute(distinct_lists(op), params).fetchall()
+    conn.executemany(
+        "INSERT INTO temp.sm_map (kind, old, edit, new) VALUES (?, ?, ?, ?)",
+        [
+            (
+                kind,
+                _ABSENT_TEXT if text is None else text,
+                *edits.result(params["op"], kind, text)[::-1],
+            )
+            for kind, text in lists
+        ],
+    )
+
+
+def _run_operation(
+    conn: sqlite3.Connection,
+    edits: _Edits,
+    op: Grant | Revoke | Rename,
+    params: dict[str, Any],
+    keep_before: bool,
+) -> None:
+    _fill_map(conn, edits, op, params)
     conn.execute("DELETE FROM temp.sm_changed")
     conn.execute(select_changes(op), params)
-    conn.execute(SAVE_BEFORE)
+    if keep_before:
+        conn.execute(SAVE_BEFORE)
     conn.execute(APPLY_CHANGES, {"op": params["op"], "role": op.role})
     conn.execute(
         RECORD_EDITS,
