@@ -5,14 +5,14 @@ each changed row back: about 5x a hand-written ``UPDATE`` at 100k devices.
 Here, as ``postgres_sql.py`` does for PostgreSQL, each operation of each
 revision selects its rows in SQL (JSON1's ``json_each`` over the scope
 columns: roles, client, if_any/if_all/if_none) and rewrites them in one
-statement, recording each edit in a temporary table. The list edits
-themselves are the engine's own functions (``Operation.edit``), registered on
-the connection and memoised by the list's text: a store holds few distinct
-scope lists, so each distinct edit is computed once, and the result is the
-engine's to the byte (same order of scopes, same sorted token lists, same
-separators as ``pairing_rows.dump_like``). A token's list is written back
-with ``json_set`` where the column is OpenClaw's compact JSON without escapes
-(then ``json_set`` changes nothing else), otherwise as the engine writes it.
+statement, recording each edit in a temporary table. The list edits are the
+engine's own functions (``Operation.edit``), computed once per distinct list
+text among the operation's rows (a store holds few) into a temporary map that
+every row joins by index: the result is the engine's to the byte (same order
+of scopes, same sorted token lists, same separators as
+``pairing_rows.dump_like``). A token's list is written back with ``json_set``
+where the column is OpenClaw's compact JSON without escapes (``json_set`` then
+changes nothing else), otherwise as the engine writes the column.
 
 Pending repair requests, few by nature, are decided in Python per revision
 exactly as the engine decides them.
