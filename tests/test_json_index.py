@@ -226,3 +226,20 @@ def test_another_layout_is_read_whole_and_written_as_today() -> None:
     assert index.spans is None and index.devices == today(PATH, compact)[1]
     edited: dict[str, dict[str, ScopeList]] = {"a": {"scopes": ["x", "y"]}}
     assert json_index.render_paired(index, edited) == today_render(compact, edited)
+
+
+def test_values_orjson_reads_otherwise_are_written_as_today() -> None:
+    """orjson reads an integer beyond 64 bits as a float and refuses NaN; a record
+    rewritten whole (its list removed) must keep both as the file has them."""
+    tree = {
+        "a": {"deviceId": "a", "scopes": ["x"], "big": -9223372036854775809, "n": float("nan")},
+        "b": {"deviceId": "b", "scopes": ["y"]},
+    }
+    raw = json.dumps(tree, indent=2).encode()
+    index = json_index.read_paired(PATH, raw)
+    assert index.spans is not None and index.devices == today(PATH, raw)[1]
+    edited: dict[str, dict[str, ScopeList]] = {"a": {"scopes": None}, "b": {"scopes": ["z"]}}
+    rendered = json_index.render_paired(index, edited)
+    assert rendered == today_render(raw, edited)
+    assert b"-9223372036854775809" in rendered and b"NaN" in rendered
+    assert dict(json_index.iter_records(index, ["a"]))["a"]["big"] == -9223372036854775809

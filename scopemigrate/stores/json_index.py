@@ -14,14 +14,16 @@ with two spaces and a quote, and a JSON string never holds a raw newline, so
 the file splits into one ``"key": value`` member per such line. A split is
 trusted only when every piece parses as one member and the pieces, joined by
 the commas between them, are the whole file: then they are exactly the file's
-members. Anything else (another layout, a key twice, a value orjson refuses
-but the standard library accepts, such as ``NaN``) is read the way today's
-reader reads it, with the same result and the same one-line errors.
+members. A member orjson refuses is parsed by the standard library, which
+accepts what today's reader accepts (``NaN``, integers beyond 64 bits); any
+other doubt (another layout, a key twice, invalid JSON) reads the file the way
+today's reader does, with the same result and the same one-line errors.
 
 Why orjson: it parses this file about three times as fast as ``json``
-(measured at 100k devices) and builds the same values; it is a maintained wheel for every platform
-scopemigrate supports, and nothing here depends on it for correctness, only
-for speed (every refusal is decided and worded by the standard library).
+(measured at 100k devices) and builds the same strings and lists; it is a
+maintained wheel for every platform scopemigrate supports, and nothing here
+depends on it for correctness, only for speed (every refusal is decided and
+worded by the standard library, and nothing is written from its values).
 """
 
 from __future__ import annotations
@@ -131,11 +133,22 @@ def _members(data: bytes) -> list[tuple[int, int]] | None:
     return list(zip(starts, [*ends, body_end - 1], strict=True))
 
 
+def _loads(text: bytes) -> Any:
+    """orjson's value of ``text``, or the standard library's where orjson refuses what
+    it accepts (NaN, lone surrogates). Scope lists, ids and roles come out the same
+    either way; other values may not (orjson reads an integer beyond 64 bits as a
+    float), so nothing is ever written back from this value."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # ValueError (UnicodeDecodeError included) when invalid
+
+
 def _member(data: bytes, start: int, end: int) -> tuple[str, Any]:
-    """One ``"key": value`` member, parsed; raises orjson.JSONDecodeError."""
-    parsed = orjson.loads(b"{" + data[start:end] + b"}")
+    """One ``"key": value`` member, parsed; raises ValueError."""
+    parsed = _loads(b"{" + data[start:end] + b"}")
     if not isinstance(parsed, dict) or len(parsed) != 1:
-        raise orjson.JSONDecodeError("not one member", "", 0)
+        raise ValueError("not one member")
     [(key, value)] = parsed.items()
     return key, value
 
@@ -149,8 +162,8 @@ def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> Pa
     for number, (start, end) in enumerate(members):
         try:
             key, record = _member(data, start, end)
-        except orjson.JSONDecodeError:
-            return None  # invalid JSON, or JSON orjson refuses: the standard library decides
+        except ValueError:
+            return None  # invalid JSON: today's reader words the error
         if key in seen:
             return None  # a key twice: the last one counts, at the first one's place
         seen.add(key)
@@ -248,7 +261,7 @@ def _all_parse(data: bytes, members: list[tuple[int, int]]) -> bool:
     try:
         for start, end in members:
             _member(data, start, end)
-    except orjson.JSONDecodeError:
+    except ValueError:
         return False
     return True
 
@@ -286,9 +299,9 @@ def _splice_record(
 ) -> list[bytes] | None:
     """The record's new text in pieces, or None when the whole file must be written."""
     try:
-        record = orjson.loads(data[start:end])
-    except orjson.JSONDecodeError:
-        return None  # read by the standard library's rules: write by them too
+        record = _loads(data[start:end])
+    except ValueError:
+        return None  # not a record we read: the full writer decides
     edits: list[tuple[int, int, bytes]] = []
     for field, value in fields.items():
         path = _list_path(field)
@@ -303,7 +316,9 @@ def _splice_record(
             if value_start >= 0 and data[value_start:value_end] == expected:
                 edits.append((value_start, value_end, render_string_list(value, depth)))
                 continue
-        return [_rewrite(record, fields)]
+        # Rewritten whole: with the standard library's values, as today (orjson
+        # reads an integer beyond 64 bits as a float, which would be written so).
+        return [_rewrite(json.loads(data[start:end]), fields)]
     edits.sort()
     out: list[bytes] = []
     position = start
@@ -335,15 +350,16 @@ def _dump_whole(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeList]
 
 def iter_records(index: PairedIndex, device_ids: Iterable[str]) -> Iterator[tuple[str, Any]]:
     """The parsed records of ``device_ids`` (as they are in the bytes read), one at a
-    time: what a rebase onto a gateway's newer write compares, record by record."""
+    time, with the standard library's values (today's): what a rebase onto a
+    gateway's newer write compares, record by record."""
     tree: dict[str, Any] | None = None
     for device_id in device_ids:
         if index.spans is not None and device_id in index.spans:
             start, end = index.spans[device_id]
             try:
-                yield device_id, orjson.loads(index.data[start:end])
+                yield device_id, json.loads(index.data[start:end])
                 continue
-            except orjson.JSONDecodeError:
+            except ValueError:
                 pass
         if tree is None:
             tree = parse_object_file(index.path, index.data, "device id")
