@@ -320,7 +320,7 @@ def test_postgres_counts_net_changes_across_statements(pg_url: str, tmp_path: Pa
 
     from scopemigrate import commands
     from scopemigrate.config import load_config
-    from scopemigrate.locations import shipped_migrations_dir
+    from scopemigrate.migration_files import shipped_migrations_dir
 
     chain = tmp_path / "chain"
     shutil.copytree(shipped_migrations_dir(), chain)
