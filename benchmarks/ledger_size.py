@@ -25,7 +25,7 @@ from scopemigrate.ledger import AppliedRevision
 from scopemigrate.migration import Migration
 from scopemigrate.operations import Grant
 from scopemigrate.provenance import dump_groups, from_device_provenance
-from scopemigrate.stores import json_index
+from scopemigrate.stores.openclaw_json import index as json_index
 
 GRANT = Grant(
     role="operator", scopes=("operator.read", "operator.write"), if_any=("operator.admin",)

@@ -2,7 +2,7 @@
 
 Measures, on synthetic stores, the reader and writer of ``paired.json`` three
 ways: today's (``OpenClawJsonStore.read``: the whole tree parsed and kept;
-``render_paired``), the indexed one (``stores/json_index.py``: bytes, spans and
+``render_paired``), the indexed one (``stores/openclaw_json/index.py``: bytes, spans and
 devices), and orjson's bare ``loads`` / ``dumps(OPT_INDENT_2)`` as the floor of
 any Python reader and writer. The write applies the shipped 2026.2.19 grant
 through the engine, as ``upgrade head`` does, then renders the new bytes (no
@@ -41,13 +41,15 @@ if mode == "floor":
     if phase == "write":
         data = orjson.dumps(tree, option=orjson.OPT_INDENT_2)
 elif mode == "today":
-    from scopemigrate.stores.openclaw_json import OpenClawJsonStore, render_paired
-    from scopemigrate.stores.openclaw_json import _restore_reverted, _get_scope_list
+    from scopemigrate.stores.openclaw_json import OpenClawJsonStore
+    from scopemigrate.stores.openclaw_json.records import render_paired
+    from scopemigrate.stores.openclaw_json.records import get_scope_list as _get_scope_list
+    from scopemigrate.stores.openclaw_json.records import restore_reverted as _restore_reverted
     snapshot = OpenClawJsonStore(state).read()
     read_s = time.perf_counter() - started
     devices = snapshot.devices
 else:
-    from scopemigrate.stores import json_index
+    from scopemigrate.stores.openclaw_json import index as json_index
     index = json_index.read_paired(paired, paired.read_bytes())
     read_s = time.perf_counter() - started
     devices = index.devices

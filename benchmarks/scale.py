@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic
 
-from scopemigrate.headmark import LEDGER_NAME
+from scopemigrate.stores.layout import LEDGER_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 

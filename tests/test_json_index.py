@@ -18,13 +18,15 @@ from hypothesis import strategies as st
 
 from scopemigrate.devices import DeviceState, ScopeList
 from scopemigrate.errors import BadStoreError
-from scopemigrate.stores import json_index
-from scopemigrate.stores.openclaw_json import (
-    _get_scope_list,
+from scopemigrate.stores.openclaw_json import index as json_index
+from scopemigrate.stores.openclaw_json.records import (
     _set_scope_list,
     device_from_record,
     parse_object_file,
     render_paired,
+)
+from scopemigrate.stores.openclaw_json.records import (
+    get_scope_list as _get_scope_list,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openclaw"

@@ -35,8 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scopemigrate.devices import ScopeList, token_field
-from scopemigrate.engine import DevicePlan, net_plan
+from scopemigrate.devices import DevicePlan, ScopeList, net_plan, token_field
 from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke

@@ -41,19 +41,19 @@ import orjson
 
 from scopemigrate.devices import APPROVED_SCOPES, SCOPES, DeviceState, ScopeList, token_field
 from scopemigrate.errors import BadStoreError
-from scopemigrate.stores.json_splice import (
+from scopemigrate.stores.openclaw_json.records import (
+    _set_scope_list,
+    device_from_record,
+    dump_openclaw_json,
+    parse_object_file,
+)
+from scopemigrate.stores.openclaw_json.splice import (
     TOP_LEVEL_KEY,
     _find,
     _get,
     _list_path,
     _value_end,
     render_string_list,
-)
-from scopemigrate.stores.openclaw_json import (
-    _set_scope_list,
-    device_from_record,
-    dump_openclaw_json,
-    parse_object_file,
 )
 
 # Before the first record and after the last, as JSON.stringify(v, null, 2) writes them.
