@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequest, ScopeList
 from scopemigrate.devices import net_plan as net_plan  # re-exported: moved to devices.py
-from scopemigrate.ledger import AppliedRevision, DeviceProvenance, RemovedPending
+from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
-from scopemigrate.operations import Operation, undo_edit
+from scopemigrate.operations import FieldEdit, Operation, undo_edit
 from scopemigrate.progress import NO_PROGRESS, Progress
+from scopemigrate.provenance import ProvenanceBuilder, changed_devices, iter_device_changes
 
 
 @dataclass
@@ -74,7 +75,7 @@ def upgrade(
 ) -> Outcome:
     """Apply ``steps`` in order to every device, recording provenance per step."""
     outcome = Outcome()
-    provenance: dict[str, DeviceProvenance] = {m.revision: {} for m in steps}
+    provenance = {m.revision: ProvenanceBuilder() for m in steps}
     removed_pending: dict[str, list[RemovedPending]] = defaultdict(list)
     repairs: dict[str, list[tuple[int, PendingRequest]]] = defaultdict(list)
     for index, request in enumerate(pending):
@@ -96,6 +97,7 @@ def upgrade(
             # Decided per step, as a run of this step alone would, so that a
             # composed run and the same steps run one by one agree.
             open_repairs = [(i, r) for i, r in device_repairs if not _holds(device.scopes(), r)]
+            change: dict[str, list[FieldEdit]] = {}
             for operation in operations:
                 if not operation.matches(device):
                     continue
@@ -104,8 +106,8 @@ def upgrade(
                     if edit is None:
                         continue
                     device.fields[name] = value
-                    per_device = provenance[migration.revision].setdefault(device.device_id, {})
-                    per_device.setdefault(name, []).append(edit)
+                    change.setdefault(name, []).append(edit)
+            provenance[migration.revision].add(device.device_id, change)
             if open_repairs:
                 held = device.scopes()
                 satisfied = [(i, r) for i, r in open_repairs if _holds(held, r)]
@@ -125,7 +127,7 @@ def upgrade(
         outcome.applied[migration.revision] = AppliedRevision(
             migration=migration,
             applied_at=applied_at,
-            provenance=provenance[migration.revision],
+            provenance=provenance[migration.revision].build(),
             removed_pending=removed_pending.get(migration.revision, []),
         )
     return outcome
@@ -147,9 +149,9 @@ def downgrade(
     before = {device_id: dict(device.fields) for device_id, device in by_id.items()}
     touched: set[str] = set()
     present = {request.request_id for request in pending}
-    progress.start("Downgrading", sum(len(entry.provenance) for entry in steps))
+    progress.start("Downgrading", sum(changed_devices(entry.provenance) for entry in steps))
     for entry in steps:
-        for count, (device_id, fields) in enumerate(entry.provenance.items(), 1):
+        for count, (device_id, fields) in enumerate(iter_device_changes(entry.provenance), 1):
             if count % _REPORT_EVERY == 0:
                 progress.advance(_REPORT_EVERY)
             device = by_id.get(device_id)

@@ -106,7 +106,7 @@ def test_the_builder_groups_devices_with_equal_changes_in_first_seen_order() -> 
 
 
 def test_a_real_run_of_the_engine_converts_both_ways() -> None:
-    """The engine's own provenance (format 1) of a grant then a revoke."""
+    """The engine's own provenance (grouped) of a grant then a revoke."""
     devices = [
         DeviceState(
             device_id=f"d{i}",
@@ -133,9 +133,9 @@ def test_a_real_run_of_the_engine_converts_both_ways() -> None:
     ]
     outcome = engine.upgrade(chain, devices, [], "now")
     for entry in outcome.applied.values():
-        groups = from_device_provenance(entry.provenance)
+        groups = entry.provenance
         assert len(groups) == 1
-        assert to_device_provenance(groups) == entry.provenance
+        assert from_device_provenance(to_device_provenance(groups)) == groups
         stored = AppliedRevision.model_validate_json(entry.model_dump_json())
         assert PROVENANCE.validate_python(stored.model_dump()["provenance"]) == groups
 

@@ -100,7 +100,7 @@ def test_set_based_sql_equals_the_engine(tmp_path: Path, scenario: Any, spaced: 
     for migration in chain:
         expected = outcome.applied[migration.revision]
         assert to_device_provenance(run.provenance.get(migration.revision, [])) == (
-            expected.provenance
+            to_device_provenance(expected.provenance)
         )
         assert run.removed_pending.get(migration.revision, []) == expected.removed_pending
     assert run.applied(chain, "now") == outcome.applied

@@ -64,7 +64,7 @@ LEDGER_NAME = "scopemigrate-ledger.json"  # beside paired.json
 JOURNAL_NAME = "scopemigrate-journal.json"  # beside paired.json, only while a commit runs
 LEDGER_TABLE = "scopemigrate_ledger"  # one row, id 1, column ``document``
 # The ledger format this release writes (ledger.py checks it on read).
-LEDGER_FORMAT = 1
+LEDGER_FORMAT = 2  # 2: provenance grouped per distinct change (provenance.py)
 
 
 class OpenClawLayout:

@@ -39,7 +39,7 @@ from scopemigrate.devices import DevicePlan, ScopeList, net_plan, token_field
 from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke
-from scopemigrate.provenance import EditGroup, ProvenanceBuilder, to_device_provenance
+from scopemigrate.provenance import EditGroup, ProvenanceBuilder
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
     PAIRED,
@@ -328,12 +328,12 @@ class SetBasedRun:
     devices: list[DevicePlan] = field(default_factory=list)  # only when a report was asked
 
     def applied(self, steps: Sequence[Migration], applied_at: str) -> dict[str, AppliedRevision]:
-        """The ledger entries of today's format (per-device provenance)."""
+        """The ledger entries: provenance grouped per distinct change."""
         return {
             m.revision: AppliedRevision(
                 migration=m,
                 applied_at=applied_at,
-                provenance=to_device_provenance(self.provenance.get(m.revision, [])),
+                provenance=self.provenance.get(m.revision, []),
                 removed_pending=self.removed_pending.get(m.revision, []),
             )
             for m in steps
