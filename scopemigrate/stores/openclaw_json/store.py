@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,8 +49,9 @@ from scopemigrate.stores.layout import (
     PAIRED_NAME,
     PENDING_NAME,
 )
+from scopemigrate.stores.openclaw_json.index import PairedIndex, iter_records, read_paired
+from scopemigrate.stores.openclaw_json.index import render_paired as render_indexed
 from scopemigrate.stores.openclaw_json.records import (
-    device_from_record,
     dump_openclaw_json,
     edit_pending,
     ends_with_newline,
@@ -91,14 +92,24 @@ REBASE_ROUNDS = 10
 
 @dataclass(frozen=True)
 class _Raw:
-    """What was read, byte for byte, and the parsed trees the commit edits."""
+    """What was read, byte for byte: paired.json indexed (its bytes, each record's
+    span; no parsed tree), and the small pending tree the commit edits."""
 
-    paired_bytes: bytes | None
+    paired_index: PairedIndex | None
     pending_bytes: bytes | None
     paired_identity: tuple[int, int, int] | None
     pending_identity: tuple[int, int, int] | None
-    paired: dict[str, Any]
     pending: dict[str, Any]
+
+    @property
+    def paired_bytes(self) -> bytes | None:
+        return None if self.paired_index is None else self.paired_index.data
+
+    def records(self, device_ids: Iterable[str]) -> dict[str, Any]:
+        """The parsed records of ``device_ids`` as read (absent ones left out)."""
+        if self.paired_index is None:
+            return {}
+        return dict(iter_records(self.paired_index, device_ids))
 
 
 class OpenClawJsonStore:
@@ -145,19 +156,15 @@ class OpenClawJsonStore:
         started = time.monotonic()
         paired_identity, paired_bytes = self._read_regular(self.paired_path)
         pending_identity, pending_bytes = self._read_regular(self.pending_path)
-        paired = (
-            {}
-            if paired_bytes is None
-            else parse_object_file(self.paired_path, paired_bytes, "device id")
-        )
+        index = None if paired_bytes is None else read_paired(self.paired_path, paired_bytes)
         pending = (
             {}
             if pending_bytes is None
             else parse_object_file(self.pending_path, pending_bytes, "request id")
         )
-        devices = [device_from_record(self.paired_path, k, v) for k, v in paired.items()]
+        devices = [] if index is None else index.devices
         requests = [pending_from_record(self.pending_path, k, v) for k, v in pending.items()]
-        raw = _Raw(paired_bytes, pending_bytes, paired_identity, pending_identity, paired, pending)
+        raw = _Raw(index, pending_bytes, paired_identity, pending_identity, pending)
         elapsed = (time.monotonic() - started) * SETTLE_FACTOR
         self._settle_seconds = min(max(elapsed, SETTLE_MIN_SECONDS), SETTLE_MAX_SECONDS)
         return Snapshot(devices, requests, raw)
@@ -216,13 +223,19 @@ class OpenClawJsonStore:
         commit, so the run can migrate devices they added meanwhile.
         """
         raw: _Raw = snapshot.private
+        read = raw.records(changes.devices)  # the engine edited the devices in place
         base = {
-            device_id: {name: get_scope_list(raw.paired[device_id], name) for name in fields}
+            device_id: {name: get_scope_list(read[device_id], name) for name in fields}
             for device_id, fields in changes.devices.items()
         }
         rebased = False
         for _ in range(REBASE_ROUNDS):
-            edited = restore_reverted(raw.paired, changes, base)
+            current = read if not rebased else raw.records(changes.devices)
+            held = restore_reverted(current, changes, base)
+            edited = {
+                device_id: {name: changes.devices[device_id][name] for name in fields}
+                for device_id, fields in held.items()
+            }
             try:
                 self._commit_once(raw, changes, ledger, edited)
             except StoreChangedError:
@@ -242,7 +255,7 @@ class OpenClawJsonStore:
         ledger: Ledger,
         edited: dict[str, dict[str, ScopeList]],
     ) -> None:
-        """One attempt at the commit protocol.
+        """One attempt at the commit protocol; ``edited``: device id -> field -> new list.
 
         Write every new file as a fsynced temp file; write a small journal
         naming them; publish paired, then pending, then the ledger, each by an
@@ -254,14 +267,15 @@ class OpenClawJsonStore:
         """
         contents: list[tuple[Path, bytes, tuple[int, int, int] | None]] = []
         if changes.devices:
-            data = render_paired(raw.paired_bytes, raw.paired, edited)
+            assert raw.paired_index is not None  # devices changed, so paired.json was read
+            data = render_indexed(raw.paired_index, edited)
             contents.append((self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
             data = dump_openclaw_json(
                 edit_pending(raw.pending, changes), ends_with_newline(raw.pending_bytes)
             )
             contents.append((self.pending_path, data, raw.pending_identity))
-        contents.append((self.ledger_path, ledger.model_dump_json(indent=2).encode("utf-8"), None))
+        contents.append((self.ledger_path, ledger.dump(), None))
         temps: list[Path] = []
         try:
             for path, data, _ in contents:
