@@ -33,6 +33,7 @@ __all__ = [
     "who",
 ]
 
+
 class RemovedPending(BaseModel):
     """A pending request a revision satisfied and removed, kept to put it back."""
 

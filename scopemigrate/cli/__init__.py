@@ -22,6 +22,7 @@ from scopemigrate.devices import DevicePlan
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import resolve_installed, with_version_sources
+from scopemigrate.ownership import act_for_store
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.
@@ -41,6 +42,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.StoreChangedError, 9),
     (errors.VerifyFailedError, 10),
     (errors.CheckFailedError, 11),
+    (errors.StorePermissionError, 14),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,10 +96,15 @@ def common_options(func: F) -> F:
         ),
         click.option(
             "--lock-timeout",
-            type=float,
+            type=click.FloatRange(min=0),
             default=None,
             metavar="SECONDS",
             help="Wait this long for the store's lock.",
+        ),
+        click.option(
+            "--as-user",
+            metavar="USER",
+            help="As root: act as USER, whose home finds the store (default: the store's owner).",
         ),
         click.option(
             "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
@@ -119,6 +126,7 @@ def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
         lock_timeout=options.pop("lock_timeout"),
         config_file=options.pop("config_file"),
     )
+    config = act_for_store(config, options.pop("as_user"))  # before any store file is opened
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
     return config, output
 
@@ -294,7 +302,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
 @main.command()
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0),
     default=DEFAULT_TIMEOUT_SECONDS,
     metavar="SECONDS",
     help="Wait at most this long for another run's lock.",

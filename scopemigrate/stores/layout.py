@@ -38,6 +38,7 @@ __all__ = [
     "LedgerPrefix",
     "OpenClawLayout",
     "StoreSpec",
+    "named_path_missing",
     "openclaw_state_dir",
     "parse_store_spec",
     "read_ledger_prefix",
@@ -229,3 +230,21 @@ def state_dir_of(spec: str | None, env: Mapping[str, str]) -> Path | None:
         return openclaw_state_dir(parse_store_spec(spec), env)
     except ConfigError:
         return None
+
+
+def named_path_missing(spec: str | None) -> str | None:
+    """The path a ``--store`` value names for a JSON store or a store to detect, when
+    that path is not there; else None.
+
+    A path the user named must exist: absent, it is a typo, not a fresh install
+    (only the state dir OpenClaw's own rules find may be absent). A URL, a
+    ``sqlite:`` path (whose adapter says so itself) or no value: None.
+    """
+    try:
+        parsed = parse_store_spec(spec)
+    except ConfigError:
+        return None  # the full run names the scheme
+    if parsed.kind not in ("openclaw-json", "path"):
+        return None
+    path = os.path.expanduser(parsed.target)
+    return None if os.path.lexists(path) else path

@@ -364,3 +364,8 @@ def iter_records(index: PairedIndex, device_ids: Iterable[str]) -> Iterator[tupl
         if tree is None:
             tree = parse_object_file(index.path, index.data, "device id")
         yield device_id, tree.get(device_id)
+
+
+def records_of(index: PairedIndex | None, device_ids: Iterable[str]) -> dict[str, Any]:
+    """``iter_records`` as a dict (device id -> record as read); none without a file."""
+    return {} if index is None else dict(iter_records(index, device_ids))
