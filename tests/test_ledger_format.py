@@ -24,7 +24,8 @@ def _document(format: int, **more: Any) -> bytes:
 
 
 def test_a_newer_format_is_a_store_ahead_of_this_release() -> None:
-    with pytest.raises(StoreAheadError, match=rf"where: ledger format {LEDGER_FORMAT + 1} was written by a newer"):
+    newer = rf"where: ledger format {LEDGER_FORMAT + 1} was written by a newer"
+    with pytest.raises(StoreAheadError, match=newer):
         parse_ledger(_document(LEDGER_FORMAT + 1, something_new={}), "where")
 
 
