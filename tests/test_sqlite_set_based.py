@@ -27,6 +27,7 @@ from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 from scopemigrate.operations import Grant
 from scopemigrate.provenance import to_device_provenance
+from scopemigrate.stores.base import InPlaceApply, InPlaceDeclined, InPlaceResult
 from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
 from scopemigrate.stores.sqlite_setbased import SetBasedUnavailable, upgrade_set_based
 
@@ -186,3 +187,47 @@ def test_a_row_only_pythons_reader_accepts_sends_the_run_back_to_the_engine(
     with pytest.raises(SetBasedUnavailable):
         by_sql(database, [GRANT])
     assert database.read_bytes() == before
+
+
+def _upgrade_in_place(database: Path) -> tuple[InPlaceResult, Ledger]:
+    store = OpenClawSqliteStore(database)
+    kept: list[Ledger] = []
+
+    def ledger_for(result: InPlaceResult) -> Ledger:
+        kept.append(Ledger(heads=["r1"], applied=result.applied))
+        return kept[-1]
+
+    with store.lock(10):
+        done = store.run_in_place(InPlaceApply([GRANT]), ledger_for)
+    return done, kept[-1]
+
+
+def test_the_sqlite_store_upgrades_set_based_with_its_provenance_in_the_ledger(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "rows").mkdir()
+    (tmp_path / "sql").mkdir()
+    expected = by_rows(_store_with(tmp_path / "rows"), [GRANT])
+    database = _store_with(tmp_path / "sql")
+    done, ledger = _upgrade_in_place(database)
+    assert done.devices_changed == len(expected.devices) == 1
+    assert ledger.applied["r1"].provenance == expected.applied["r1"].provenance
+    assert OpenClawSqliteStore(database).read_ledger() == ledger
+    assert state(database)[0] == state(tmp_path / "rows" / "store.sqlite")[0]
+
+
+def test_a_store_set_based_sql_cannot_judge_is_declined_unchanged_and_still_locked(
+    tmp_path: Path,
+) -> None:
+    database = _store_with(tmp_path, tokens_json='{"operator": {"scopes": [], "n": NaN}}')
+    before = state(database)
+    store = OpenClawSqliteStore(database)
+    with store.lock(10):
+        with pytest.raises(InPlaceDeclined):
+            store.run_in_place(InPlaceApply([GRANT]), lambda result: Ledger())
+        assert state(database) == before
+        # The run goes on row by row under the same lock.
+        snapshot = store.read()
+        outcome = engine.upgrade([GRANT], snapshot.devices, snapshot.pending, "now")
+        store.commit(snapshot, outcome.changes, Ledger())
+    assert len(outcome.devices) == 1 and state(database) != before

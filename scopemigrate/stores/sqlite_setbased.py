@@ -40,10 +40,10 @@ from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke
 from scopemigrate.provenance import EditGroup, ProvenanceBuilder
+from scopemigrate.stores.layout import PAIRED_TABLE as PAIRED
+from scopemigrate.stores.layout import PENDING_TABLE as PENDING
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
-    PAIRED,
-    PENDING,
     device_from_row,
     dump_like,
     pending_from_row,
@@ -462,9 +462,12 @@ def upgrade_set_based(
     """
     if (3, 42) <= sqlite3.sqlite_version_info < (3, 45):
         raise SetBasedUnavailable(f"{store}: SQLite {sqlite3.sqlite_version} reads JSON5")
+    operations = [op for m in steps for op in m.operations]
+    for op in operations:
+        if not isinstance(op, Grant | Revoke | Rename):
+            raise SetBasedUnavailable(f"{store}: {type(op).__name__} runs in the engine only")
     check_rows(conn, store)
     repairs = _Repairs(conn, store)
-    operations = [op for m in steps for op in m.operations]
     edits = _Edits(operations)
     _register(conn, edits)
     _script(conn, TEMP_TABLES)
