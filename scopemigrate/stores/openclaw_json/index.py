@@ -367,5 +367,22 @@ def iter_records(index: PairedIndex, device_ids: Iterable[str]) -> Iterator[tupl
 
 
 def records_of(index: PairedIndex | None, device_ids: Iterable[str]) -> dict[str, Any]:
-    """``iter_records`` as a dict (device id -> record as read); none without a file."""
-    return {} if index is None else dict(iter_records(index, device_ids))
+    """The records of ``device_ids`` as read, to compare their scope lists and tokens
+    (a rebase): parsed with orjson, whose lists and strings are the standard
+    library's; nothing is written from these values. None without a file."""
+    if index is None:
+        return {}
+    spans = index.spans
+    found: dict[str, Any] = {}
+    rest: list[str] = []
+    for device_id in device_ids:
+        span = None if spans is None else spans.get(device_id)
+        try:
+            if span is not None:
+                found[device_id] = _loads(index.data[span[0] : span[1]])
+                continue
+        except ValueError:
+            pass
+        rest.append(device_id)
+    found.update(iter_records(index, rest))
+    return found
