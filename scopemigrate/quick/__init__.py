@@ -36,7 +36,9 @@ __all__ = ["main", "quick_hook", "quick_marked_head", "quick_upgrade_head"]
 
 def _nothing_to_do(where: object, heads: list[str]) -> None:
     # The full CLI's words for the same answer (a test holds them equal).
-    print(f"{where} is at {', '.join(heads)}: nothing to do.")
+    from scopemigrate.printable import printable
+
+    print(printable(f"{where} is at {', '.join(heads)}: nothing to do."))
 
 
 def _config(args: dict[str, list[str]]) -> Config:
@@ -82,7 +84,9 @@ def quick_hook(argv: list[str]) -> bool:
     if not synced:
         return False
     if installed.warning and not is_quiet(args):
-        print(f"warning: {installed.warning}", file=sys.stderr)
+        from scopemigrate.printable import printable
+
+        print(printable(f"warning: {installed.warning}"), file=sys.stderr)
     if "--json" in args:
         import json
 
@@ -90,7 +94,9 @@ def quick_hook(argv: list[str]) -> bool:
         from scopemigrate.stores.layout import state_dir_of
 
         result = HookResult(str(state_dir_of(config.store, config.env)), installed, heads)
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        from scopemigrate.printable import printable_json
+
+        print(printable_json(json.dumps(result.to_json(), indent=2, ensure_ascii=False)))
     return True
 
 
