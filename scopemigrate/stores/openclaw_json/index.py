@@ -16,8 +16,9 @@ trusted only when every piece parses as one member and the pieces, joined by
 the commas between them, are the whole file: then they are exactly the file's
 members. A member orjson refuses is parsed by the standard library within
 ``jsontext``'s bounds (integers beyond 64 bits); ``check_text`` runs on the
-bytes first, as in today's reader; any other doubt (another layout, a key twice, invalid JSON) reads the file the way
-today's reader does, with the same result and the same one-line errors.
+bytes first, as in today's reader; any other doubt (another layout, a key
+twice, invalid JSON) reads the file the way today's reader does, with the
+same result and the same one-line errors.
 
 Why orjson: it parses this file about three times as fast as ``json``
 (measured at 100k devices) and builds the same strings and lists; it is a
@@ -138,8 +139,9 @@ def _members(data: bytes) -> list[tuple[int, int]] | None:
 def _loads(text: bytes) -> Any:
     """orjson's value of ``text``, or the standard library's where orjson refuses it,
     within ``jsontext``'s bounds (NaN or 1e400: a ValueError, and today's reader
-    words the error). Scope lists, ids and roles come out the same either way; other values may not (orjson reads an integer beyond 64 bits as a
-    float), so nothing is ever written back from this value."""
+    words the error). Scope lists, ids and roles come out the same either way;
+    other values may not (orjson reads an integer beyond 64 bits as a float), so
+    nothing is ever written back from this value."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
