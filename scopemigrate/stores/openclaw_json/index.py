@@ -212,7 +212,10 @@ class _FastDevices:
         if type(value) is not list:
             return False, None
         key = tuple(value)
-        known = self._lists.get(key)
+        try:
+            known = self._lists.get(key)
+        except TypeError:
+            return False, None  # a list or object inside: the checks word it
         if known is None:
             if not all(type(item) is str for item in key):
                 return False, None
