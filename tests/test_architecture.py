@@ -24,6 +24,7 @@ FACT_MODULES = {
     "scopemigrate.config",
     "scopemigrate.config_files",
     "scopemigrate.ownership",
+    "scopemigrate.dag",
     "scopemigrate.installed",
     "scopemigrate.platforms",
     "scopemigrate.versions",

@@ -109,7 +109,7 @@ def quick_marked_head(argv: list[str]) -> bool:
 def quick_upgrade_head(argv: list[str]) -> bool:
     """Answer ``upgrade head`` at head without the full CLI; False when it cannot vouch."""
     parsed = upgrade_head_args(argv)
-    return parsed is not None and _verdict_head(parsed[1])
+    return parsed is not None and _verdict_head(*parsed)
 
 
 def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
@@ -130,7 +130,7 @@ def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
     return True
 
 
-def _verdict_head(args: dict[str, list[str]]) -> bool:
+def _verdict_head(target: str, args: dict[str, list[str]]) -> bool:
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.ownership import gives_up_root
     from scopemigrate.quick.verdicts import at_head
@@ -140,7 +140,7 @@ def _verdict_head(args: dict[str, list[str]]) -> bool:
         config = _config(args)
         if gives_up_root(config):
             return False  # the full CLI takes the owner's rights, once
-        done, heads = at_head(config)
+        done, heads = at_head(config, target)
     except ScopemigrateError:
         return False  # the full CLI reports it, with its exit code
     if not done:
