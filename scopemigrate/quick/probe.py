@@ -93,6 +93,8 @@ def store_heads(state_dir: Path | None) -> tuple[bool, list[str] | None]:
         return True, None
     layout = OpenClawLayout(state_dir)
     live_json = os.path.isfile(layout.paired)
+    if os.path.lexists(layout.paired) and (not live_json or os.path.islink(layout.paired)):
+        return True, None  # a link, a FIFO, a folder: the full run refuses it, in one line
     if os.path.exists(layout.database):
         return True, None if live_json else _sqlite_heads(layout.database)
     if not live_json:
