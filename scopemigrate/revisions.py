@@ -22,7 +22,8 @@ class GraphView:
 def load_graph(config: Config) -> GraphView:
     scripts = load_locations(config.locations)
     sources = {s.migration.revision: str(s.path) for s in scripts}
-    return GraphView(RevisionGraph([s.migration for s in scripts], sources), sources)
+    graph = RevisionGraph([s.migration for s in scripts], sources, config.independent_branches)
+    return GraphView(graph, sources)
 
 
 @dataclass(frozen=True)

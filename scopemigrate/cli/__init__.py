@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.VerifyFailedError, 10),
     (errors.CheckFailedError, 11),
     (errors.StorePermissionError, 14),
+    (errors.StoreUnreachableError, 15),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -119,14 +120,19 @@ def common_options(func: F) -> F:
 
 def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
     no_backup = options.pop("no_backup", False)
+    backups_max_size = options.pop("backups_max_size", None)
+    store, locations = options.pop("store"), options.pop("locations") or None
+    lock_timeout, config_file = options.pop("lock_timeout"), options.pop("config_file")
+    as_user = options.pop("as_user")
     config = load_config(
         keep_backups=0 if no_backup else None,
-        store=options.pop("store"),
-        locations=options.pop("locations") or None,
-        lock_timeout=options.pop("lock_timeout"),
-        config_file=options.pop("config_file"),
+        backups_max_size=backups_max_size,
+        store=store,
+        locations=locations,
+        lock_timeout=lock_timeout,
+        config_file=config_file,
     )
-    config = act_for_store(config, options.pop("as_user"))  # before any store file is opened
+    config = act_for_store(config, as_user)  # before any store file is opened
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
     return config, output
 
@@ -181,12 +187,29 @@ def _run_text(result: commands.RunResult, output: Output) -> list[str]:
     return lines
 
 
+def _say_notes(output: Output, runs: Sequence[commands.RunResult]) -> None:
+    """Each note of the runs once, on stderr, for a person (``--json`` carries them)."""
+    if output.quiet or output.as_json:
+        return
+    for note in dict.fromkeys(note for run in runs for note in run.notes):
+        click.echo(f"note: {note}", err=True)
+
+
 dry_run_option = click.option(
     "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
 )
-no_backup_option = click.option(
-    "--no-backup", is_flag=True, help="Keep no backup of the files replaced."
-)
+
+
+def backup_options(func: F) -> F:
+    """How many backups of the replaced files a JSON store keeps, and how large."""
+    func = click.option(
+        "--backups-max-size",
+        metavar="SIZE",
+        help="Bound the backups' total size (500M, 2G; default 1G); the newest is kept.",
+    )(func)
+    return click.option("--no-backup", is_flag=True, help="Keep no backup of the files replaced.")(
+        func
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -210,7 +233,7 @@ def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 @main.command(context_settings=TARGET_ARGUMENT)
 @click.argument("target", default="head", callback=_target)
 @dry_run_option
-@no_backup_option
+@backup_options
 @common_options
 def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
@@ -220,7 +243,7 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
 @main.command(context_settings=TARGET_ARGUMENT)
 @click.argument("target", callback=_target)
 @dry_run_option
-@no_backup_option
+@backup_options
 @common_options
 def downgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
@@ -241,6 +264,7 @@ def _migrate(
         report=dry_run or _wants_report(output),
     )
     output.emit(result.to_json, lambda: _run_text(result, output))
+    _say_notes(output, [result])
 
 
 def version_options(func: F) -> F:
@@ -277,7 +301,7 @@ def _with_sources(config: Config, options: dict[str, Any]) -> Config:
 
 @main.command()
 @dry_run_option
-@no_backup_option
+@backup_options
 @version_options
 @common_options
 def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
@@ -297,6 +321,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
         return [line for run in result.runs for line in _run_text(run, output)]
 
     output.emit(result.to_json() | {"source": installed.source}, text)
+    _say_notes(output, result.runs)
 
 
 @main.command()
@@ -307,7 +332,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     metavar="SECONDS",
     help="Wait at most this long for another run's lock.",
 )
-@no_backup_option
+@backup_options
 @version_options
 @common_options
 def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
@@ -319,6 +344,7 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
         click.echo(f"warning: {result.installed.warning}", err=True)
     summary = result.summary()
     output.emit(result.to_json, lambda: [summary] if summary else [])
+    _say_notes(output, result.sync.runs if result.sync else [])
 
 
 @main.command()

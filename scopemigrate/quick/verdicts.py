@@ -15,8 +15,13 @@ import tomllib
 
 from scopemigrate.errors import ConfigError
 from scopemigrate.migration_files import migration_file_names
-from scopemigrate.quick.probe import store_heads
-from scopemigrate.stores.layout import named_path_missing, state_dir_of
+from scopemigrate.quick.probe import database_heads, store_heads
+from scopemigrate.stores.layout import (
+    named_path_missing,
+    parse_store_spec,
+    sqlite_database,
+    state_dir_of,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -24,7 +29,7 @@ if TYPE_CHECKING:
 
     from scopemigrate.config import Config
 
-__all__ = ["at_head", "at_release"]
+__all__ = ["at_head", "at_release", "named_database", "release_verdict"]
 
 # revision -> (parents, release)
 _Table = dict[str, tuple[list[str], str]]
@@ -84,7 +89,19 @@ def _sound_table(config: Config) -> _Table | None:
 def _store_heads(config: Config) -> tuple[bool, list[str] | None]:
     if named_path_missing(config.store) is not None:
         return True, None  # a named store that is not there: the full run says so
+    database = named_database(config)
+    if database is not None:
+        return database_heads(database)
     return store_heads(state_dir_of(config.store, config.env))
+
+
+def named_database(config: Config) -> str | None:
+    """The SQLite database the configuration names by itself (``sqlite:PATH``, a
+    ``.sqlite`` file), else None."""
+    try:
+        return sqlite_database(parse_store_spec(config.store))
+    except ConfigError:
+        return None  # an unknown scheme: the full run names it
 
 
 def at_release(config: Config, installed: str) -> tuple[bool, list[str]]:
@@ -94,26 +111,33 @@ def at_release(config: Config, installed: str) -> tuple[bool, list[str]]:
     heads are the heads of the revisions the release selects, with no commit
     journal left to recover. Everything else is for the full run to decide.
     """
+    _, synced, heads = release_verdict(config, installed)
+    return synced, heads
+
+
+def release_verdict(config: Config, installed: str) -> tuple[bool, bool, list[str]]:
+    """(whether a store exists, ``at_release``'s answer, its heads): ``sync`` says
+    which of "no store" and "already matches" it is."""
     exists, found = _store_heads(config)
     if not exists:
-        return True, []
+        return False, True, []
     if found is None:
-        return False, []
+        return True, False, []
     heads = found
     table = _sound_table(config)
     if table is None or any(head not in table for head in heads):
-        return False, heads
+        return True, False, heads
     from scopemigrate.versions import parse_release, selection_ceiling
 
     try:
         ceiling = selection_ceiling(parse_release(installed))
         chosen = {rev for rev, (_, release) in table.items() if parse_release(release) <= ceiling}
     except ConfigError:  # a bad release: the full run names the file
-        return False, heads
-    return set(heads) == _heads(table, chosen), heads
+        return True, False, heads
+    return True, set(heads) == _heads(table, chosen), heads
 
 
-def at_head(config: Config) -> tuple[bool, list[str]]:
+def at_head(config: Config, target: str = "heads") -> tuple[bool, list[str]]:
     """Whether an existing store has every revision of the files applied, and its heads.
 
     The no-op ``upgrade head`` answer, decided without parsing the store: True
@@ -128,4 +152,7 @@ def at_head(config: Config) -> tuple[bool, list[str]]:
     table = _sound_table(config)
     if table is None:
         return False, heads
-    return set(heads) == _heads(table), heads
+    wanted = _heads(table)
+    if target == "head" and len(wanted) > 1:
+        return False, heads  # one head per chain, or ambiguous: the full run decides
+    return set(heads) == wanted, heads

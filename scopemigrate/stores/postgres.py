@@ -30,7 +30,12 @@ from scopemigrate.devices import (
     net_plan,
     token_field,
 )
-from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError
+from scopemigrate.errors import (
+    BadStoreError,
+    ConfigError,
+    LockTimeoutError,
+    StoreUnreachableError,
+)
 from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
@@ -57,6 +62,7 @@ class _Work:
     removed: int = 0
     restored: int = 0
     changed: int | None = None
+    notes: tuple[str, ...] = ()
 
 
 def redact(url: str) -> str:
@@ -104,7 +110,9 @@ class PostgresStore(SqlPairingStore):
                 self.url, connect_timeout=max(1, int(timeout) or 1), autocommit=False
             )
         except pg.Error as exc:
-            raise BadStoreError(f"{self.location}: cannot connect ({_first_line(exc)})") from None
+            raise StoreUnreachableError(
+                f"{self.location}: cannot connect ({_first_line(exc)}); nothing was read or written"
+            ) from None
         conn.row_factory = pg.rows.dict_row
         return conn
 
@@ -190,10 +198,14 @@ class PostgresStore(SqlPairingStore):
         keep_before = report or not single
 
         def work(conn: psycopg.Connection[Any]) -> _Work:
+            # Pending requests are optional (often gateway-local): without their
+            # table the devices are migrated and there is no request to settle.
+            has_pending = _has_table(conn, PENDING)
             removed = 0
             first = True
             for migration in steps:
-                conn.execute(sql.OPEN_REPAIRS)
+                if has_pending:
+                    conn.execute(sql.OPEN_REPAIRS)
                 for index, operation in enumerate(migration.operations):
                     if keep_before and not first:
                         conn.execute(sql.BEFORE_INDEX)
@@ -202,11 +214,13 @@ class PostgresStore(SqlPairingStore):
                     )
                     conn.execute(statement, params)
                     first = False
-                removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+                if has_pending:
+                    removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+            notes = () if has_pending else (self._no_pending_note(),)
             if keep_before:
-                return _Work(removed=removed)
+                return _Work(removed=removed, notes=notes)
             row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
-            return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
+            return _Work(removed=removed, changed=int(row["changed"]) if row else 0, notes=notes)
 
         return self._in_place(work, ledger_for, dry_run, report)
 
@@ -220,6 +234,7 @@ class PostgresStore(SqlPairingStore):
         """Undo ``revisions`` (children first) from the provenance tables."""
 
         def work(conn: psycopg.Connection[Any]) -> _Work:
+            has_pending = _has_table(conn, PENDING)
             restored = 0
             for count, revision in enumerate(revisions):
                 conn.execute(sql.REVISION_EDITS)
@@ -227,10 +242,13 @@ class PostgresStore(SqlPairingStore):
                 if count:
                     conn.execute(sql.BEFORE_INDEX)
                 conn.execute(sql.undo_revision(first=count == 0))
-                restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+                if has_pending:
+                    restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+                else:
+                    self._nothing_to_restore(conn, revision)
                 for statement in sql.FORGET_REVISION:
                     conn.execute(statement, (revision,))
-            return _Work(restored=restored)
+            return _Work(restored=restored, notes=() if has_pending else (self._no_pending_note(),))
 
         return self._in_place(work, ledger_for, dry_run, report)
 
@@ -250,13 +268,15 @@ class PostgresStore(SqlPairingStore):
             done = work(conn)
             if report:
                 devices = self._changed_devices(conn)
-                result = InPlaceResult(devices, done.removed, done.restored)
+                result = InPlaceResult(devices, done.removed, done.restored, notes=done.notes)
             else:
                 changed = done.changed
                 if changed is None:
                     row = conn.execute(sql.COUNT_CHANGED).fetchone()
                     changed = int(row["changed"]) if row else 0
-                result = InPlaceResult([], done.removed, done.restored, unreported=changed)
+                result = InPlaceResult(
+                    [], done.removed, done.restored, unreported=changed, notes=done.notes
+                )
             ledger = ledger_for(result)
             conn.execute(LEDGER_SCHEMA)
             conn.execute(
@@ -265,6 +285,23 @@ class PostgresStore(SqlPairingStore):
                 (ledger.model_dump_json(indent=2),),
             )
         return result
+
+    def _no_pending_note(self) -> str:
+        return (
+            f"{self.location}: no {PENDING} table (pending requests are kept elsewhere): "
+            "the devices were migrated, and no pending request was settled"
+        )
+
+    def _nothing_to_restore(self, conn: psycopg.Connection[Any], revision: str) -> None:
+        """Without a pending table, a revision that removed requests cannot put them
+        back: refuse (the run rolls back) rather than forget them."""
+        row = conn.execute(sql.COUNT_REMOVED_PENDING, (revision,)).fetchone()
+        if row is not None and int(row["removed"]):
+            raise BadStoreError(
+                f"{self.location}: revision {revision} removed {row['removed']} pending "
+                f"request(s), and table {PENDING} is gone, so they cannot be restored; "
+                "recreate the table (docs/stores.md) and run again"
+            )
 
     def _validate(self, conn: psycopg.Connection[Any]) -> None:
         """Refuse bad rows before any write, as ``read`` would, naming row and column."""

@@ -104,9 +104,15 @@ class _Raw:
 class OpenClawJsonStore:
     """The embedded default store of OpenClaw releases up to about 2026.7."""
 
-    def __init__(self, state_dir: Path, keep_backups: int = DEFAULT_KEEP_BACKUPS):
+    def __init__(
+        self,
+        state_dir: Path,
+        keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        backups_max_bytes: int | None = None,
+    ):
         self.state_dir = state_dir
         self.keep_backups = keep_backups
+        self.backups_max_bytes = backups_max_bytes  # None: bounded by count alone
         self.devices_dir = state_dir / DEVICES_DIR
         self.paired_path = self.devices_dir / PAIRED_NAME
         self.pending_path = self.devices_dir / PENDING_NAME
@@ -472,8 +478,32 @@ class OpenClawJsonStore:
                 data = read_bytes.get(path)
                 if data is not None:
                     write_private(folder / path.name, data)
-        for old in sorted(root.iterdir())[: -self.keep_backups]:
+        self._prune_backups(sorted(root.iterdir()))
+
+    def _prune_backups(self, folders: list[Path]) -> None:
+        """Oldest first, remove backups past the count, then while the rest hold more
+        than ``backups_max_bytes``; the newest (this run's) is always kept."""
+        for old in folders[: -self.keep_backups]:
             shutil.rmtree(old, ignore_errors=True)
+        kept = folders[-self.keep_backups :]
+        if self.backups_max_bytes is None:
+            return
+        while len(kept) > 1 and self._backup_bytes(kept) > self.backups_max_bytes:
+            shutil.rmtree(kept.pop(0), ignore_errors=True)
+
+    def _backup_bytes(self, folders: list[Path]) -> int:
+        """The bytes these backups hold, each file once (hard links share an inode).
+        A backup of the files this run replaces shares them with the live store
+        until the commit, and is its own after: it counts in full."""
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for folder in folders:
+            for path in folder.iterdir():
+                st = os.lstat(path)
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+        return total
 
 
 def _displaced(tmp: Path, entry: dict[str, Any]) -> bool:
