@@ -17,7 +17,7 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from scopemigrate import engine
 from scopemigrate.config import Config
@@ -257,7 +257,7 @@ def apply(
 
 def _commit(
     store: Store,
-    snapshot: Snapshot,
+    snapshot: Snapshot[Any],
     changes: ChangeSet,
     ledger: Ledger,
     newcomers: _Newcomers | None,
@@ -281,13 +281,13 @@ class _Newcomers:
     same steps, and their provenance joins the ledger so a downgrade undoes it.
     """
 
-    def __init__(self, steps: Sequence[Migration], snapshot: Snapshot):
+    def __init__(self, steps: Sequence[Migration], snapshot: Snapshot[Any]):
         self.steps = steps
         self.seen = {device.device_id for device in snapshot.devices}
         self.adopted: list[DevicePlan] = []
         self._proposed: tuple[list[str], list[DevicePlan]] = ([], [])
 
-    def propose(self, raced: Snapshot, ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
+    def propose(self, raced: Snapshot[Any], ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
         newcomers = [d for d in raced.devices if d.device_id not in self.seen]
         outcome = engine.upgrade(self.steps, newcomers, raced.pending, now_iso())
         if outcome.changes.is_empty():

@@ -22,6 +22,9 @@ from scopemigrate.errors import StorePermissionError
 PRIVATE_MODE = 0o600
 TEMP_SUFFIX = ".scopemigrate-tmp"
 
+# (inode, size, mtime in ns): tells one version of a file from another.
+Identity = tuple[int, int, int]
+
 
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
@@ -85,7 +88,7 @@ def write_private(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def identity(path: Path) -> tuple[int, int, int] | None:
+def identity(path: Path) -> Identity | None:
     """What tells one version of a file from another without reading it.
 
     Every writer we share the file with replaces it by rename (a new inode), and

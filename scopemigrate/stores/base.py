@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequest
 from scopemigrate.ledger import Ledger
@@ -22,14 +22,18 @@ __all__ = ["MAX_ATTEMPTS", "CatchUp", "InPlaceResult", "InPlaceStore", "Snapshot
 MAX_ATTEMPTS = 5
 
 
+# What an adapter keeps of a read, to commit against it: opaque to everyone else.
+P = TypeVar("P")
+
+
 @dataclass
-class Snapshot:
+class Snapshot(Generic[P]):
     """Devices and pending requests as read, plus what the adapter needs to commit."""
 
     devices: list[DeviceState]
     pending: list[PendingRequest]
     # Adapter-private: the raw content it read, to detect concurrent writes.
-    private: Any = field(default=None, repr=False)
+    private: P = field(repr=False)
 
 
 class CatchUp(Protocol):
@@ -41,7 +45,7 @@ class CatchUp(Protocol):
     commits them as it committed the run, and says ``accepted`` when it did.
     """
 
-    def propose(self, raced: Snapshot, ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
+    def propose(self, raced: Snapshot[Any], ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
         """Changes and ledger for the devices of ``raced`` the run has not seen; None: none."""
         ...
 
@@ -70,13 +74,13 @@ class Store(Protocol):
         """The ledger, cheaply; an empty one when nothing was ever applied."""
         ...
 
-    def read(self) -> Snapshot:
+    def read(self) -> Snapshot[Any]:
         """Every device and pending request, validated."""
         ...
 
     def commit(
         self,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Any],
         changes: ChangeSet,
         ledger: Ledger,
         catch_up: CatchUp | None = None,

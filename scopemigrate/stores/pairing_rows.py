@@ -184,7 +184,7 @@ def snapshot_of(
     pending: Iterable[dict[str, Any]],
     *,
     text_json: bool,
-) -> Snapshot:
+) -> Snapshot[Rows]:
     """The engine's view of the rows; the rows themselves stay private for the commit."""
     rows = {row["device_id"]: row for row in paired}
     devices = [device_from_row(store, row, text_json=text_json) for row in rows.values()]
@@ -194,9 +194,12 @@ def snapshot_of(
 
 Statement = tuple[str, tuple[Any, ...]]
 
+# paired rows as read, by device id: what an SQL snapshot keeps to commit against
+Rows = dict[str, dict[str, Any]]
+
 
 def write_statements(
-    snapshot: Snapshot,
+    snapshot: Snapshot[Rows],
     changes: ChangeSet,
     ledger_document: str,
     *,
@@ -209,7 +212,7 @@ def write_statements(
     ``encode`` wraps JSON values for the driver (jsonb); with ``text_json``
     they are already text.
     """
-    rows: dict[str, dict[str, Any]] = snapshot.private
+    rows = snapshot.private
     statements: list[Statement] = []
     for device_id, fields in changes.devices.items():
         columns = updated_columns(rows[device_id], fields, as_text=text_json)

@@ -22,6 +22,7 @@ from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
     PAIRED,
     PENDING,
+    Rows,
     snapshot_of,
     write_statements,
 )
@@ -82,7 +83,7 @@ class SqlPairingStore:
             return Ledger()
         return parse_ledger(row["document"], f"{self.location}: table {LEDGER_TABLE}")
 
-    def read(self) -> Snapshot:
+    def read(self) -> Snapshot[Rows]:
         with self._reading() as conn:
             try:
                 paired = conn.execute(
@@ -105,7 +106,7 @@ class SqlPairingStore:
 
     def commit(
         self,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Rows],
         changes: ChangeSet,
         ledger: Ledger,
         catch_up: CatchUp | None = None,  # every writer takes our lock: no newcomer
