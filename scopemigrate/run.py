@@ -34,7 +34,15 @@ from scopemigrate.migration import Migration
 from scopemigrate.migration_files import MigrationFiles
 from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
 from scopemigrate.stores import open_store
-from scopemigrate.stores.base import MAX_ATTEMPTS, InPlaceResult, InPlaceStore, Snapshot, Store
+from scopemigrate.stores.base import (
+    MAX_ATTEMPTS,
+    InPlaceApply,
+    InPlaceResult,
+    InPlaceStore,
+    InPlaceUndo,
+    Snapshot,
+    Store,
+)
 
 __all__ = [
     "Done",
@@ -225,9 +233,9 @@ def apply(
             return advanced(result.devices_changed, entered)
 
         if plan.direction == "upgrade":
-            done = store.upgrade_in_place(plan.enter, ledger_for, dry_run, report)
+            done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
             return InPlaceResult(done.devices, done.pending_removed, 0, done.unreported, done.notes)
-        done = store.downgrade_in_place(plan.leave, ledger_for, dry_run, report)
+        done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
         return InPlaceResult(done.devices, 0, done.pending_restored, done.unreported, done.notes)
 
     progress.start(READING, 0)

@@ -15,7 +15,18 @@ from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequ
 from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 
-__all__ = ["MAX_ATTEMPTS", "CatchUp", "InPlaceResult", "InPlaceStore", "Snapshot", "Store"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "CatchUp",
+    "InPlaceApply",
+    "InPlaceResult",
+    "InPlaceSteps",
+    "InPlaceStore",
+    "InPlaceUndo",
+    "LedgerFor",
+    "Snapshot",
+    "Store",
+]
 
 # A store that keeps changing under a run (a gateway rewriting paired.json)
 # gets this many attempts, of the run and of catching up with newcomers.
@@ -110,6 +121,25 @@ class InPlaceResult:
         return len(self.devices) + self.unreported
 
 
+@dataclass(frozen=True)
+class InPlaceApply:
+    """Apply these migrations, in order."""
+
+    migrations: Sequence[Migration]
+
+
+@dataclass(frozen=True)
+class InPlaceUndo:
+    """Undo these revisions, children first, from what the store recorded of them."""
+
+    revisions: Sequence[str]
+
+
+# What a set-based run is given to do, and how it learns the ledger to commit.
+InPlaceSteps = InPlaceApply | InPlaceUndo
+LedgerFor = Callable[[InPlaceResult], Ledger]
+
+
 @runtime_checkable
 class InPlaceStore(Protocol):
     """A store that applies and undoes the operations itself (set-based SQL).
@@ -122,18 +152,6 @@ class InPlaceStore(Protocol):
     a third of the run.
     """
 
-    def upgrade_in_place(
-        self,
-        steps: Sequence[Migration],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
-    ) -> InPlaceResult: ...
-
-    def downgrade_in_place(
-        self,
-        revisions: Sequence[str],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
+    def run_in_place(
+        self, steps: InPlaceSteps, ledger_for: LedgerFor, dry_run: bool = False, report: bool = True
     ) -> InPlaceResult: ...

@@ -33,6 +33,8 @@ __all__ = [
     "PAIRED_TABLE",
     "PENDING_NAME",
     "PENDING_TABLE",
+    "PROVENANCE_TABLE",
+    "REMOVED_PENDING_TABLE",
     "SQLITE_RELATIVE",
     "URL_FORMS",
     "LedgerPrefix",
@@ -67,6 +69,9 @@ PENDING_TABLE = "device_pairing_pending"
 LEDGER_NAME = "scopemigrate-ledger.json"  # beside paired.json
 JOURNAL_NAME = "scopemigrate-journal.json"  # beside paired.json, only while a commit runs
 LEDGER_TABLE = "scopemigrate_ledger"  # one row, id 1, column ``document``
+# PostgreSQL's set-based runs: each edit of each revision, and the requests removed.
+PROVENANCE_TABLE = "scopemigrate_provenance"
+REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
 # The ledger format this release writes (ledger.py checks it on read).
 LEDGER_FORMAT = 1
 

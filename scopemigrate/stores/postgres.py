@@ -36,12 +36,10 @@ from scopemigrate.errors import (
     LockTimeoutError,
     StoreUnreachableError,
 )
-from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
-from scopemigrate.stores.base import InPlaceResult
-from scopemigrate.stores.layout import LEDGER_TABLE
-from scopemigrate.stores.pairing_rows import PAIRED, PENDING
+from scopemigrate.stores.base import InPlaceApply, InPlaceResult, InPlaceSteps, LedgerFor
+from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 from scopemigrate.stores.sql_base import SqlPairingStore
 
 if TYPE_CHECKING:
@@ -88,7 +86,7 @@ class PostgresStore(SqlPairingStore):
     """A fleet's device registry in PostgreSQL."""
 
     text_json = False
-    mark = "%s"
+    placeholder = "%({})s"
     ledger_schema = LEDGER_SCHEMA
     paired_order = "device_id"
     pending_order = "ts, request_id"
@@ -130,7 +128,7 @@ class PostgresStore(SqlPairingStore):
 
     def exists(self) -> bool:
         with self._reading() as conn:
-            return _has_table(conn, PAIRED)
+            return _has_table(conn, PAIRED_TABLE)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -154,8 +152,11 @@ class PostgresStore(SqlPairingStore):
         try:
             conn.execute(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,))
-            if _has_table(conn, PAIRED):
-                tables = [PAIRED, *([PENDING] if _has_table(conn, PENDING) else [])]
+            if _has_table(conn, PAIRED_TABLE):
+                tables = [
+                    PAIRED_TABLE,
+                    *([PENDING_TABLE] if _has_table(conn, PENDING_TABLE) else []),
+                ]
                 conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
         except pg.errors.LockNotAvailable:
             raise LockTimeoutError(
@@ -183,79 +184,21 @@ class PostgresStore(SqlPairingStore):
 
     # -- set-based runs (InPlaceStore) ---------------------------------------
 
-    def upgrade_in_place(
-        self,
-        steps: Sequence[Migration],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
+    def run_in_place(
+        self, steps: InPlaceSteps, ledger_for: LedgerFor, dry_run: bool = False, report: bool = True
     ) -> InPlaceResult:
-        """Apply ``steps`` as one UPDATE per operation, no row leaving the server."""
-
-        # Old lists are kept for the report, and to count the devices changed
-        # when several statements may change one device back and forth.
-        single = sum(len(migration.operations) for migration in steps) == 1
-        keep_before = report or not single
-
-        def work(conn: psycopg.Connection[Any]) -> _Work:
-            # Pending requests are optional (often gateway-local): without their
-            # table the devices are migrated and there is no request to settle.
-            has_pending = _has_table(conn, PENDING)
-            removed = 0
-            first = True
-            for migration in steps:
-                if has_pending:
-                    conn.execute(sql.OPEN_REPAIRS)
-                for index, operation in enumerate(migration.operations):
-                    if keep_before and not first:
-                        conn.execute(sql.BEFORE_INDEX)
-                    statement, params = sql.operation_statement(
-                        migration.revision, index, operation, first, keep_before
-                    )
-                    conn.execute(statement, params)
-                    first = False
-                if has_pending:
-                    removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
-            notes = () if has_pending else (self._no_pending_note(),)
-            if keep_before:
-                return _Work(removed=removed, notes=notes)
-            row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
-            return _Work(removed=removed, changed=int(row["changed"]) if row else 0, notes=notes)
-
-        return self._in_place(work, ledger_for, dry_run, report)
-
-    def downgrade_in_place(
-        self,
-        revisions: Sequence[str],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
-    ) -> InPlaceResult:
-        """Undo ``revisions`` (children first) from the provenance tables."""
-
-        def work(conn: psycopg.Connection[Any]) -> _Work:
-            has_pending = _has_table(conn, PENDING)
-            restored = 0
-            for count, revision in enumerate(revisions):
-                conn.execute(sql.REVISION_EDITS)
-                conn.execute(sql.COLLECT_EDITS, (revision,))
-                if count:
-                    conn.execute(sql.BEFORE_INDEX)
-                conn.execute(sql.undo_revision(first=count == 0))
-                if has_pending:
-                    restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
-                else:
-                    self._nothing_to_restore(conn, revision)
-                for statement in sql.FORGET_REVISION:
-                    conn.execute(statement, (revision,))
-            return _Work(restored=restored, notes=() if has_pending else (self._no_pending_note(),))
-
+        """Apply migrations as one UPDATE per operation, no row leaving the server;
+        or undo revisions from the provenance tables."""
+        if isinstance(steps, InPlaceApply):
+            work = _apply_work(steps.migrations, report, self.location)
+        else:
+            work = _undo_work(steps.revisions, self.location)
         return self._in_place(work, ledger_for, dry_run, report)
 
     def _in_place(
         self,
         work: Callable[[psycopg.Connection[Any]], _Work],
-        ledger_for: Callable[[InPlaceResult], Ledger],
+        ledger_for: LedgerFor,
         dry_run: bool,
         report: bool,
     ) -> InPlaceResult:
@@ -286,29 +229,12 @@ class PostgresStore(SqlPairingStore):
             )
         return result
 
-    def _no_pending_note(self) -> str:
-        return (
-            f"{self.location}: no {PENDING} table (pending requests are kept elsewhere): "
-            "the devices were migrated, and no pending request was settled"
-        )
-
-    def _nothing_to_restore(self, conn: psycopg.Connection[Any], revision: str) -> None:
-        """Without a pending table, a revision that removed requests cannot put them
-        back: refuse (the run rolls back) rather than forget them."""
-        row = conn.execute(sql.COUNT_REMOVED_PENDING, (revision,)).fetchone()
-        if row is not None and int(row["removed"]):
-            raise BadStoreError(
-                f"{self.location}: revision {revision} removed {row['removed']} pending "
-                f"request(s), and table {PENDING} is gone, so they cannot be restored; "
-                "recreate the table (docs/stores.md) and run again"
-            )
-
     def _validate(self, conn: psycopg.Connection[Any]) -> None:
         """Refuse bad rows before any write, as ``read`` would, naming row and column."""
         row = conn.execute(sql.FIRST_BAD_ROW).fetchone()
         if row is not None:
             raise BadStoreError(
-                f"{self.location}: table {PAIRED}, row {row['device_id']}: {row['problem']}"
+                f"{self.location}: table {PAIRED_TABLE}, row {row['device_id']}: {row['problem']}"
             )
 
     def _changed_devices(self, conn: psycopg.Connection[Any]) -> list[DevicePlan]:
@@ -327,6 +253,87 @@ class PostgresStore(SqlPairingStore):
                 if plan is not None:
                     plans.append(plan)
         return plans
+
+
+def _no_pending_note(location: str) -> str:
+    return (
+        f"{location}: no {PENDING_TABLE} table (pending requests are kept elsewhere): "
+        "the devices were migrated, and no pending request was settled"
+    )
+
+
+def _apply_work(
+    steps: Sequence[Migration], report: bool, location: str
+) -> Callable[[psycopg.Connection[Any]], _Work]:
+    """The statements applying ``steps``."""
+    # Old lists are kept for the report, and to count the devices changed
+    # when several statements may change one device back and forth.
+    single = sum(len(migration.operations) for migration in steps) == 1
+    keep_before = report or not single
+
+    def work(conn: psycopg.Connection[Any]) -> _Work:
+        # Pending requests are optional (often gateway-local): without their
+        # table the devices are migrated and there is no request to settle.
+        has_pending = _has_table(conn, PENDING_TABLE)
+        removed = 0
+        first = True
+        for migration in steps:
+            if has_pending:
+                conn.execute(sql.OPEN_REPAIRS)
+            for index, operation in enumerate(migration.operations):
+                if keep_before and not first:
+                    conn.execute(sql.BEFORE_INDEX)
+                statement, params = sql.operation_statement(
+                    migration.revision, index, operation, first, keep_before
+                )
+                conn.execute(statement, params)
+                first = False
+            if has_pending:
+                removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+        notes = () if has_pending else (_no_pending_note(location),)
+        if keep_before:
+            return _Work(removed=removed, notes=notes)
+        row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
+        return _Work(removed=removed, changed=int(row["changed"]) if row else 0, notes=notes)
+
+    return work
+
+
+def _undo_work(
+    revisions: Sequence[str], location: str
+) -> Callable[[psycopg.Connection[Any]], _Work]:
+    """The statements undoing ``revisions`` (children first)."""
+
+    def work(conn: psycopg.Connection[Any]) -> _Work:
+        has_pending = _has_table(conn, PENDING_TABLE)
+        restored = 0
+        for count, revision in enumerate(revisions):
+            conn.execute(sql.REVISION_EDITS)
+            conn.execute(sql.COLLECT_EDITS, (revision,))
+            if count:
+                conn.execute(sql.BEFORE_INDEX)
+            conn.execute(sql.undo_revision(first=count == 0))
+            if has_pending:
+                restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+            else:
+                _nothing_to_restore(conn, revision, location)
+            for statement in sql.FORGET_REVISION:
+                conn.execute(statement, (revision,))
+        return _Work(restored=restored, notes=() if has_pending else (_no_pending_note(location),))
+
+    return work
+
+
+def _nothing_to_restore(conn: psycopg.Connection[Any], revision: str, location: str) -> None:
+    """Without a pending table, a revision that removed requests cannot put them
+    back: refuse (the run rolls back) rather than forget them."""
+    row = conn.execute(sql.COUNT_REMOVED_PENDING, (revision,)).fetchone()
+    if row is not None and int(row["removed"]):
+        raise BadStoreError(
+            f"{location}: revision {revision} removed {row['removed']} pending "
+            f"request(s), and table {PENDING_TABLE} is gone, so they cannot be restored; "
+            "recreate the table (docs/stores.md) and run again"
+        )
 
 
 def _scope_fields(scopes: Any, approved: Any, tokens: Any) -> dict[str, ScopeList]:

@@ -16,10 +16,12 @@ from importlib import resources
 from typing import Any
 
 from scopemigrate.operations import Grant, Rename, Revoke
-from scopemigrate.stores.layout import PAIRED_TABLE, PENDING_TABLE
-
-PROVENANCE_TABLE = "scopemigrate_provenance"
-REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
+from scopemigrate.stores.layout import (
+    PAIRED_TABLE,
+    PENDING_TABLE,
+    PROVENANCE_TABLE,
+    REMOVED_PENDING_TABLE,
+)
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {PROVENANCE_TABLE} (
@@ -43,46 +45,46 @@ FUNCTIONS = (resources.files("scopemigrate.stores") / "postgres_setbased.sql").r
     encoding="utf-8"
 )
 
-PAIRED = PAIRED_TABLE
-PENDING = PENDING_TABLE
 HELD = "coalesce(d.scopes_json, '[]'::jsonb)"
 
 
-def operation_filter(op: Grant | Revoke | Rename) -> tuple[str, list[Any]]:
+def operation_filter(op: Grant | Revoke | Rename) -> tuple[str, dict[str, Any]]:
     """The WHERE clause selecting the rows ``op.matches`` would select, and its params."""
-    clauses = ["pg_temp.sm_roles(d.role, d.roles_json) ? %s"]
-    params: list[Any] = [op.role]
-    if op.client_ids:
-        clauses.append("d.client_id = ANY (%s)")
-        params.append(list(op.client_ids))
-    if op.client_modes:
-        clauses.append("d.client_mode = ANY (%s)")
-        params.append(list(op.client_modes))
-    if op.if_any:
-        clauses.append(f"{HELD} ?| %s")
-        params.append(list(op.if_any))
-    if op.if_all:
-        clauses.append(f"{HELD} ?& %s")
-        params.append(list(op.if_all))
-    if op.if_none:
-        clauses.append(f"NOT ({HELD} ?| %s)")
-        params.append(list(op.if_none))
+    clauses = ["pg_temp.sm_roles(d.role, d.roles_json) ? %(role)s"]
+    params: dict[str, Any] = {"role": op.role}
+    for name, values, clause in (
+        ("client_ids", op.client_ids, "d.client_id = ANY (%(client_ids)s)"),
+        ("client_modes", op.client_modes, "d.client_mode = ANY (%(client_modes)s)"),
+        ("if_any", op.if_any, f"{HELD} ?| %(if_any)s"),
+        ("if_all", op.if_all, f"{HELD} ?& %(if_all)s"),
+        ("if_none", op.if_none, f"NOT ({HELD} ?| %(if_none)s)"),
+    ):
+        if values:
+            clauses.append(clause)
+            params[name] = list(values)
     return " AND ".join(clauses), params
 
 
-def edit_call(op: Grant | Revoke | Rename, column: str, sorted_list: bool) -> tuple[str, list[Any]]:
-    """The function call that edits one scope list (a jsonb expression) for ``op``."""
+def edit_call(op: Grant | Revoke | Rename, column: str, sorted_list: bool) -> str:
+    """The function call that edits one scope list (a jsonb expression) for ``op``;
+    its parameters are ``edit_params(op)``."""
     flag = "true" if sorted_list else "false"
     if isinstance(op, Grant):
-        return f"pg_temp.sm_grant({column}, %s::text[], {flag})", [list(op.scopes)]
+        return f"pg_temp.sm_grant({column}, %(scopes)s::text[], {flag})"
     if isinstance(op, Revoke):
-        return f"pg_temp.sm_revoke({column}, %s::text[], {flag})", [list(op.scopes)]
-    return f"pg_temp.sm_rename({column}, %s, %s, {flag})", [op.old, op.new]
+        return f"pg_temp.sm_revoke({column}, %(scopes)s::text[], {flag})"
+    return f"pg_temp.sm_rename({column}, %(old)s, %(new)s, {flag})"
+
+
+def edit_params(op: Grant | Revoke | Rename) -> dict[str, Any]:
+    if isinstance(op, Rename):
+        return {"old": op.old, "new": op.new}
+    return {"scopes": list(op.scopes)}
 
 
 def operation_statement(
     revision: str, index: int, op: Grant | Revoke | Rename, first: bool, keep_before: bool
-) -> tuple[str, list[Any]]:
+) -> tuple[str, dict[str, Any]]:
     """One statement: edit every matching row and record each edit's provenance.
 
     ``keep_before``: save each changed row's old lists in ``sm_before`` (for
@@ -90,11 +92,11 @@ def operation_statement(
     the run's first statement saving them, into the empty unindexed table
     without a conflict check.
     """
-    where, where_params = operation_filter(op)
-    scopes_call, scopes_params = edit_call(op, "d.scopes_json", False)
-    approved_call, approved_params = edit_call(op, "d.approved_scopes_json", False)
-    token_call, token_params = edit_call(op, "d.tokens_json -> %s -> 'scopes'", True)
-    token_exists = "jsonb_typeof(d.tokens_json -> %s) = 'object'"
+    where, params = operation_filter(op)
+    scopes_call = edit_call(op, "d.scopes_json", False)
+    approved_call = edit_call(op, "d.approved_scopes_json", False)
+    token_call = edit_call(op, "d.tokens_json -> %(role)s -> 'scopes'", True)
+    token_exists = "jsonb_typeof(d.tokens_json -> %(role)s) = 'object'"
     old_lists = (
         "d.scopes_json AS old_s, d.approved_scopes_json AS old_a, d.tokens_json AS old_t,"
         if keep_before
@@ -123,7 +125,7 @@ WITH changed AS MATERIALIZED (
                 AND jsonb_typeof(d.approved_scopes_json) <> 'null'
            THEN {approved_call} END AS a,
       CASE WHEN {token_exists} THEN {token_call} END AS t
-    FROM {PAIRED} d
+    FROM {PAIRED_TABLE} d
     WHERE {where}
     OFFSET 0
   ) cand
@@ -131,43 +133,32 @@ WITH changed AS MATERIALIZED (
      OR coalesce(a -> 'e', 'null'::jsonb) <> 'null'::jsonb
      OR coalesce(t -> 'e', 'null'::jsonb) <> 'null'::jsonb
 ){saved}, upd AS (
-  UPDATE {PAIRED} d SET
+  UPDATE {PAIRED_TABLE} d SET
     scopes_json = CASE WHEN c.s -> 'e' <> 'null'::jsonb
                        THEN nullif(c.s -> 'v', 'null'::jsonb) ELSE d.scopes_json END,
     approved_scopes_json = CASE WHEN coalesce(c.a -> 'e', 'null'::jsonb) <> 'null'::jsonb
                        THEN nullif(c.a -> 'v', 'null'::jsonb) ELSE d.approved_scopes_json END,
     tokens_json = CASE WHEN coalesce(c.t -> 'e', 'null'::jsonb) = 'null'::jsonb THEN d.tokens_json
-                       WHEN c.t -> 'v' = 'null'::jsonb THEN d.tokens_json #- ARRAY[%s, 'scopes']
-                       ELSE jsonb_set(d.tokens_json, ARRAY[%s, 'scopes'], c.t -> 'v') END
+                       WHEN c.t -> 'v' = 'null'::jsonb
+                       THEN d.tokens_json #- ARRAY[%(role)s, 'scopes']
+                       ELSE jsonb_set(d.tokens_json, ARRAY[%(role)s, 'scopes'], c.t -> 'v') END
   FROM changed c WHERE d.ctid = c.row_id
   RETURNING d.device_id, c.s -> 'e' AS es, c.a -> 'e' AS ea, c.t -> 'e' AS et
 )
 INSERT INTO {PROVENANCE_TABLE} (revision, device_id, op, field, edit)
-SELECT %s, device_id, %s, 'scopes', es FROM upd WHERE es <> 'null'::jsonb
+SELECT %(revision)s, device_id, %(op)s, 'scopes', es FROM upd WHERE es <> 'null'::jsonb
 UNION ALL
-SELECT %s, device_id, %s, 'approvedScopes', ea FROM upd
+SELECT %(revision)s, device_id, %(op)s, 'approvedScopes', ea FROM upd
 WHERE coalesce(ea, 'null'::jsonb) <> 'null'::jsonb
 UNION ALL
-SELECT %s, device_id, %s, %s, et FROM upd WHERE coalesce(et, 'null'::jsonb) <> 'null'::jsonb
+SELECT %(revision)s, device_id, %(op)s, %(token_field)s, et FROM upd
+WHERE coalesce(et, 'null'::jsonb) <> 'null'::jsonb
 """
-    token_field = f"tokens.{op.role}"
-    params = [
-        *scopes_params,
-        *approved_params,
-        op.role,  # token_exists
-        op.role,  # token column path
-        *token_params,
-        *where_params,
-        op.role,
-        op.role,
-        revision,
-        index,
-        revision,
-        index,
-        revision,
-        index,
-        token_field,
-    ]
+    params |= edit_params(op) | {
+        "revision": revision,
+        "op": index,
+        "token_field": f"tokens.{op.role}",
+    }
     return sql, params
 
 
@@ -177,7 +168,7 @@ OPEN_REPAIRS = f"""
 CREATE TEMP TABLE IF NOT EXISTS sm_open (request_id text PRIMARY KEY);
 TRUNCATE sm_open;
 INSERT INTO sm_open
-SELECT p.request_id FROM {PENDING} p JOIN {PAIRED} d USING (device_id)
+SELECT p.request_id FROM {PENDING_TABLE} p JOIN {PAIRED_TABLE} d USING (device_id)
 WHERE coalesce(p.is_repair, 0) <> 0
   AND pg_temp.sm_roles(p.role, p.roles_json) <@ pg_temp.sm_roles(d.role, d.roles_json)
   AND NOT (coalesce(p.scopes_json, '[]'::jsonb) <@ coalesce(d.scopes_json, '[]'::jsonb));
@@ -185,7 +176,7 @@ WHERE coalesce(p.is_repair, 0) <> 0
 
 REMOVE_SATISFIED = f"""
 WITH gone AS (
-  DELETE FROM {PENDING} p USING sm_open o, {PAIRED} d
+  DELETE FROM {PENDING_TABLE} p USING sm_open o, {PAIRED_TABLE} d
   WHERE p.request_id = o.request_id AND d.device_id = p.device_id
     AND coalesce(p.scopes_json, '[]'::jsonb) <@ coalesce(d.scopes_json, '[]'::jsonb)
   RETURNING p.*
@@ -218,10 +209,10 @@ WITH per_device AS (
 ), saved AS (
   INSERT INTO pg_temp.sm_before (device_id, scopes_json, approved_scopes_json, tokens_json)
   SELECT d.device_id, d.scopes_json, d.approved_scopes_json, d.tokens_json
-  FROM {PAIRED} d JOIN per_device p USING (device_id)
+  FROM {PAIRED_TABLE} d JOIN per_device p USING (device_id)
   {"" if first else "ON CONFLICT (device_id) DO NOTHING"}
 )
-UPDATE {PAIRED} d SET
+UPDATE {PAIRED_TABLE} d SET
   scopes_json = CASE WHEN p.s IS NULL THEN d.scopes_json
                      ELSE pg_temp.sm_undo_all(d.scopes_json, p.s) END,
   approved_scopes_json = CASE WHEN p.a IS NULL THEN d.approved_scopes_json
@@ -242,8 +233,8 @@ COUNT_REMOVED_PENDING = (
 )
 
 RESTORE_PENDING = f"""
-INSERT INTO {PENDING}
-SELECT (jsonb_populate_record(NULL::{PENDING}, record)).* FROM {REMOVED_PENDING_TABLE}
+INSERT INTO {PENDING_TABLE}
+SELECT (jsonb_populate_record(NULL::{PENDING_TABLE}, record)).* FROM {REMOVED_PENDING_TABLE}
 WHERE revision = %s
 ON CONFLICT DO NOTHING
 """
@@ -268,7 +259,7 @@ SELECT d.device_id,
        b.scopes_json, d.scopes_json,
        b.approved_scopes_json, d.approved_scopes_json,
        b.tokens_json, d.tokens_json
-FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
+FROM pg_temp.sm_before b JOIN {PAIRED_TABLE} d USING (device_id)
 ORDER BY d.device_id
 """
 
@@ -281,7 +272,7 @@ SELECT count(DISTINCT device_id) AS changed FROM {PROVENANCE_TABLE} WHERE revisi
 # How many devices the run changed, when no report is wanted: the rows whose
 # lists differ from what they held before (JSON null counts as absent).
 COUNT_CHANGED = f"""
-SELECT count(*) AS changed FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
+SELECT count(*) AS changed FROM pg_temp.sm_before b JOIN {PAIRED_TABLE} d USING (device_id)
 WHERE nullif(b.scopes_json, 'null') IS DISTINCT FROM nullif(d.scopes_json, 'null')
    OR nullif(b.approved_scopes_json, 'null') IS DISTINCT FROM nullif(d.approved_scopes_json, 'null')
    OR nullif(b.tokens_json, 'null') IS DISTINCT FROM nullif(d.tokens_json, 'null')
@@ -317,6 +308,6 @@ SELECT device_id, problem FROM (
         OR jsonb_path_exists(tokens_json, 'lax $.*.scopes[*].type() ? (@ != "string")'))
         THEN 'tokens_json: a token is not an object with a list of string scopes'
     END AS problem
-  FROM {PAIRED}
+  FROM {PAIRED_TABLE}
 ) checked WHERE problem IS NOT NULL ORDER BY device_id LIMIT 1
 """
