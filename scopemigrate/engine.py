@@ -11,11 +11,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequest, ScopeList
+from scopemigrate.devices import (
+    TOKEN_PREFIX,
+    ChangeSet,
+    DevicePlan,
+    DeviceState,
+    PendingRequest,
+    ScopeList,
+)
 from scopemigrate.devices import net_plan as net_plan  # re-exported: moved to devices.py
+from scopemigrate.errors import BadStoreError
 from scopemigrate.ledger import AppliedRevision, DeviceProvenance, RemovedPending
 from scopemigrate.migration import Migration
-from scopemigrate.operations import Operation, undo_edit
+from scopemigrate.operations import Grant, Operation, Rename, Revoke, undo_edit
 from scopemigrate.progress import NO_PROGRESS, Progress
 
 
@@ -175,3 +183,49 @@ def downgrade(
             outcome.devices.append(plan)
             outcome.changes.devices[device_id] = _changed_fields(device, before[device_id])
     return outcome
+
+
+def _reach(operations: Iterable[Operation]) -> tuple[set[str], set[str]]:
+    """The scopes ``operations`` can add, and those they can remove."""
+    adds: set[str] = set()
+    removes: set[str] = set()
+    for op in operations:
+        if isinstance(op, Grant):
+            adds.update(op.scopes)
+        elif isinstance(op, Revoke):
+            removes.update(op.scopes)
+        elif isinstance(op, Rename):
+            adds.add(op.new)
+            removes.add(op.old)
+    return adds, removes
+
+
+def check_provenance(entry: AppliedRevision, migration: Migration, where: str) -> None:
+    """Refuse provenance that ``migration``'s own operations could not have recorded.
+
+    Provenance is read from the ledger, a file anyone who can write the store
+    can edit: trusted as is, it would let a downgrade remove any scope (say
+    ``operator.admin``, which no revision ever added). Each recorded edit must
+    add only scopes the revision grants (or renames to), remove only those it
+    revokes (or renames from), and touch a token only of a role it edits.
+    ``migration`` is the installed file's when there is one, so an edited copy
+    of the revision in the ledger proves nothing.
+    """
+    everywhere = _reach(migration.operations)
+    by_role: dict[str, tuple[set[str], set[str]]] = {}
+    for op in migration.operations:
+        by_role.setdefault(op.role, _reach(o for o in migration.operations if o.role == op.role))
+    for device_id, fields in entry.provenance.items():
+        for name, edits in fields.items():
+            role = name[len(TOKEN_PREFIX) :] if name.startswith(TOKEN_PREFIX) else None
+            adds, removes = everywhere if role is None else by_role.get(role, (set(), set()))
+            for edit in edits:
+                beyond = [s for s in edit.added if s not in adds]
+                beyond += [s for _, s in edit.removed if s not in removes]
+                if beyond:
+                    raise BadStoreError(
+                        f"{where}: revision {migration.revision}, device {device_id}, "
+                        f"field {name}: the provenance records a change of {beyond[0]}, which "
+                        "none of the revision's operations makes; the ledger was edited, and a "
+                        "downgrade undoes only what the revision did: nothing was changed"
+                    )

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scopemigrate.errors import BadStoreError, StoreAheadError
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit
+from scopemigrate.stores.jsontext import check_text, check_values
 from scopemigrate.stores.layout import LEDGER_FORMAT, read_ledger_prefix
 
 __all__ = [
@@ -164,6 +165,7 @@ def parse_ledger(data: str | bytes, where: str) -> Ledger:
     a ``BadStoreError`` naming the field.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    check_text(where, raw)
     stored = _stored_format(raw, where)
     if stored > LEDGER_FORMAT:
         raise StoreAheadError(
@@ -172,14 +174,21 @@ def parse_ledger(data: str | bytes, where: str) -> Ledger:
         )
     try:
         if stored == LEDGER_FORMAT:
-            return Ledger.model_validate_json(raw)
-        return Ledger.model_validate(_upgraded(json.loads(raw), stored, where))
+            ledger = Ledger.model_validate_json(raw)
+        else:
+            ledger = Ledger.model_validate(_upgraded(json.loads(raw), stored, where))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise BadStoreError(
             f"{where}: not a valid scopemigrate ledger ({field}: {first['msg']})"
         ) from None
+    for revision, entry in ledger.applied.items():
+        for removed in entry.removed_pending:
+            # Records go back into pending.json as they are: only values
+            # OpenClaw's JSON.parse reads.
+            check_values(where, removed.record, f"applied.{revision}.removed_pending")
+    return ledger
 
 
 def _upgraded(document: dict[str, Any], stored: int, where: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "MigrationFiles",
     "MigrationScript",
+    "at_head_mark",
     "describe_validation",
     "digest_of",
     "entry_point_locations",
@@ -176,6 +177,16 @@ def files_digest(locations: Sequence[str | os.PathLike[str]]) -> str | None:
         return None
 
 
+def at_head_mark(files: str, heads: Iterable[str]) -> str:
+    """The at-head mark of a store left at ``heads`` of the files whose digest is
+    ``files``: both bound, so a ledger whose heads were edited no longer matches
+    the files it names (its heads may be revisions the files do not hold)."""
+    digest = blake2b(files.encode("ascii"), digest_size=32)
+    for head in sorted(heads):
+        digest.update(b"\0head\0" + head.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
@@ -301,7 +312,8 @@ class MigrationFiles:
             return None  # the files need revisions only the ledger holds
         if set(heads) != set(file_heads):
             return None
-        return digest_of(
+        files = digest_of(
             [(s.path.name, s.raw) for s in self.scripts if s.path.parent == location]
             for location in self.locations
         )
+        return at_head_mark(files, heads)

@@ -245,6 +245,10 @@ def apply(
         entered = outcome.applied
     elif plan.direction == "downgrade":
         entries = [ledger.applied[rev] for rev in plan.leave if rev in ledger.applied]
+        installed = files.graph(extra=ledger.stored_migrations()).migrations
+        for entry in entries:
+            migration = installed.get(entry.migration.revision, entry.migration)
+            engine.check_provenance(entry, migration, f"{store.location}: ledger")
         outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending, progress)
     else:
         outcome = engine.Outcome()  # a stamp changes no device

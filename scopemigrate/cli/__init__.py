@@ -23,6 +23,7 @@ from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import resolve_installed, with_version_sources
 from scopemigrate.ownership import act_for_store
+from scopemigrate.printable import printable, printable_json
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.
@@ -34,6 +35,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.TargetError, 12),
     (errors.ConfigError, 3),
     (errors.MigrationFileError, 4),
+    (errors.BadJournalError, 15),  # before BadStoreError: it is one
     (errors.BadStoreError, 5),
     (errors.StoreNotFoundError, 6),
     (errors.LockTimeoutError, 7),
@@ -43,7 +45,8 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.VerifyFailedError, 10),
     (errors.CheckFailedError, 11),
     (errors.StorePermissionError, 14),
-    (errors.StoreUnreachableError, 15),
+    (errors.GatewayRewroteError, 16),
+    (errors.StoreUnreachableError, 17),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,10 +74,10 @@ class Output:
         (a run's report over a large store costs more than the run's edits)."""
         if self.as_json:
             document = data() if callable(data) else data
-            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+            click.echo(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
         elif not self.quiet:
             for line in text():
-                click.echo(line)
+                click.echo(printable(line))
 
 
 def common_options(func: F) -> F:
@@ -305,7 +308,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     config, output = _setup(options, with_sources=True)
     installed = resolve_installed(config, installed_version)
     if installed.warning:
-        click.echo(f"warning: {installed.warning}", err=True)
+        click.echo(printable(f"warning: {installed.warning}"), err=True)
     result = commands.sync(config, installed.version, dry_run=dry_run)
     output.emit(
         result.to_json() | {"source": installed.source},
@@ -328,7 +331,7 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
     config, output = _setup(options, with_sources=True)
     result = run_hook(config, installed_version, timeout=timeout)
     if result.installed.warning and not output.quiet:
-        click.echo(f"warning: {result.installed.warning}", err=True)
+        click.echo(printable(f"warning: {result.installed.warning}"), err=True)
     summary = result.summary()
     output.emit(result.to_json, lambda: [summary] if summary else [])
     _say_notes(output, result.sync.runs if result.sync else [])
@@ -530,6 +533,6 @@ def run() -> None:
         exc.show()
         sys.exit(EXIT_USAGE)
     except errors.ScopemigrateError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(printable(f"error: {exc}"), err=True)
         sys.exit(exit_code_for(exc))
     sys.exit(EXIT_OK)

@@ -54,7 +54,9 @@ __all__ = ["main", "quick_hook", "quick_marked_head", "quick_sync", "quick_upgra
 
 def _nothing_to_do(where: object, heads: list[str]) -> None:
     # The full CLI's words for the same answer (a test holds them equal).
-    print(f"{where} is at {', '.join(heads)}: nothing to do.")
+    from scopemigrate.printable import printable
+
+    print(printable(f"{where} is at {', '.join(heads)}: nothing to do."))
 
 
 def _config(args: dict[str, list[str]]) -> Config:
@@ -99,6 +101,7 @@ _CHILD_NEEDS = (
     "subprocess",
     "tomllib",
     "scopemigrate.hook",
+    "scopemigrate.printable",
     "scopemigrate.quick.probe",
     "scopemigrate.quick.verdicts",
     "scopemigrate.versions",
@@ -162,14 +165,18 @@ def _hook(args: dict[str, list[str]], config: Config) -> bool:
     if not synced:
         return False
     if installed.warning and not is_quiet(args):
-        print(f"warning: {installed.warning}", file=sys.stderr)
+        from scopemigrate.printable import printable
+
+        print(printable(f"warning: {installed.warning}"), file=sys.stderr)
     if "--json" in args:
         import json
 
         from scopemigrate.hook import HookResult, store_location
 
         result = HookResult(store_location(config), installed, heads)
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        from scopemigrate.printable import printable_json
+
+        print(printable_json(json.dumps(result.to_json(), indent=2, ensure_ascii=False)))
     return True
 
 
@@ -204,14 +211,16 @@ def _sync(args: dict[str, list[str]], config: Config) -> bool:
         where = str(Path(database))
     if database is not None and not heads:
         return False  # a database without a ledger: only the adapter tells "no store"
+    from scopemigrate.printable import printable
+
     if installed.warning:  # sync warns even under -q, as the full command does
-        print(f"warning: {installed.warning}", file=sys.stderr)
+        print(printable(f"warning: {installed.warning}"), file=sys.stderr)
     if not is_quiet(args):
         # The full command's words (a test holds them equal).
         if exists:
-            print(f"{where} already matches release {installed.version}.")
+            print(printable(f"{where} already matches release {installed.version}."))
         else:
-            print(f"No device store at {where}: nothing to do.")
+            print(printable(f"No device store at {where}: nothing to do."))
     return True
 
 

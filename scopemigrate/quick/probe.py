@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 
+from scopemigrate.errors import ScopemigrateError
+from scopemigrate.stores.jsontext import MAX_FILE_BYTES, open_regular
 from scopemigrate.stores.layout import (
     LEDGER_FORMAT,
     LEDGER_PREFIX_BYTES,
@@ -42,15 +44,16 @@ def _json_heads(layout: OpenClawLayout) -> list[str] | None:
     if os.path.exists(layout.journal):
         return None  # a commit to recover first
     try:
-        with open(layout.ledger, "rb") as handle:
+        fd = open_regular(layout.ledger)  # never a link, a FIFO or a device
+        if fd is None:
+            return []
+        with os.fdopen(fd, "rb") as handle:
             start = handle.read(LEDGER_PREFIX_BYTES)
             if read_ledger_prefix(start) is not None:
                 return _heads_of(start)
-            return _heads_of(start + handle.read())
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+            return _heads_of(start + handle.read(MAX_FILE_BYTES))
+    except (ScopemigrateError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # the full run names it
 
 
 def _sqlite_heads(database: str) -> list[str] | None:

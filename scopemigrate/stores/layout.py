@@ -175,7 +175,11 @@ def parse_store_spec(spec: str | None) -> StoreSpec:
         return StoreSpec("openclaw-json", rest, spec)
     # One letter is a Windows drive, a backslash after the colon a Windows path.
     if len(scheme) > 1 and not rest.startswith("\\"):
-        raise ConfigError(f"store URL {spec!r}: unknown scheme {scheme!r} (known: {URL_FORMS})")
+        from scopemigrate.stores.redact import redact_url
+
+        raise ConfigError(
+            f"store URL {redact_url(spec)!r}: unknown scheme {scheme!r} (known: {URL_FORMS})"
+        )
     return StoreSpec("path", spec, spec)
 
 

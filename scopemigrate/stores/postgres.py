@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from scopemigrate.devices import (
     APPROVED_SCOPES,
@@ -40,6 +39,7 @@ from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
 from scopemigrate.stores.base import InPlaceApply, InPlaceResult, InPlaceSteps, LedgerFor
 from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
+from scopemigrate.stores.redact import check_url, redact_url, scrub
 from scopemigrate.stores.sql_base import SqlPairingStore
 
 if TYPE_CHECKING:
@@ -63,15 +63,6 @@ class _Work:
     notes: tuple[str, ...] = ()
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _psycopg() -> Any:
     try:
         import psycopg
@@ -93,13 +84,16 @@ class PostgresStore(SqlPairingStore):
     holder = "registry"
 
     def __init__(self, url: str):
+        problem = check_url(url)
+        if problem is not None:
+            raise ConfigError(f"store URL {redact_url(url)}: malformed ({problem})")
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
         self._timeout = 0.0  # set by ``lock``, for taking the locks again after a commit
 
     @property
     def location(self) -> str:
-        return redact(self.url)
+        return redact_url(self.url)
 
     def _connect(self, timeout: float) -> psycopg.Connection[Any]:
         pg = _psycopg()
@@ -109,7 +103,8 @@ class PostgresStore(SqlPairingStore):
             )
         except pg.Error as exc:
             raise StoreUnreachableError(
-                f"{self.location}: cannot connect ({_first_line(exc)}); nothing was read or written"
+                f"{self.location}: cannot connect ({self._describe(exc)}); "
+                "nothing was read or written"
             ) from None
         conn.row_factory = pg.rows.dict_row
         return conn
@@ -164,7 +159,7 @@ class PostgresStore(SqlPairingStore):
                 "(raise --lock-timeout to wait longer)"
             ) from None
         except pg.Error as exc:
-            raise BadStoreError(f"{self.location}: cannot lock ({_first_line(exc)})") from None
+            raise BadStoreError(f"{self.location}: cannot lock ({self._describe(exc)})") from None
 
     def _has_table(self, conn: Any, name: str) -> bool:
         return _has_table(conn, name)
@@ -174,7 +169,8 @@ class PostgresStore(SqlPairingStore):
         return error
 
     def _describe(self, error: Exception) -> str:
-        return _first_line(error)
+        # libpq quotes the connection string it could not use.
+        return scrub(_first_line(error), self.url)
 
     def _encode(self, value: Any) -> Any:
         return _psycopg().types.json.Jsonb(value) if isinstance(value, list | dict) else value

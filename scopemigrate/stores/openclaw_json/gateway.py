@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scopemigrate.devices import ChangeSet, ScopeList
-from scopemigrate.errors import StoreChangedError
+from scopemigrate.errors import GatewayRewroteError, StoreChangedError
 from scopemigrate.ledger import Ledger
 from scopemigrate.stores.atomic import exchange, fsync_dir, identity, write_temp
 from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
@@ -132,7 +132,12 @@ def keep_published(
         fsync_dir(paired_path.parent)
         if wait:
             published = identity(paired_path)
-    return touched
+    # Still reverted after every round: a writer that keeps putting the old
+    # lists back. Claiming success would leave the ledger ahead of the devices.
+    raise GatewayRewroteError(
+        f"{paired_path}: a running gateway wrote back the scopes this run had just "
+        f"repaired, {SETTLE_ROUNDS} times"
+    )
 
 
 def adopt_newcomers(

@@ -17,15 +17,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filelock import FileLock
-from filelock import Timeout as FileLockTimeout
-
 from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.devices import ChangeSet, ScopeList
-from scopemigrate.errors import LockTimeoutError, StoreChangedError
+from scopemigrate.errors import (
+    BadStoreError,
+    GatewayRewroteError,
+    RunFailedError,
+    StoreChangedError,
+)
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.atomic import identity, write_private
 from scopemigrate.stores.base import CatchUp, Snapshot
+from scopemigrate.stores.confined import check_file, prune, real_dir
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
     JOURNAL_NAME,
@@ -33,6 +36,7 @@ from scopemigrate.stores.layout import (
     PAIRED_NAME,
     PENDING_NAME,
 )
+from scopemigrate.stores.lockfile import hold
 from scopemigrate.stores.openclaw_json.gateway import (
     SETTLE_MIN_SECONDS,
     adopt_newcomers,
@@ -42,6 +46,7 @@ from scopemigrate.stores.openclaw_json.gateway import (
     settle_seconds,
 )
 from scopemigrate.stores.openclaw_json.journal import Journal, NewFile
+from scopemigrate.stores.openclaw_json.liveness import gateway_answering
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
     device_from_record,
@@ -81,38 +86,61 @@ class OpenClawJsonStore:
         self.ledger_path = self.devices_dir / LEDGER_NAME
         self.journal = Journal(self.devices_dir, self.devices_dir / JOURNAL_NAME, self.pending_path)
         self._settle_seconds = SETTLE_MIN_SECONDS
+        self._read_only = False
+        self._ledger_read: bytes | None = None
 
     @property
     def location(self) -> str:
         return str(self.state_dir)
 
     def exists(self) -> bool:
-        return self.paired_path.is_file()
+        # Whatever is there (a link, a FIFO) is a store to refuse, not a fresh install;
+        # never followed (it may point where the run cannot look).
+        return os.path.lexists(self.paired_path)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
-        lock = FileLock(str(self.devices_dir / LOCK_NAME), timeout=timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except FileLockTimeout:
-            raise LockTimeoutError(
-                f"{self.devices_dir}: another scopemigrate run holds the lock; "
-                f"gave up after {timeout:g}s (raise --lock-timeout to wait longer)"
-            ) from None
-        try:
-            self.journal.recover()
+        """Hold the lock (``lockfile.py``); on a read-only file system, read without it
+        (no one can write there) and refuse to commit."""
+        self._folder_owner()
+        with hold(self.devices_dir / LOCK_NAME, timeout, str(self.devices_dir)) as held:
+            self._read_only = not held
+            if held:
+                self.journal.recover()
+            elif os.path.lexists(self.journal.path):
+                raise RunFailedError(
+                    f"{self.journal.path}: a commit to finish, on a read-only file system; "
+                    "make it writable and run again"
+                )
             yield
-        finally:
-            lock.release()
+
+    def _folder_owner(self) -> int:
+        """The owner of ``devices/``, a real directory of the store (never a link out)."""
+        found = real_dir(self.devices_dir)
+        if found is None:
+            raise BadStoreError(f"{self.devices_dir}: no such directory")
+        return found.st_uid
+
+    def _checked(self, path: Path) -> None:
+        """Refuse a store file of another owner, or hard-linked out of the store."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        check_file(path, st, self._folder_owner(), self.devices_dir / BACKUP_DIR)
 
     def read_ledger(self) -> Ledger:
         data = read_bytes(self.ledger_path)
+        self._checked(self.ledger_path)
+        self._ledger_read = data  # what a run undone by a gateway puts back
         return Ledger() if data is None else parse_ledger(data, str(self.ledger_path))
 
     def read(self) -> Snapshot[RawFiles]:
         started = time.monotonic()
         paired_identity, paired_bytes = read_regular(self.paired_path)
         pending_identity, pending_bytes = read_regular(self.pending_path)
+        self._checked(self.paired_path)
+        self._checked(self.pending_path)
         paired = (
             {}
             if paired_bytes is None
@@ -140,6 +168,10 @@ class OpenClawJsonStore:
     ) -> None:
         """Publish devices, pending requests and ledger as one unit; then bring up,
         through ``catch_up``, devices a gateway paired around the commit."""
+        if self._read_only:
+            raise RunFailedError(
+                f"{self.devices_dir}: on a read-only file system; nothing was changed"
+            )
         raced = self._commit_rebasing(snapshot, changes, ledger)
         adopt_newcomers(raced, ledger, catch_up, self._commit_rebasing, self.read)
 
@@ -160,10 +192,29 @@ class OpenClawJsonStore:
             lambda: self.read().private,
             self.paired_path,
         )
-        touched = bool(changes.devices) and keep_published(
-            self.paired_path, changes, base, self._settle_seconds
-        )
+        try:
+            touched = bool(changes.devices) and keep_published(
+                self.paired_path, changes, base, self._settle_seconds
+            )
+        except GatewayRewroteError as exc:
+            self._put_back_ledger()
+            raise GatewayRewroteError(f"{exc}; {self._gateway_advice()}") from None
         return self.read() if rebased or touched else None
+
+    def _put_back_ledger(self) -> None:
+        """The ledger as the run found it: it never claims what the devices do not hold."""
+        if self._ledger_read is None:
+            self.ledger_path.unlink(missing_ok=True)
+        else:
+            write_private(self.ledger_path, self._ledger_read)
+
+    def _gateway_advice(self) -> str:
+        where = gateway_answering(self.state_dir, os.environ)
+        running = f"a gateway answers on {where}" if where else "no gateway answers on loopback"
+        return (
+            f"the ledger was left as it was ({running}): restart the gateway so the hook "
+            "repairs before it starts (ExecStartPre), or stop it and run again"
+        )
 
     def _commit_once(
         self,
@@ -192,10 +243,12 @@ class OpenClawJsonStore:
         entry = self.journal.write(files, changes)
         try:
             self._check_unchanged(raw)
-        except StoreChangedError:
+            self._backup(raw)
+        except BaseException:
+            # Nothing is published: a changed store, no space for the backup (ENOSPC,
+            # EDQUOT), a refused backups folder: leave nothing of this attempt behind.
             self.journal.discard(entry)
             raise
-        self._backup(raw)
         self.journal.publish(entry)
 
     def _check_unchanged(self, raw: RawFiles) -> None:
@@ -211,9 +264,18 @@ class OpenClawJsonStore:
         if self.keep_backups <= 0 or raw.paired_identity is None:
             return
         root = self.devices_dir / BACKUP_DIR
-        root.mkdir(mode=0o700, exist_ok=True)
+        if real_dir(root) is None:  # never a link out of the store
+            root.mkdir(mode=0o700)
         folder = root / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         folder.mkdir(mode=0o700)
+        try:
+            self._link_backup(raw, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        prune(root, self.keep_backups, self.backups_max_bytes)
+
+    def _link_backup(self, raw: RawFiles, folder: Path) -> None:
         read_bytes = {self.paired_path: raw.paired_bytes, self.pending_path: raw.pending_bytes}
         for path in (self.paired_path, self.pending_path, self.ledger_path):
             try:
@@ -226,29 +288,3 @@ class OpenClawJsonStore:
                 data = read_bytes.get(path)
                 if data is not None:
                     write_private(folder / path.name, data)
-        self._prune_backups(sorted(root.iterdir()))
-
-    def _prune_backups(self, folders: list[Path]) -> None:
-        """Oldest first, remove backups past the count, then while the rest hold more
-        than ``backups_max_bytes``; the newest (this run's) is always kept."""
-        for old in folders[: -self.keep_backups]:
-            shutil.rmtree(old, ignore_errors=True)
-        kept = folders[-self.keep_backups :]
-        if self.backups_max_bytes is None:
-            return
-        while len(kept) > 1 and self._backup_bytes(kept) > self.backups_max_bytes:
-            shutil.rmtree(kept.pop(0), ignore_errors=True)
-
-    def _backup_bytes(self, folders: list[Path]) -> int:
-        """The bytes these backups hold, each file once (hard links share an inode).
-        A backup of the files this run replaces shares them with the live store
-        until the commit, and is its own after: it counts in full."""
-        seen: set[tuple[int, int]] = set()
-        total = 0
-        for folder in folders:
-            for path in folder.iterdir():
-                st = os.lstat(path)
-                if (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    total += st.st_size
-        return total
