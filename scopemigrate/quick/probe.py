@@ -25,7 +25,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["store_heads"]
+__all__ = ["database_heads", "store_heads"]
 
 
 def _heads_of(document: bytes) -> list[str] | None:
@@ -100,3 +100,11 @@ def store_heads(state_dir: Path | None) -> tuple[bool, list[str] | None]:
     if not live_json:
         return False, []
     return True, _json_heads(layout)
+
+
+def database_heads(database: str) -> tuple[bool, list[str] | None]:
+    """``store_heads`` of an SQLite database named by itself (``sqlite:PATH``, a
+    ``.sqlite`` file): a database that is not there is for the full run to name."""
+    if not os.path.isfile(database):
+        return True, None
+    return True, _sqlite_heads(database)

@@ -114,6 +114,7 @@ class InPlaceResult:
     pending_removed: int = 0
     pending_restored: int = 0
     unreported: int = 0  # devices changed and not listed (no report asked for)
+    notes: tuple[str, ...] = ()  # what the user should know of how it ran, each once
 
     @property
     def devices_changed(self) -> int:
