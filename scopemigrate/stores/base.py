@@ -114,6 +114,7 @@ class InPlaceResult:
     pending_removed: int = 0
     pending_restored: int = 0
     unreported: int = 0  # devices changed and not listed (no report asked for)
+    notes: tuple[str, ...] = ()  # what the user should know of how it ran, each once
     # Revisions whose provenance the store keeps in the ledger (SQLite), with it;
     # empty when the store keeps it in its own tables (PostgreSQL).
     applied: dict[str, AppliedRevision] = field(default_factory=dict)

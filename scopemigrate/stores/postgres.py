@@ -29,7 +29,12 @@ from scopemigrate.devices import (
     net_plan,
     token_field,
 )
-from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError
+from scopemigrate.errors import (
+    BadStoreError,
+    ConfigError,
+    LockTimeoutError,
+    StoreUnreachableError,
+)
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
 from scopemigrate.stores.base import InPlaceApply, InPlaceResult, InPlaceSteps, LedgerFor
@@ -55,6 +60,7 @@ class _Work:
     removed: int = 0
     restored: int = 0
     changed: int | None = None
+    notes: tuple[str, ...] = ()
 
 
 def _psycopg() -> Any:
@@ -96,8 +102,9 @@ class PostgresStore(SqlPairingStore):
                 self.url, connect_timeout=max(1, int(timeout) or 1), autocommit=False
             )
         except pg.Error as exc:
-            raise BadStoreError(
-                f"{self.location}: cannot connect ({self._describe(exc)})"
+            raise StoreUnreachableError(
+                f"{self.location}: cannot connect ({self._describe(exc)}); "
+                "nothing was read or written"
             ) from None
         conn.row_factory = pg.rows.dict_row
         return conn
@@ -179,9 +186,9 @@ class PostgresStore(SqlPairingStore):
         """Apply migrations as one UPDATE per operation, no row leaving the server;
         or undo revisions from the provenance tables."""
         if isinstance(steps, InPlaceApply):
-            work = _apply_work(steps.migrations, report)
+            work = _apply_work(steps.migrations, report, self.location)
         else:
-            work = _undo_work(steps.revisions)
+            work = _undo_work(steps.revisions, self.location)
         return self._in_place(work, ledger_for, dry_run, report)
 
     def _in_place(
@@ -200,13 +207,15 @@ class PostgresStore(SqlPairingStore):
             done = work(conn)
             if report:
                 devices = self._changed_devices(conn)
-                result = InPlaceResult(devices, done.removed, done.restored)
+                result = InPlaceResult(devices, done.removed, done.restored, notes=done.notes)
             else:
                 changed = done.changed
                 if changed is None:
                     row = conn.execute(sql.COUNT_CHANGED).fetchone()
                     changed = int(row["changed"]) if row else 0
-                result = InPlaceResult([], done.removed, done.restored, unreported=changed)
+                result = InPlaceResult(
+                    [], done.removed, done.restored, unreported=changed, notes=done.notes
+                )
             ledger = ledger_for(result)
             conn.execute(LEDGER_SCHEMA)
             conn.execute(
@@ -242,8 +251,15 @@ class PostgresStore(SqlPairingStore):
         return plans
 
 
+def _no_pending_note(location: str) -> str:
+    return (
+        f"{location}: no {PENDING_TABLE} table (pending requests are kept elsewhere): "
+        "the devices were migrated, and no pending request was settled"
+    )
+
+
 def _apply_work(
-    steps: Sequence[Migration], report: bool
+    steps: Sequence[Migration], report: bool, location: str
 ) -> Callable[[psycopg.Connection[Any]], _Work]:
     """The statements applying ``steps``."""
     # Old lists are kept for the report, and to count the devices changed
@@ -252,10 +268,14 @@ def _apply_work(
     keep_before = report or not single
 
     def work(conn: psycopg.Connection[Any]) -> _Work:
+        # Pending requests are optional (often gateway-local): without their
+        # table the devices are migrated and there is no request to settle.
+        has_pending = _has_table(conn, PENDING_TABLE)
         removed = 0
         first = True
         for migration in steps:
-            conn.execute(sql.OPEN_REPAIRS)
+            if has_pending:
+                conn.execute(sql.OPEN_REPAIRS)
             for index, operation in enumerate(migration.operations):
                 if keep_before and not first:
                     conn.execute(sql.BEFORE_INDEX)
@@ -264,19 +284,24 @@ def _apply_work(
                 )
                 conn.execute(statement, params)
                 first = False
-            removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+            if has_pending:
+                removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+        notes = () if has_pending else (_no_pending_note(location),)
         if keep_before:
-            return _Work(removed=removed)
+            return _Work(removed=removed, notes=notes)
         row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
-        return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
+        return _Work(removed=removed, changed=int(row["changed"]) if row else 0, notes=notes)
 
     return work
 
 
-def _undo_work(revisions: Sequence[str]) -> Callable[[psycopg.Connection[Any]], _Work]:
+def _undo_work(
+    revisions: Sequence[str], location: str
+) -> Callable[[psycopg.Connection[Any]], _Work]:
     """The statements undoing ``revisions`` (children first)."""
 
     def work(conn: psycopg.Connection[Any]) -> _Work:
+        has_pending = _has_table(conn, PENDING_TABLE)
         restored = 0
         for count, revision in enumerate(revisions):
             conn.execute(sql.REVISION_EDITS)
@@ -284,12 +309,27 @@ def _undo_work(revisions: Sequence[str]) -> Callable[[psycopg.Connection[Any]], 
             if count:
                 conn.execute(sql.BEFORE_INDEX)
             conn.execute(sql.undo_revision(first=count == 0))
-            restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+            if has_pending:
+                restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+            else:
+                _nothing_to_restore(conn, revision, location)
             for statement in sql.FORGET_REVISION:
                 conn.execute(statement, (revision,))
-        return _Work(restored=restored)
+        return _Work(restored=restored, notes=() if has_pending else (_no_pending_note(location),))
 
     return work
+
+
+def _nothing_to_restore(conn: psycopg.Connection[Any], revision: str, location: str) -> None:
+    """Without a pending table, a revision that removed requests cannot put them
+    back: refuse (the run rolls back) rather than forget them."""
+    row = conn.execute(sql.COUNT_REMOVED_PENDING, (revision,)).fetchone()
+    if row is not None and int(row["removed"]):
+        raise BadStoreError(
+            f"{location}: revision {revision} removed {row['removed']} pending "
+            f"request(s), and table {PENDING_TABLE} is gone, so they cannot be restored; "
+            "recreate the table (docs/stores.md) and run again"
+        )
 
 
 def _scope_fields(scopes: Any, approved: Any, tokens: Any) -> dict[str, ScopeList]:

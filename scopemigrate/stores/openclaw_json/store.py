@@ -71,9 +71,15 @@ BACKUP_DIR = "scopemigrate-backups"
 class OpenClawJsonStore:
     """The embedded default store of OpenClaw releases up to about 2026.7."""
 
-    def __init__(self, state_dir: Path, keep_backups: int = DEFAULT_KEEP_BACKUPS):
+    def __init__(
+        self,
+        state_dir: Path,
+        keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        backups_max_bytes: int | None = None,
+    ):
         self.state_dir = state_dir
         self.keep_backups = keep_backups
+        self.backups_max_bytes = backups_max_bytes  # None: bounded by count alone
         self.devices_dir = state_dir / DEVICES_DIR
         self.paired_path = self.devices_dir / PAIRED_NAME
         self.pending_path = self.devices_dir / PENDING_NAME
@@ -266,7 +272,7 @@ class OpenClawJsonStore:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        prune(root, self.keep_backups)
+        prune(root, self.keep_backups, self.backups_max_bytes)
 
     def _link_backup(self, raw: RawFiles, folder: Path) -> None:
         read_bytes = {self.paired_path: raw.paired_bytes, self.pending_path: raw.pending_bytes}
