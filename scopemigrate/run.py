@@ -240,7 +240,9 @@ def apply(
                     done.devices, done.pending_removed, 0, done.unreported, done.notes
                 )
             done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
-            return InPlaceResult(done.devices, 0, done.pending_restored, done.unreported, done.notes)
+            return InPlaceResult(
+                done.devices, 0, done.pending_restored, done.unreported, done.notes
+            )
         except InPlaceDeclined:
             pass  # nothing changed: the row path below
 
