@@ -141,14 +141,17 @@ def check(config: Config) -> CheckResult:
     except MigrationFileError as exc:
         return CheckResult(locations, 0, [], [Problem.broken(exc)])
     problems: list[Problem] = []
-    if len(graph.heads) > 1:
-        problems.append(
-            Problem(
-                "heads",
-                f"{len(graph.heads)} heads ({', '.join(graph.heads)}): join them with "
-                "'scopemigrate merge'",
-                list(graph.heads),
+    # Heads of chains the configuration declares independent are one head each.
+    for group in graph.head_groups():
+        if len(group) > 1:
+            problems.append(
+                Problem(
+                    "heads",
+                    f"{len(group)} heads ({', '.join(group)}): join them with "
+                    "'scopemigrate merge', or declare a chain with its own base "
+                    "independent ('independent_branches' in the configuration)",
+                    list(group),
+                )
             )
-        )
     problems.extend(semantic_problems(graph))
     return CheckResult(locations, len(graph.migrations), list(graph.heads), problems)

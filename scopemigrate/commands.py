@@ -73,6 +73,8 @@ class RunResult(JsonResult):
     # Devices changed and not listed in ``devices``: a set-based run asked for
     # no report (``report=False``) only counts them.
     unreported_devices: int = 0
+    # What the store said of how the run went (a registry without a pending table).
+    notes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -185,6 +187,7 @@ def _run_result(runs: Runs, done: Done, dry_run: bool) -> RunResult:
         pending_restored=effect.pending_restored,
         dry_run=dry_run,
         unreported_devices=effect.unreported,
+        notes=effect.notes,
     )
 
 

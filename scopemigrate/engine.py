@@ -21,10 +21,11 @@ from scopemigrate.devices import (
 )
 from scopemigrate.devices import net_plan as net_plan  # re-exported: moved to devices.py
 from scopemigrate.errors import BadStoreError
-from scopemigrate.ledger import AppliedRevision, DeviceProvenance, RemovedPending
+from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
-from scopemigrate.operations import Grant, Operation, Rename, Revoke, undo_edit
+from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke, undo_edit
 from scopemigrate.progress import NO_PROGRESS, Progress
+from scopemigrate.provenance import ProvenanceBuilder, changed_devices, iter_device_changes
 
 
 @dataclass
@@ -82,7 +83,7 @@ def upgrade(
 ) -> Outcome:
     """Apply ``steps`` in order to every device, recording provenance per step."""
     outcome = Outcome()
-    provenance: dict[str, DeviceProvenance] = {m.revision: {} for m in steps}
+    provenance = {m.revision: ProvenanceBuilder() for m in steps}
     removed_pending: dict[str, list[RemovedPending]] = defaultdict(list)
     repairs: dict[str, list[tuple[int, PendingRequest]]] = defaultdict(list)
     for index, request in enumerate(pending):
@@ -104,6 +105,7 @@ def upgrade(
             # Decided per step, as a run of this step alone would, so that a
             # composed run and the same steps run one by one agree.
             open_repairs = [(i, r) for i, r in device_repairs if not _holds(device.scopes(), r)]
+            change: dict[str, list[FieldEdit]] = {}
             for operation in operations:
                 if not operation.matches(device):
                     continue
@@ -112,8 +114,8 @@ def upgrade(
                     if edit is None:
                         continue
                     device.fields[name] = value
-                    per_device = provenance[migration.revision].setdefault(device.device_id, {})
-                    per_device.setdefault(name, []).append(edit)
+                    change.setdefault(name, []).append(edit)
+            provenance[migration.revision].add(device.device_id, change)
             if open_repairs:
                 held = device.scopes()
                 satisfied = [(i, r) for i, r in open_repairs if _holds(held, r)]
@@ -133,7 +135,7 @@ def upgrade(
         outcome.applied[migration.revision] = AppliedRevision(
             migration=migration,
             applied_at=applied_at,
-            provenance=provenance[migration.revision],
+            provenance=provenance[migration.revision].build(),
             removed_pending=removed_pending.get(migration.revision, []),
         )
     return outcome
@@ -155,15 +157,14 @@ def downgrade(
     before = {device_id: dict(device.fields) for device_id, device in by_id.items()}
     touched: set[str] = set()
     present = {request.request_id for request in pending}
-    # Counted in devices out of the store's, as an upgrade counts them.
-    progress.start("Downgrading", len(by_id))
-    for count, (device_id, device) in enumerate(by_id.items(), 1):
-        if count % _REPORT_EVERY == 0:
-            progress.advance(_REPORT_EVERY)
-        for entry in steps:  # children first, each revision's edits in reverse
-            fields = entry.provenance.get(device_id)
-            if not fields:
-                continue
+    progress.start("Downgrading", sum(changed_devices(entry.provenance) for entry in steps))
+    for entry in steps:
+        for count, (device_id, fields) in enumerate(iter_device_changes(entry.provenance), 1):
+            if count % _REPORT_EVERY == 0:
+                progress.advance(_REPORT_EVERY)
+            device = by_id.get(device_id)
+            if device is None:
+                continue  # unpaired since: nothing left to undo
             for name, edits in fields.items():
                 if name not in device.fields:
                     continue  # the token was removed since
@@ -217,8 +218,9 @@ def check_provenance(entry: AppliedRevision, migration: Migration, where: str) -
     by_role: dict[str, tuple[set[str], set[str]]] = {}
     for op in migration.operations:
         by_role.setdefault(op.role, _reach(o for o in migration.operations if o.role == op.role))
-    for device_id, fields in entry.provenance.items():
-        for name, edits in fields.items():
+    for group in entry.provenance:
+        device_id = group.devices[0] if group.devices else "(none)"
+        for name, edits in group.fields.items():
             role = name[len(TOKEN_PREFIX) :] if name.startswith(TOKEN_PREFIX) else None
             adds, removes = everywhere if role is None else by_role.get(role, (set(), set()))
             for edit in edits:

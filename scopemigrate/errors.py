@@ -102,6 +102,11 @@ class GatewayRewroteError(ScopemigrateError):
     """
 
 
+class StoreUnreachableError(ScopemigrateError):
+    """The store's database server could not be reached or refused the connection
+    (host, port, credentials): nothing was read or written."""
+
+
 class LockTimeoutError(ScopemigrateError):
     """Another run holds the store's lock longer than we were willing to wait."""
 

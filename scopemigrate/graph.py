@@ -58,7 +58,12 @@ BELOW_BASES = ""
 class RevisionGraph:
     """A validated DAG of migrations."""
 
-    def __init__(self, migrations: Iterable[Migration], sources: dict[str, str] | None = None):
+    def __init__(
+        self,
+        migrations: Iterable[Migration],
+        sources: dict[str, str] | None = None,
+        independent: Iterable[str] = (),
+    ):
         self._sources = sources or {}
         self.migrations: dict[str, Migration] = {}
         for migration in migrations:
@@ -93,6 +98,7 @@ class RevisionGraph:
             raise CycleError(found.cycle, source=self._sources.get(found.cycle[0])) from None
         self._position = {rev: i for i, rev in enumerate(self.order)}
         self._check_releases()
+        self.independent_bases = self._independent_bases(independent)
 
     def _where(self, rev: str) -> str:
         source = self._sources.get(rev)
@@ -169,6 +175,45 @@ class RevisionGraph:
     def real_heads(self) -> list[str]:
         """Revisions nothing names, ``depends_on`` included (``heads --resolve-dependencies``)."""
         return self.heads_of(self.migrations)
+
+    def _independent_bases(self, labels: Iterable[str]) -> frozenset[str]:
+        """The base revisions of the branches the configuration declares independent."""
+        found = self.branch_labels()
+        bases = set()
+        for label in labels:
+            rev = found.get(label)
+            if rev is None:
+                known = ", ".join(sorted(found)) or "none"
+                raise GraphError(
+                    f"independent branch {label!r} (configuration 'independent_branches'): "
+                    f"no revision carries that label (labels: {known})"
+                )
+            below = self.migrations[rev].down_revision
+            if below:
+                raise GraphError(
+                    f"independent branch {label!r}: its labelled revision {rev!r} builds on "
+                    f"{', '.join(below)}; only a chain with its own base (down_revision = []) "
+                    "can be independent",
+                    source=self._sources.get(rev),
+                )
+            bases.add(rev)
+        return frozenset(bases)
+
+    def head_groups(self) -> list[list[str]]:
+        """The heads, grouped by chain: one group per independent chain (its heads
+        build only on declared independent bases), and one for every other head.
+        ``head`` is one head of each group; a group of several is ambiguous."""
+        groups: dict[frozenset[str] | None, list[str]] = {}
+        for head in self.heads:
+            roots = frozenset(r for r in self.ancestors([head]) if not self.parents(r))
+            key = roots if roots <= self.independent_bases else None
+            groups.setdefault(key, []).append(head)
+        return list(groups.values())
+
+    def head_of_each_chain(self, what: str) -> list[str]:
+        """The single head of each chain (``head_groups``); several in one chain:
+        ``MultipleHeadsError``."""
+        return [self.single_head(group, what) for group in self.head_groups()]
 
     @cached_property
     def bases(self) -> list[str]:
@@ -352,6 +397,8 @@ class RevisionGraph:
                 )
             if target.name == "current":
                 return list(tips)
+            if target.name == "head" and target.branch is None:
+                return self.head_of_each_chain("head")
             found = self._revision(target.name, target.branch)
             return [found] if found else []
         if isinstance(target, Name):

@@ -284,15 +284,16 @@ class MigrationFiles:
     and the at-head mark of a set of heads.
     """
 
-    def __init__(self, locations: Sequence[Path]):
+    def __init__(self, locations: Sequence[Path], independent_branches: Sequence[str] = ()):
         self.locations = tuple(locations)
+        self.independent_branches = tuple(independent_branches)
         self.scripts = load_locations(self.locations)
         self.migrations: list[Migration] = [s.migration for s in self.scripts]
         self.sources: dict[str, str] = {s.migration.revision: str(s.path) for s in self.scripts}
 
     @classmethod
     def from_config(cls, config: Config) -> MigrationFiles:
-        return cls(config.locations)
+        return cls(config.locations, config.independent_branches)
 
     def graph(self, extra: Iterable[Migration] = ()) -> RevisionGraph:
         """The files' graph, plus ``extra`` migrations the files do not define."""
@@ -300,7 +301,7 @@ class MigrationFiles:
 
         known = {m.revision for m in self.migrations}
         more = [m for m in extra if m.revision not in known]
-        return RevisionGraph([*self.migrations, *more], self.sources)
+        return RevisionGraph([*self.migrations, *more], self.sources, self.independent_branches)
 
     def mark_for(self, heads: Sequence[str]) -> str | None:
         """The at-head mark for a store left at ``heads``: the digest of the bytes loaded

@@ -313,3 +313,19 @@ def test_bad_store_errors_name_the_file(mixed: Path, outside: Path) -> None:
     (mixed / "devices" / "pending.json").symlink_to(outside / "victim.json")
     with pytest.raises(BadStoreError, match=r"pending\.json"):
         commands.upgrade(load_config(store=str(mixed), env={}), "head")
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
+def test_the_hooks_quick_answer_leaves_a_strange_paired_json_to_the_full_run(
+    mixed: Path, outside: Path, kind: str
+) -> None:
+    paired = mixed / "devices" / "paired.json"
+    shutil.copyfile(paired, outside / "paired-copy.json")
+    paired.unlink()
+    {
+        "symlink": lambda: paired.symlink_to(outside / "paired-copy.json"),
+        "fifo": lambda: os.mkfifo(paired),
+        "directory": lambda: paired.mkdir(),
+    }[kind]()
+    done = run_cli("hook", "--installed-version", "2026.2.19", "--store", str(mixed))
+    assert_clean_refusal(done, BAD_STORE)

@@ -203,16 +203,6 @@ def test_a_run_reports_reading_then_applying_then_writing(tmp_path: Path) -> Non
     assert dry.phases[0] == (READING, 0) and WRITING not in [label for label, _ in dry.phases]
 
 
-def test_downgrade_counts_devices_out_of_the_same_total_as_upgrade(tmp_path: Path) -> None:
-    state = make_store(tmp_path / "totals", 300)
-    up, down = RecordedPhases(), RecordedPhases()
-    commands.upgrade(load_config(store=str(state)), "head", progress=up)
-    commands.downgrade(load_config(store=str(state)), "base", progress=down)
-    (upgrading,) = [total for label, total in up.phases if label == "Upgrading"]
-    (downgrading,) = [total for label, total in down.phases if label == "Downgrading"]
-    assert downgrading == upgrading == 300
-
-
 def test_a_failed_write_ends_the_progress_line_before_the_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

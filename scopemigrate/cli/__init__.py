@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -48,6 +48,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.CheckFailedError, 11),
     (errors.StorePermissionError, 14),
     (errors.GatewayRewroteError, 16),
+    (errors.StoreUnreachableError, 17),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -144,14 +145,19 @@ def _setup(options: dict[str, Any], *, with_sources: bool = False) -> tuple[Conf
     """The settings and the output style of ``options`` (``with_sources``: and where
     the installed release is found, for the verbs with ``release_options``)."""
     no_backup = options.pop("no_backup", False)
+    backups_max_size = options.pop("backups_max_size", None)
+    store, locations = options.pop("store", None), options.pop("locations") or None
+    lock_timeout, config_file = options.pop("lock_timeout", None), options.pop("config_file")
+    as_user = options.pop("as_user", None)
     config = load_config(
         keep_backups=0 if no_backup else None,
-        store=options.pop("store", None),
-        locations=options.pop("locations") or None,
-        lock_timeout=options.pop("lock_timeout", None),
-        config_file=options.pop("config_file"),
+        backups_max_size=backups_max_size,
+        store=store,
+        locations=locations,
+        lock_timeout=lock_timeout,
+        config_file=config_file,
     )
-    config = act_for_store(config, options.pop("as_user", None))  # before any store file is opened
+    config = act_for_store(config, as_user)  # before any store file is opened
     if with_sources:
         config = _with_sources(config, options)
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
@@ -214,6 +220,14 @@ def _wants_report(output: Output) -> bool:
     return output.as_json or output.verbose > 0
 
 
+def _say_notes(output: Output, runs: Sequence[commands.RunResult]) -> None:
+    """Each note of the runs once, on stderr, for a person (``--json`` carries them)."""
+    if output.quiet or output.as_json:
+        return
+    for note in dict.fromkeys(note for run in runs for note in run.notes):
+        click.echo(f"note: {note}", err=True)
+
+
 dry_run_option = click.option(
     "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
 )
@@ -222,9 +236,18 @@ sql_option = click.option(
     is_flag=True,
     help="Print the SQL the run would execute (SQL stores); run nothing, lock nothing.",
 )
-no_backup_option = click.option(
-    "--no-backup", is_flag=True, help="Keep no backup of the files replaced."
-)
+
+
+def backup_options(func: F) -> F:
+    """How many backups of the replaced files a JSON store keeps, and how large."""
+    func = click.option(
+        "--backups-max-size",
+        metavar="SIZE",
+        help="Bound the backups' total size (500M, 2G; default 1G); the newest is kept.",
+    )(func)
+    return click.option("--no-backup", is_flag=True, help="Keep no backup of the files replaced.")(
+        func
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -250,7 +273,7 @@ def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 @click.argument("target", default="head", callback=_target)
 @dry_run_option
 @sql_option
-@no_backup_option
+@backup_options
 @common_options
 def upgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
@@ -264,7 +287,7 @@ def upgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
 @click.argument("target", callback=_target)
 @dry_run_option
 @sql_option
-@no_backup_option
+@backup_options
 @common_options
 def downgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
@@ -311,6 +334,7 @@ def _migrate(
         report=dry_run or _wants_report(output),
     )
     output.emit(result.to_json, lambda: text.run(result, output.verbose))
+    _say_notes(output, [result])
 
 
 def version_options(func: F) -> F:
@@ -347,7 +371,7 @@ def _with_sources(config: Config, options: dict[str, Any]) -> Config:
 
 def release_options(func: F) -> F:
     """The options of the verbs that follow the installed release (``sync``, ``hook``)."""
-    return no_backup_option(version_options(common_options(func)))
+    return backup_options(version_options(common_options(func)))
 
 
 @main.command()
@@ -364,6 +388,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
         result.to_json() | {"source": installed.source},
         lambda: text.sync(result, output.verbose),
     )
+    _say_notes(output, result.runs)
 
 
 @main.command()
@@ -381,7 +406,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     default=None,
     hidden=True,  # deprecated: the hook had both; --timeout is the one
 )
-@no_backup_option
+@backup_options
 @version_options
 @_with(_STORE, _MIGRATIONS, _CONFIG, _AS_USER, *_OUTPUT)
 def hook(
@@ -402,6 +427,7 @@ def hook(
         click.echo(printable(f"warning: {result.installed.warning}"), err=True)
     summary = result.summary()
     output.emit(result.to_json, lambda: [summary] if summary else [])
+    _say_notes(output, result.sync.runs if result.sync else [])
 
 
 @main.command()

@@ -25,7 +25,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["store_heads"]
+__all__ = ["database_heads", "store_heads"]
 
 
 def _heads_of(document: bytes) -> list[str] | None:
@@ -93,8 +93,18 @@ def store_heads(state_dir: Path | None) -> tuple[bool, list[str] | None]:
         return True, None
     layout = OpenClawLayout(state_dir)
     live_json = os.path.isfile(layout.paired)
+    if os.path.lexists(layout.paired) and (not live_json or os.path.islink(layout.paired)):
+        return True, None  # a link, a FIFO, a folder: the full run refuses it, in one line
     if os.path.exists(layout.database):
         return True, None if live_json else _sqlite_heads(layout.database)
     if not live_json:
         return False, []
     return True, _json_heads(layout)
+
+
+def database_heads(database: str) -> tuple[bool, list[str] | None]:
+    """``store_heads`` of an SQLite database named by itself (``sqlite:PATH``, a
+    ``.sqlite`` file): a database that is not there is for the full run to name."""
+    if not os.path.isfile(database):
+        return True, None
+    return True, _sqlite_heads(database)

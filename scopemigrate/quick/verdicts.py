@@ -22,8 +22,13 @@ import tomllib
 from scopemigrate import dag
 from scopemigrate.errors import ConfigError
 from scopemigrate.migration_files import migration_file_names
-from scopemigrate.quick.probe import store_heads
-from scopemigrate.stores.layout import named_path_missing, state_dir_of
+from scopemigrate.quick.probe import database_heads, store_heads
+from scopemigrate.stores.layout import (
+    named_path_missing,
+    parse_store_spec,
+    sqlite_database,
+    state_dir_of,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
 
     from scopemigrate.config import Config
 
-__all__ = ["at_head", "at_release"]
+__all__ = ["at_head", "at_release", "named_database", "release_verdict"]
 
 
 class _Files:
@@ -112,7 +117,19 @@ def _sound_files(config: Config) -> _Files | None:
 def _store_heads(config: Config) -> tuple[bool, list[str] | None]:
     if named_path_missing(config.store) is not None:
         return True, None  # a named store that is not there: the full run says so
+    database = named_database(config)
+    if database is not None:
+        return database_heads(database)
     return store_heads(state_dir_of(config.store, config.env))
+
+
+def named_database(config: Config) -> str | None:
+    """The SQLite database the configuration names by itself (``sqlite:PATH``, a
+    ``.sqlite`` file), else None."""
+    try:
+        return sqlite_database(parse_store_spec(config.store))
+    except ConfigError:
+        return None  # an unknown scheme: the full run names it
 
 
 def at_release(config: Config, installed: str) -> tuple[bool, list[str]]:
@@ -123,15 +140,22 @@ def at_release(config: Config, installed: str) -> tuple[bool, list[str]]:
     under their parents: else ``sync`` would undo and redo), with no commit
     journal left to recover. Everything else is for the full run to decide.
     """
+    _, synced, heads = release_verdict(config, installed)
+    return synced, heads
+
+
+def release_verdict(config: Config, installed: str) -> tuple[bool, bool, list[str]]:
+    """(whether a store exists, ``at_release``'s answer, its heads): ``sync`` says
+    which of "no store" and "already matches" it is."""
     exists, found = _store_heads(config)
     if not exists:
-        return True, []
+        return False, True, []
     if found is None:
-        return False, []
+        return True, False, []
     heads = found
     files = _sound_files(config)
     if files is None or any(head not in files.parents for head in heads):
-        return False, heads
+        return True, False, heads
     from scopemigrate.versions import parse_release, selection_ceiling
 
     try:
@@ -140,10 +164,10 @@ def at_release(config: Config, installed: str) -> tuple[bool, list[str]]:
             rev for rev, release in files.releases.items() if parse_release(release) <= ceiling
         }
     except ConfigError:  # a bad release: the full run names the file
-        return False, heads
+        return True, False, heads
     # Exactly the release's revisions, recorded by exactly their heads.
     exact = files.applied(heads) == chosen and set(heads) == dag.heads_of(files.parents, chosen)
-    return exact, heads
+    return True, exact, heads
 
 
 def at_head(config: Config, target: str = "head") -> tuple[bool, list[str]]:

@@ -62,15 +62,35 @@ def backup_folders(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def prune(root: Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest backup folders of ``root``.
+def prune(root: Path, keep: int, max_bytes: int | None = None) -> None:
+    """Delete all but the ``keep`` newest backup folders of ``root``, then, oldest
+    first, while the rest hold more than ``max_bytes`` (the newest is always kept).
 
     ``shutil.rmtree`` removes a tree without following the links in it
     (``rmtree.avoids_symlink_attacks`` on Linux); ``backup_folders`` never
     names a link.
     """
-    for old in backup_folders(root)[: -keep if keep > 0 else None]:
+    folders = backup_folders(root)
+    for old in folders[: -keep if keep > 0 else None]:
         shutil.rmtree(old, ignore_errors=True)
+    kept = folders[-keep:] if keep > 0 else []
+    while max_bytes is not None and len(kept) > 1 and _held_bytes(kept) > max_bytes:
+        shutil.rmtree(kept.pop(0), ignore_errors=True)
+
+
+def _held_bytes(folders: list[Path]) -> int:
+    """The bytes these backups hold, each file once (hard links share an inode). A
+    backup of the files a run replaces shares them with the live store until the
+    commit, and is its own after: it counts in full."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for folder in folders:
+        for path in folder.iterdir():
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return total
 
 
 def check_file(path: Path, st: os.stat_result, owner: int, backups: Path) -> None:

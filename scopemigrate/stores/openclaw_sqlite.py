@@ -21,11 +21,23 @@ from typing import Any
 
 from scopemigrate.devices import TOKEN_PREFIX, ChangeSet
 from scopemigrate.errors import BadStoreError, LockTimeoutError
-from scopemigrate.stores.base import Snapshot
+from scopemigrate.ledger import now_iso
+from scopemigrate.stores.base import (
+    InPlaceApply,
+    InPlaceDeclined,
+    InPlaceResult,
+    InPlaceSteps,
+    LedgerFor,
+    Snapshot,
+)
 from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE
-from scopemigrate.stores.pairing_rows import LIST_COLUMNS, Rows, updated_columns
+from scopemigrate.stores.pairing_rows import LIST_COLUMNS, Rows, ledger_statement, updated_columns
 from scopemigrate.stores.sql_base import SqlPairingStore
 from scopemigrate.stores.sql_script import sqlite_literal
+from scopemigrate.stores.sqlite_setbased import SetBasedUnavailable, upgrade_set_based
+
+# Where a set-based upgrade starts, so that a store it must decline is left as read.
+_SAVEPOINT = "scopemigrate_set_based"
 
 # A guard row that is not 1 fails its statement, and ``sqlite3 -bail`` then
 # stops the script inside its transaction, which rolls back.
@@ -125,6 +137,38 @@ class OpenClawSqliteStore(SqlPairingStore):
 
     def _keep_lock(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")
+
+    def run_in_place(
+        self, steps: InPlaceSteps, ledger_for: LedgerFor, dry_run: bool = False, report: bool = True
+    ) -> InPlaceResult:
+        """An upgrade as one UPDATE per operation (``sqlite_setbased``), its provenance
+        in the ledger, committed with it. A downgrade, or rows only the engine may
+        judge, go row by row: ``InPlaceDeclined``, the savepoint rolled back."""
+        if not isinstance(steps, InPlaceApply):
+            raise InPlaceDeclined(f"{self.database}: a downgrade goes row by row")
+        conn = self._locked()
+        declined: str | None = None
+        with self._transaction(conn, keep=not dry_run):
+            conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+            try:
+                run = upgrade_set_based(conn, str(self.database), steps.migrations, report=report)
+            except SetBasedUnavailable as why:
+                conn.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                declined = str(why)
+            conn.execute(f"RELEASE {_SAVEPOINT}")
+            if declined is None:
+                result = InPlaceResult(
+                    run.devices,
+                    pending_removed=len(run.pending_removed),
+                    unreported=0 if report else run.changed,
+                    applied=run.applied(steps.migrations, now_iso()),
+                )
+                conn.execute(self.ledger_schema)
+                document = ledger_for(result).dump().decode("utf-8")
+                conn.execute(*ledger_statement(document, self.placeholder))
+        if declined is not None:
+            raise InPlaceDeclined(declined)
+        return result
 
     # -- offline SQL (--sql) -----------------------------------------------------------------
 

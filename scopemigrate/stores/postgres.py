@@ -30,7 +30,12 @@ from scopemigrate.devices import (
     net_plan,
     token_field,
 )
-from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError
+from scopemigrate.errors import (
+    BadStoreError,
+    ConfigError,
+    LockTimeoutError,
+    StoreUnreachableError,
+)
 from scopemigrate.ledger import Ledger
 from scopemigrate.logs import get_logger
 from scopemigrate.migration import Migration
@@ -62,6 +67,7 @@ class _Work:
     removed: int = 0
     restored: int = 0
     changed: int | None = None
+    notes: tuple[str, ...] = ()
 
 
 def _psycopg() -> Any:
@@ -103,8 +109,9 @@ class PostgresStore(SqlPairingStore):
                 self.url, connect_timeout=max(1, int(timeout) or 1), autocommit=False
             )
         except pg.Error as exc:
-            raise BadStoreError(
-                f"{self.location}: cannot connect ({self._describe(exc)})"
+            raise StoreUnreachableError(
+                f"{self.location}: cannot connect ({self._describe(exc)}); "
+                "nothing was read or written"
             ) from None
         conn.row_factory = pg.rows.dict_row
         return conn
@@ -191,9 +198,9 @@ class PostgresStore(SqlPairingStore):
         """Apply migrations as one UPDATE per operation, no row leaving the server;
         or undo revisions from the provenance tables."""
         if isinstance(steps, InPlaceApply):
-            work = _apply_work(steps.migrations, report)
+            work = _apply_work(steps.migrations, report, self.location)
         else:
-            work = _undo_work(steps.revisions)
+            work = _undo_work(steps.revisions, self.location)
         return self._in_place(work, ledger_for, dry_run, report)
 
     def _in_place(
@@ -212,19 +219,21 @@ class PostgresStore(SqlPairingStore):
             done = work(conn)
             if report:
                 devices = self._changed_devices(conn)
-                result = InPlaceResult(devices, done.removed, done.restored)
+                result = InPlaceResult(devices, done.removed, done.restored, notes=done.notes)
             else:
                 changed = done.changed
                 if changed is None:
                     row = conn.execute(sql.COUNT_CHANGED).fetchone()
                     changed = int(row["changed"]) if row else 0
-                result = InPlaceResult([], done.removed, done.restored, unreported=changed)
+                result = InPlaceResult(
+                    [], done.removed, done.restored, unreported=changed, notes=done.notes
+                )
             ledger = ledger_for(result)
             conn.execute(LEDGER_SCHEMA)
             conn.execute(
                 f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, %s) "
                 "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
-                (ledger.model_dump_json(indent=2),),
+                (ledger.dump().decode("utf-8"),),
             )
         log.info(
             "%s: %s: %d device(s) changed, now at %s",
@@ -287,7 +296,7 @@ END
         lock_timeout: float,
     ) -> list[str]:
         # Old lists kept, as a run that reports keeps them: the script counts from them.
-        return self._script(_apply_work(steps, report=True), read, ledger_for, lock_timeout)
+        return self._script(_apply_work(steps, True, self.location), read, ledger_for, lock_timeout)
 
     def script_downgrade_in_place(
         self,
@@ -296,7 +305,7 @@ END
         ledger_for: Callable[[int], Ledger],
         lock_timeout: float,
     ) -> list[str]:
-        return self._script(_undo_work(revisions), read, ledger_for, lock_timeout)
+        return self._script(_undo_work(revisions, self.location), read, ledger_for, lock_timeout)
 
     def _script(
         self,
@@ -310,14 +319,14 @@ END
         for statement in (sql.SCHEMA, sql.FUNCTIONS, sql.BEFORE_TABLE):
             recorder.execute(statement)
         prologue = self.script_text(recorder.statements)
-        recorder = Recorder()
-        work(recorder)
+        with self._reading() as reader:
+            recorder = Recorder(reader)
+            work(recorder)
         # The run counts the devices it changed once its statements ran; the
         # script does the same, in SQL, inside the ledger's text.
-        document = ledger_for(_COUNT_HERE).model_dump_json(indent=2)
-        marker = f'"devices_changed": {_COUNT_HERE}'
-        before, _, after = document.rpartition(marker)
-        head = self.literal(before + '"devices_changed": ')
+        document = ledger_for(_COUNT_HERE).dump().decode("utf-8")
+        before, _, after = document.rpartition(str(_COUNT_HERE))
+        head = self.literal(before)
         count = f"({sql.COUNT_CHANGED.strip()})::text"
         counted = f"{head} || {count} || {self.literal(after)}"
         return [
@@ -361,8 +370,15 @@ END
         return plans
 
 
+def _no_pending_note(location: str) -> str:
+    return (
+        f"{location}: no {PENDING_TABLE} table (pending requests are kept elsewhere): "
+        "the devices were migrated, and no pending request was settled"
+    )
+
+
 def _apply_work(
-    steps: Sequence[Migration], report: bool
+    steps: Sequence[Migration], report: bool, location: str
 ) -> Callable[[psycopg.Connection[Any]], _Work]:
     """The statements applying ``steps``."""
     # Old lists are kept for the report, and to count the devices changed
@@ -371,10 +387,14 @@ def _apply_work(
     keep_before = report or not single
 
     def work(conn: psycopg.Connection[Any]) -> _Work:
+        # Pending requests are optional (often gateway-local): without their
+        # table the devices are migrated and there is no request to settle.
+        has_pending = _has_table(conn, PENDING_TABLE)
         removed = 0
         first = True
         for migration in steps:
-            conn.execute(sql.OPEN_REPAIRS)
+            if has_pending:
+                conn.execute(sql.OPEN_REPAIRS)
             for index, operation in enumerate(migration.operations):
                 if keep_before and not first:
                     conn.execute(sql.BEFORE_INDEX)
@@ -384,25 +404,30 @@ def _apply_work(
                 edits = conn.execute(statement, params).rowcount
                 log.debug("revision %s, operation %d: %d edit(s)", migration.revision, index, edits)
                 first = False
-            gone = conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
-            log.info(
-                "revision %s: applied in SQL, %d repair request(s) removed",
-                migration.revision,
-                gone,
-            )
-            removed += gone
+            if has_pending:
+                gone = conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+                log.info(
+                    "revision %s: applied in SQL, %d repair request(s) removed",
+                    migration.revision,
+                    gone,
+                )
+                removed += gone
+        notes = () if has_pending else (_no_pending_note(location),)
         if keep_before:
-            return _Work(removed=removed)
+            return _Work(removed=removed, notes=notes)
         row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
-        return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
+        return _Work(removed=removed, changed=int(row["changed"]) if row else 0, notes=notes)
 
     return work
 
 
-def _undo_work(revisions: Sequence[str]) -> Callable[[psycopg.Connection[Any]], _Work]:
+def _undo_work(
+    revisions: Sequence[str], location: str
+) -> Callable[[psycopg.Connection[Any]], _Work]:
     """The statements undoing ``revisions`` (children first)."""
 
     def work(conn: psycopg.Connection[Any]) -> _Work:
+        has_pending = _has_table(conn, PENDING_TABLE)
         restored = 0
         for count, revision in enumerate(revisions):
             conn.execute(sql.REVISION_EDITS)
@@ -410,12 +435,13 @@ def _undo_work(revisions: Sequence[str]) -> Callable[[psycopg.Connection[Any]], 
             if count:
                 conn.execute(sql.BEFORE_INDEX)
             conn.execute(sql.undo_revision(first=count == 0))
-            back = conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
-            log.info("revision %s: undone in SQL, %d repair request(s) restored", revision, back)
-            restored += back
+            if has_pending:
+                restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+            else:
+                _nothing_to_restore(conn, revision, location)
             for statement in sql.FORGET_REVISION:
                 conn.execute(statement, (revision,))
-        return _Work(restored=restored)
+        return _Work(restored=restored, notes=() if has_pending else (_no_pending_note(location),))
 
     return work
 
@@ -441,6 +467,18 @@ def _dollar_quoted(body: str) -> str:
     while tag in body:
         tag = tag[:-1] + "_$"
     return f"{tag}{body}{tag}"
+
+
+def _nothing_to_restore(conn: psycopg.Connection[Any], revision: str, location: str) -> None:
+    """Without a pending table, a revision that removed requests cannot put them
+    back: refuse (the run rolls back) rather than forget them."""
+    row = conn.execute(sql.COUNT_REMOVED_PENDING, (revision,)).fetchone()
+    if row is not None and int(row["removed"]):
+        raise BadStoreError(
+            f"{location}: revision {revision} removed {row['removed']} pending "
+            f"request(s), and table {PENDING_TABLE} is gone, so they cannot be restored; "
+            "recreate the table (docs/stores.md) and run again"
+        )
 
 
 def _scope_fields(scopes: Any, approved: Any, tokens: Any) -> dict[str, ScopeList]:

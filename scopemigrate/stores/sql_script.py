@@ -109,11 +109,16 @@ class _Cursor:
 
 
 class Recorder:
-    """A connection that runs nothing: it keeps each statement a run sends."""
+    """A connection that runs nothing: it keeps each statement a run sends. A
+    query that only reads (``SELECT``: which tables exist, what a revision
+    recorded) is asked of ``reader``, a read-only connection, and not kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, reader: Any = None) -> None:
+        self.reader = reader
         self.statements: list[tuple[str, Any]] = []
 
-    def execute(self, statement: str, params: Any = None) -> _Cursor:
+    def execute(self, statement: str, params: Any = None) -> Any:
+        if self.reader is not None and statement.lstrip().upper().startswith("SELECT "):
+            return self.reader.execute(statement, params)
         self.statements.append((statement, params))
         return _Cursor()
