@@ -74,6 +74,26 @@ class _OperationIndex:
 _REPORT_EVERY = 4096
 
 
+_Shape = tuple[object, ...]
+
+
+def _shape(device: DeviceState) -> _Shape:
+    """What operations read of a device: its roles, client and scope lists."""
+    return (
+        device.roles,
+        device.client_id,
+        device.client_mode,
+        tuple((n, None if v is None else tuple(v)) for n, v in device.fields.items()),
+    )
+
+
+def _record(outcome: Outcome, device: DeviceState, before: dict[str, ScopeList]) -> None:
+    plan = net_plan(device, before)
+    if plan is not None:
+        outcome.devices.append(plan)
+        outcome.changes.devices[device.device_id] = _changed_fields(device, before)
+
+
 def upgrade(
     steps: Sequence[Migration],
     devices: Sequence[DeviceState],
@@ -91,6 +111,9 @@ def upgrade(
             repairs[request.device_id].append((index, request))
 
     by_kind = _OperationIndex(steps)
+    memo: dict[
+        _Shape, tuple[dict[str, ScopeList], list[tuple[str, dict[str, list[FieldEdit]]]]]
+    ] = {}
     progress.start("Upgrading", len(devices))
     for count, device in enumerate(devices, 1):
         if count % _REPORT_EVERY == 0:
@@ -99,6 +122,18 @@ def upgrade(
         device_repairs = [
             (i, r) for i, r in repairs.get(device.device_id, ()) if r.roles <= device.roles
         ]
+        # Without repair requests, a device's edits follow from what operations
+        # read of it (roles, client, scope lists): computed once per such kind.
+        shape = None if device_repairs else _shape(device)
+        known = None if shape is None else memo.get(shape)
+        if known is not None:
+            final, made = known
+            device.fields.update({n: None if v is None else list(v) for n, v in final.items()})
+            for revision, edits in made:
+                provenance[revision].add(device.device_id, edits)
+            _record(outcome, device, before)
+            continue
+        made = []
         for migration, operations in by_kind.for_device(device):
             if not operations and not device_repairs:
                 continue
@@ -116,6 +151,8 @@ def upgrade(
                     device.fields[name] = value
                     change.setdefault(name, []).append(edit)
             provenance[migration.revision].add(device.device_id, change)
+            if change:
+                made.append((migration.revision, change))
             if open_repairs:
                 held = device.scopes()
                 satisfied = [(i, r) for i, r in open_repairs if _holds(held, r)]
@@ -125,10 +162,9 @@ def upgrade(
                     )
                     outcome.changes.pending_removed.append(request.request_id)
                 device_repairs = [item for item in device_repairs if item not in satisfied]
-        plan = net_plan(device, before)
-        if plan is not None:
-            outcome.devices.append(plan)
-            outcome.changes.devices[device.device_id] = _changed_fields(device, before)
+        if shape is not None:
+            memo[shape] = (dict(device.fields), made)
+        _record(outcome, device, before)
     progress.finish()
 
     for migration in steps:
