@@ -15,7 +15,7 @@ from typing import Any
 from scopemigrate.config import Config
 from scopemigrate.errors import MigrationFileError
 from scopemigrate.graph import RevisionGraph
-from scopemigrate.operations import Grant, Rename, Revoke
+from scopemigrate.operations import WILDCARD, Grant, Rename, Revoke
 from scopemigrate.revisions import load_graph
 
 RoleScope = tuple[str, str]
@@ -84,8 +84,9 @@ def semantic_problems(graph: RevisionGraph) -> list[Problem]:
             granted |= touched[ancestor][0]
         for op in graph.migrations[rev].operations:
             if isinstance(op, Revoke):
+                # A pattern repairs what the product itself granted: no typo to catch.
                 for scope in op.scopes:
-                    if (op.role, scope) not in granted:
+                    if not scope.endswith(WILDCARD) and (op.role, scope) not in granted:
                         problems.append(
                             Problem(
                                 "revoke-ungranted",

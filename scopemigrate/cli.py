@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from scopemigrate import authoring, commands, errors, revisions
+from scopemigrate import authoring, commands, errors, findings, revisions
 from scopemigrate.check import check as check_migrations
 from scopemigrate.config import Config, load_config
 from scopemigrate.engine import DevicePlan
@@ -147,6 +147,8 @@ def _device_line(plan: DevicePlan) -> str:
             for scope in scopes:
                 by_scope.setdefault(scope, []).append(field_name)
         parts.extend(f"{sign}{scope} [{', '.join(fields)}]" for scope, fields in by_scope.items())
+    parts.extend(f"+{name}: []" for name in plan.created)
+    parts.extend(f"-{name}: []" for name in plan.emptied)
     return f"  {plan.device_id}  {plan.label}: {'  '.join(parts)}"
 
 
@@ -295,8 +297,8 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
     result = run_hook(config, installed_version, timeout=timeout)
     if result.installed.warning and not output.quiet:
         click.echo(f"warning: {result.installed.warning}", err=True)
-    summary = result.summary()
-    output.emit(result.to_json, lambda: [summary] if summary else [])
+    lines = [line for line in (result.summary(), findings.summary(result.findings)) if line]
+    output.emit(result.to_json, lambda: lines)
 
 
 @main.command()
@@ -385,11 +387,15 @@ def verify(**options: Any) -> None:
     def text() -> list[str]:
         if not result.store_exists:
             return [f"No device store at {result.store}: nothing to verify."]
+        found = [f"  {finding.message}" for finding in result.findings]
+        found = [f"{len(found)} device(s) no data repair can fix:", *found] if found else []
         if result.ok:
-            return [f"{result.store} satisfies {_short(result.heads)}."]
-        return [f"{len(result.devices)} device(s) lack what {_short(result.heads)} declares:"] + [
-            _device_line(plan) for plan in result.devices
-        ]
+            return [f"{result.store} satisfies {_short(result.heads)}.", *found]
+        return (
+            [f"{len(result.devices)} device(s) lack what {_short(result.heads)} declares:"]
+            + [_device_line(plan) for plan in result.devices]
+            + found
+        )
 
     output.emit(result.to_json(), text)
     if not result.ok:

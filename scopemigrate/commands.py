@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from scopemigrate import engine
+from scopemigrate import engine, findings
 from scopemigrate.config import Config
 from scopemigrate.devices import ChangeSet
 from scopemigrate.engine import DevicePlan
@@ -25,6 +25,7 @@ from scopemigrate.errors import (
     StoreAheadError,
     StoreChangedError,
 )
+from scopemigrate.findings import Finding
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.headmark import digest_of
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
@@ -569,6 +570,7 @@ class VerifyResult:
     heads: list[str]
     devices: list[DevicePlan]
     store_exists: bool = True
+    findings: list[Finding] = field(default_factory=list)  # no data repair fixes these
 
     @property
     def ok(self) -> bool:
@@ -589,8 +591,9 @@ def verify(config: Config) -> VerifyResult:
         graph = _graph(context, ledger)
         chain = [graph.migrations[rev] for rev in graph.in_order(graph.ancestors(ledger.heads))]
         snapshot = store.read()
+    found = findings.scan(snapshot.devices)
     outcome = engine.upgrade(chain, snapshot.devices, snapshot.pending, now_iso())
-    return VerifyResult(store.location, list(ledger.heads), outcome.devices)
+    return VerifyResult(store.location, list(ledger.heads), outcome.devices, findings=found)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ class DevicePlan:
     label: str
     added: dict[str, list[str]]
     removed: dict[str, list[str]]
+    # Lists that appeared or went away empty: a change no scope shows.
+    emptied: list[str] = field(default_factory=list)  # [] -> absent
+    created: list[str] = field(default_factory=list)  # absent -> []
 
 
 @dataclass
@@ -63,7 +66,9 @@ def net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | 
             removed[name] = minus
     if not changed:
         return None
-    return DevicePlan(device.device_id, device.label, added, removed)
+    created = [name for name, value in changed.items() if value == [] and before.get(name) is None]
+    emptied = [name for name, value in changed.items() if value is None and before.get(name) == []]
+    return DevicePlan(device.device_id, device.label, added, removed, emptied, created)
 
 
 # A device's kind: what an operation's filter can decide without its scopes.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from scopemigrate.versions import parse_release, selection_ceiling
 
 if TYPE_CHECKING:
     from scopemigrate.commands import SyncResult
+    from scopemigrate.findings import Finding
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 LEDGER_PATH = ("devices", LEDGER_NAME)
@@ -44,6 +45,7 @@ class HookResult:
     installed: InstalledVersion
     heads: list[str]
     sync: SyncResult | None = None  # None: nothing to do, known without a full run
+    findings: list[Finding] = field(default_factory=list)  # read on a full run only
 
     @property
     def changed(self) -> bool:
@@ -71,6 +73,7 @@ class HookResult:
             "changed": self.changed,
             "heads": self.heads,
             "sync": None if self.sync is None else self.sync.to_json(),
+            "findings": [asdict(finding) for finding in self.findings],
         }
 
 
@@ -288,7 +291,9 @@ def hook(
     if synced:
         return HookResult(location, installed, heads)
     from scopemigrate import commands  # the full machinery, only when there is work
+    from scopemigrate.findings import store_findings
 
     bounded = replace(config, lock_timeout=min(config.lock_timeout, timeout))
     result = commands.sync(bounded, installed.version)
-    return HookResult(result.store, installed, result.to_heads, result)
+    found = store_findings(bounded, installed.version) if result.store_exists else []
+    return HookResult(result.store, installed, result.to_heads, result, found)

@@ -34,6 +34,7 @@ from scopemigrate.devices import (
     DeviceState,
     PendingRequest,
     ScopeList,
+    revoked_roles,
     token_field,
 )
 from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
@@ -205,6 +206,7 @@ def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
         client_id=check.string(record, "clientId"),
         client_mode=check.string(record, "clientMode"),
         fields=fields,
+        revoked_tokens=revoked_roles(tokens),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scopemigrate.operations import Grant, Rename, Revoke
+from scopemigrate.operations import Ensure, Grant, ListName, Rename, Revoke
 
 PROVENANCE_TABLE = "scopemigrate_provenance"
 REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
@@ -108,14 +108,19 @@ BEGIN
     'created', cur IS NULL OR jsonb_typeof(cur) = 'null', 'dropped', false));
 END $$;
 
-CREATE OR REPLACE FUNCTION pg_temp.sm_revoke(cur jsonb, scopes text[], sorted boolean)
+-- Revoke.revokes: an exact name, a prefix of a pattern, or (kept not NULL)
+-- any scope without the role's own prefix.
+CREATE OR REPLACE FUNCTION pg_temp.sm_revoke(cur jsonb, scopes text[], sorted boolean,
+                                             prefixes text[], kept text)
 RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE old text[] := pg_temp.sm_arr(cur); r text[] := '{}'; removed jsonb := '[]';
         i int;
 BEGIN
   IF old IS NULL OR cardinality(old) = 0 THEN RETURN pg_temp.sm_result(cur, NULL, NULL); END IF;
   FOR i IN 1 .. cardinality(old) LOOP
-    IF old[i] = ANY (scopes) THEN
+    IF old[i] = ANY (scopes)
+       OR EXISTS (SELECT 1 FROM unnest(prefixes) p WHERE starts_with(old[i], p))
+       OR (kept IS NOT NULL AND NOT starts_with(old[i], kept)) THEN
       removed := removed || jsonb_build_array(jsonb_build_array(i - 1, old[i]));
     ELSE r := r || old[i]; END IF;
   END LOOP;
@@ -149,6 +154,14 @@ BEGIN
   RETURN pg_temp.sm_result(cur, r, pg_temp.sm_edit(added, removed, false, false));
 END $$;
 
+-- Ensure: an absent list becomes [], recorded as created.
+CREATE OR REPLACE FUNCTION pg_temp.sm_ensure(cur jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN cur IS NULL OR jsonb_typeof(cur) = 'null'
+    THEN jsonb_build_object('v', '[]'::jsonb, 'e', pg_temp.sm_edit(NULL, NULL, true, false))
+    ELSE jsonb_build_object('v', cur, 'e', NULL) END
+$$;
+
 CREATE OR REPLACE FUNCTION pg_temp.sm_undo(cur jsonb, edit jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE old text[] := pg_temp.sm_arr(cur); r text[] := '{}'; s text; item jsonb;
@@ -179,42 +192,66 @@ END $$;
 PAIRED = "device_pairing_paired"
 PENDING = "device_pairing_pending"
 HELD = "coalesce(d.scopes_json, '[]'::jsonb)"
+# The engine's device lists -> their columns in a filter.
+LIST_COLUMN = {"scopes": "d.scopes_json", "approvedScopes": "d.approved_scopes_json"}
+Op = Grant | Revoke | Rename | Ensure
 
 
-def operation_filter(op: Grant | Revoke | Rename) -> tuple[str, list[Any]]:
+def _held(op: Op) -> str:
+    """The scopes the filters look in (``holding_in``), as one jsonb array."""
+    return " || ".join(
+        f"coalesce(nullif({LIST_COLUMN[name]}, 'null'::jsonb), '[]'::jsonb)"
+        for name in op.holding_in
+    )
+
+
+def operation_filter(op: Op) -> tuple[str, list[Any]]:
     """The WHERE clause selecting the rows ``op.matches`` would select, and its params."""
     clauses = ["pg_temp.sm_roles(d.role, d.roles_json) ? %s"]
     params: list[Any] = [op.role]
+    if op.unless_roles:
+        clauses.append("NOT (pg_temp.sm_roles(d.role, d.roles_json) ?| %s)")
+        params.append(list(op.unless_roles))
+    for name in op.if_missing:
+        column = LIST_COLUMN[name]
+        clauses.append(f"({column} IS NULL OR jsonb_typeof({column}) = 'null')")
     if op.client_ids:
         clauses.append("d.client_id = ANY (%s)")
         params.append(list(op.client_ids))
     if op.client_modes:
         clauses.append("d.client_mode = ANY (%s)")
         params.append(list(op.client_modes))
+    held = HELD if op.holding_in == ("scopes",) else f"({_held(op)})"
     if op.if_any:
-        clauses.append(f"{HELD} ?| %s")
+        clauses.append(f"{held} ?| %s")
         params.append(list(op.if_any))
     if op.if_all:
-        clauses.append(f"{HELD} ?& %s")
+        clauses.append(f"{held} ?& %s")
         params.append(list(op.if_all))
     if op.if_none:
-        clauses.append(f"NOT ({HELD} ?| %s)")
+        clauses.append(f"NOT ({held} ?| %s)")
         params.append(list(op.if_none))
     return " AND ".join(clauses), params
 
 
-def edit_call(op: Grant | Revoke | Rename, column: str, sorted_list: bool) -> tuple[str, list[Any]]:
-    """The function call that edits one scope list (a jsonb expression) for ``op``."""
+def edit_call(op: Op, column: str, sorted_list: bool, name: ListName) -> tuple[str, list[Any]]:
+    """The function call that edits one scope list (a jsonb expression) for ``op``;
+    a list ``op`` does not edit comes back as it is, with no edit."""
     flag = "true" if sorted_list else "false"
+    if name not in op.lists:
+        return f"jsonb_build_object('v', {column}, 'e', NULL)", []
+    if isinstance(op, Ensure):
+        return f"pg_temp.sm_ensure({column})", []
     if isinstance(op, Grant):
         return f"pg_temp.sm_grant({column}, %s::text[], {flag})", [list(op.scopes)]
     if isinstance(op, Revoke):
-        return f"pg_temp.sm_revoke({column}, %s::text[], {flag})", [list(op.scopes)]
+        call = f"pg_temp.sm_revoke({column}, %s::text[], {flag}, %s::text[], %s::text)"
+        return call, [sorted(op.exact), list(op.prefixes), op.kept_prefix]
     return f"pg_temp.sm_rename({column}, %s, %s, {flag})", [op.old, op.new]
 
 
 def operation_statement(
-    revision: str, index: int, op: Grant | Revoke | Rename, first: bool, keep_before: bool
+    revision: str, index: int, op: Op, first: bool, keep_before: bool
 ) -> tuple[str, list[Any]]:
     """One statement: edit every matching row and record each edit's provenance.
 
@@ -224,9 +261,17 @@ def operation_statement(
     without a conflict check.
     """
     where, where_params = operation_filter(op)
-    scopes_call, scopes_params = edit_call(op, "d.scopes_json", False)
-    approved_call, approved_params = edit_call(op, "d.approved_scopes_json", False)
-    token_call, token_params = edit_call(op, "d.tokens_json -> %s -> 'scopes'", True)
+    scopes_call, scopes_params = edit_call(op, "d.scopes_json", False, "scopes")
+    approved_call, approved_params = edit_call(
+        op, "d.approved_scopes_json", False, "approvedScopes"
+    )
+    token_call, token_params = edit_call(op, "d.tokens_json -> %s -> 'scopes'", True, "token")
+    # An ensure creates approvedScopes; every other kind edits it only where it is.
+    approved_present = (
+        "true"
+        if isinstance(op, Ensure)
+        else "d.approved_scopes_json IS NOT NULL AND jsonb_typeof(d.approved_scopes_json) <> 'null'"
+    )
     token_exists = "jsonb_typeof(d.tokens_json -> %s) = 'object'"
     old_lists = (
         "d.scopes_json AS old_s, d.approved_scopes_json AS old_a, d.tokens_json AS old_t,"
@@ -252,9 +297,7 @@ WITH changed AS MATERIALIZED (
   SELECT * FROM (
     SELECT d.ctid AS row_id, d.device_id, {old_lists}
       {scopes_call} AS s,
-      CASE WHEN d.approved_scopes_json IS NOT NULL
-                AND jsonb_typeof(d.approved_scopes_json) <> 'null'
-           THEN {approved_call} END AS a,
+      CASE WHEN {approved_present} THEN {approved_call} END AS a,
       CASE WHEN {token_exists} THEN {token_call} END AS t
     FROM {PAIRED} d
     WHERE {where}
