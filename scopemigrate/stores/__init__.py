@@ -68,13 +68,19 @@ def detect_generation(state_dir: Path, keep_backups: int) -> Store:
     no live ``paired.json`` (OpenClaw's import renamed it to
     ``paired.json.migrated``, which is never edited): the SQLite store. Both
     live at once: refuse, since migrating either would leave the other stale.
+
+    Releases 5.30-beta.1 to 7.1 (and 7.33-7.35) create the device tables
+    and leave them empty while ``paired.json`` stays live: a database counts
+    as live only once it holds rows (or our ledger), or the JSON files were
+    archived to ``*.migrated``.
     """
     from scopemigrate.stores.openclaw_json import OpenClawJsonStore
     from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
 
     database = OpenClawSqliteStore(state_dir / SQLITE_RELATIVE)
     paired = state_dir / "devices" / "paired.json"
-    if database.exists():
+    archived = paired.with_name(paired.name + ".migrated").exists()
+    if database.exists() and (archived or database.holds_devices()):
         if paired.exists():
             raise ConfigError(
                 f"{state_dir}: both {paired} and {database.location} hold devices; OpenClaw "

@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,22 @@ QUIET = {
     "OPENCLAW_NO_RESPAWN": "1",
     "NO_COLOR": "1",
 }
+
+
+# What the suite saw, printed at the end of the run (conftest.py).
+REPORT: list[str] = []
+
+
+def report(line: str) -> None:
+    REPORT.append(line)
+
+
+def scopemigrate(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed scopemigrate CLI (the session's own install)."""
+    program = Path(sys.executable).parent / "scopemigrate"
+    return subprocess.run(
+        [str(program), *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def _npm_install(prefix: Path, package: dict[str, Any]) -> Path:

@@ -16,19 +16,23 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
-async function shipped(dist, prefix, name) {
-  for (const file of readdirSync(dist).sort()) {
-    if (!file.startsWith(prefix) || !/\.m?js$/.test(file)) continue;
+// Chunks named by a prefix are read first; the rest only when none of them has it.
+async function shipped(dist, prefixes, name) {
+  const files = readdirSync(dist).filter((file) => /\.m?js$/.test(file)).sort();
+  const first = files.filter((file) => prefixes.some((prefix) => file.startsWith(prefix)));
+  for (const file of [...first, ...files.filter((file) => !first.includes(file))]) {
     const text = readFileSync(join(dist, file), "utf8");
+    // A chunk importing the CLI entry runs the CLI on import (2.19's call-*.js).
+    if (!text.includes(`function ${name}(`) || text.includes('from "./entry.js"')) continue;
     const found =
-      text.match(new RegExp(`export \\{[^}]*\\b${name} as (\\w+)`)) ??
+      text.match(new RegExp(`export \\{[^}]*\\b${name} as ([\\w$]+)`)) ??
       (new RegExp(`export \\{[^}]*\\b${name}\\b[,\\s}]`).test(text) ? [null, name] : null);
     if (found) {
       const mod = await import(pathToFileURL(join(dist, file)).href);
       return mod[found[1]];
     }
   }
-  throw new Error(`${name} is not exported by any ${prefix}* chunk of ${dist}`);
+  throw new Error(`${name} is not exported by any chunk of ${dist}`);
 }
 
 function done(result, code) {
@@ -40,7 +44,7 @@ const [dist, verb, ...args] = process.argv.slice(2);
 try {
   if (verb === "call") {
     const [method, scopesCsv, params] = args;
-    const callGateway = await shipped(dist, "call-", "callGateway");
+    const callGateway = await shipped(dist, ["call-"], "callGateway");
     const scopes = scopesCsv ? scopesCsv.split(",") : [];
     await callGateway({
       method,
@@ -51,12 +55,16 @@ try {
     done({ ok: true, method, scopes }, 0);
   } else if (verb === "verify-token") {
     const [baseDir, deviceId, role, token] = args;
-    const verifyDeviceToken = await shipped(dist, "device-pairing", "verifyDeviceToken");
+    const verifyDeviceToken = await shipped(dist, ["device-pairing", "client-"], "verifyDeviceToken");
     const result = await verifyDeviceToken({ deviceId, token, role, scopes: [], baseDir });
     done({ ok: Boolean(result?.ok), reason: result?.reason ?? null }, 0);
   } else if (verb === "import-legacy") {
     const [baseDir] = args;
-    const migrate = await shipped(dist, "device-pairing-migration", "migrateLegacyDevicePairingStore");
+    const migrate = await shipped(
+      dist,
+      ["device-pairing-migration"],
+      "migrateLegacyDevicePairingStore",
+    );
     const result = await migrate({ baseDir });
     done({ ok: true, result }, 0);
   } else {
