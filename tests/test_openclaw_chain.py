@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, copy_store, load_json, run_cli, token_values
-from sqlstores import SQLITE_SCHEMA, make_sqlite
+from sqlstores import SQLITE_SCHEMA, load_postgres, make_sqlite, view
 
 CHAIN_FIXTURES = FIXTURES.parent / "openclaw-chain"
 M1, M1_REVISED, M3, M2, D1 = (
@@ -333,3 +333,26 @@ def test_the_hook_prints_one_line_about_findings_from_4_10(
     assert len(about) == (1 if told else 0)
     if told:
         assert "2 device(s)" in about[0] and "scopemigrate verify" in about[0]
+
+
+def test_json_sqlite_and_postgres_give_the_same_store_up_and_down(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The PostgreSQL run compiles the new kinds to SQL; all three must agree,
+    and a downgrade must give each store back as it was."""
+    source = store_with_every_case(tmp_path / "json")
+    sqlite_state = make_sqlite(tmp_path / "sqlite", source)
+    load_postgres(pg_url, source)
+    stores = {"json": str(source), "sqlite": str(sqlite_state), "postgres": pg_url}
+    originals = {kind: view(kind, spec) for kind, spec in stores.items()}
+    for kind, spec in stores.items():
+        up = run_cli("upgrade", "head", "--store", spec)
+        assert up.returncode == 0, (kind, up.stderr)
+    after = {kind: view(kind, spec) for kind, spec in stores.items()}
+    assert after["json"] == after["sqlite"] == after["postgres"]
+    assert after["json"][0][INHERIT]["tokens"]["node"][0] == []
+    assert after["json"][0][NODE_ONLY]["approvedScopes"] == []
+    for kind, spec in stores.items():
+        down = run_cli("downgrade", "base", "--store", spec)
+        assert down.returncode == 0, (kind, down.stderr)
+        assert view(kind, spec) == originals[kind], kind
