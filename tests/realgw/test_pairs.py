@@ -10,6 +10,8 @@ repair edits rows and must never touch the retired ``*.migrated`` files.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 import subprocess
 from dataclasses import dataclass
@@ -100,6 +102,23 @@ def retired(home: Home) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (home.state / "devices").glob("*.migrated")}
 
 
+def keep_fixture(home: Home, name: str) -> None:
+    """With SCOPEMIGRATE_REALGW_FIXTURES set, keep the store as the new gateway
+    left it before the repair (tests/fixtures/openclaw-chain is made this way)."""
+    folder = os.environ.get("SCOPEMIGRATE_REALGW_FIXTURES")
+    if not folder:
+        return
+    target = Path(folder) / name
+    shutil.rmtree(target, ignore_errors=True)
+    for part in ("devices", "state/openclaw.sqlite"):
+        source = home.state / part
+        if source.is_dir():
+            shutil.copytree(source, target / part)
+        elif source.exists():
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / part)
+
+
 @pytest.mark.parametrize("new", list(PAIRS))
 def test_pair_repaired_live(new: str, releases: Releases, tmp_path: Path) -> None:
     home = Home(tmp_path / "home", releases)
@@ -120,6 +139,7 @@ def test_pair_repaired_live(new: str, releases: Releases, tmp_path: Path) -> Non
         # Refused the way users saw it, not failing for some other reason.
         assert all("pairing required" in str(before[name]) for name in failed), before
         migrated_files = retired(home)
+        keep_fixture(home, f"{OLD}-to-{new}")
         if new == "2026.8.1":
             # The startup import: rows in SQLite, the JSON files renamed, not edited.
             assert set(migrated_files) >= {"paired.json.migrated"}
