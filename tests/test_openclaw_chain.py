@@ -55,10 +55,11 @@ def device(state: Path, prefix: str) -> dict[str, Any]:
 
 
 def store_with_every_case(tmp_path: Path) -> Path:
-    """The 2.15-mixed devices plus the two node records of 2.22-3.28: one store
-    that each shipped migration changes."""
+    """The 2.15-mixed devices, the CLI record a real 2.17 gateway wrote, and the
+    two node records of 2.22-3.28: one store that each shipped migration changes."""
     state = copy_store("2026.2.15-mixed", tmp_path)
     records = paired(state)
+    records.update(load_json(FIXTURES / "2026.2.17-real" / "devices" / "paired.json"))
     records.update(load_json(CHAIN_FIXTURES / "2026.3.24-node-records" / "devices" / "paired.json"))
     (state / "devices" / "paired.json").write_text(
         json.dumps(records, indent=2, ensure_ascii=False)

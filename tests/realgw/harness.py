@@ -221,7 +221,8 @@ class Gateway:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gateway {self.version} exited: {self.text()[-2000:]}")
-            if "listening on ws://" in self.text() and self._accepts():
+            # 2.x logs "listening on ws://...", 8.x "http server listening".
+            if "listening" in self.text() and self._accepts():
                 return
             time.sleep(0.5)
         self.stop()
