@@ -357,3 +357,32 @@ def test_json_sqlite_and_postgres_give_the_same_store_up_and_down(
         down = run_cli("downgrade", "base", "--store", spec)
         assert down.returncode == 0, (kind, down.stderr)
         assert view(kind, spec) == originals[kind], kind
+
+
+@pytest.mark.parametrize(
+    ("pair", "asked"),
+    [("2026.2.17-to-2026.2.19", "operator.read"), ("2026.2.17-to-2026.2.21", "operator.write")],
+)
+def test_stores_real_gateways_left_are_repaired_and_restored(
+    tmp_path: Path, pair: str, asked: str
+) -> None:
+    """What a real 2.19/2.21 wrote after refusing a 2.17 CLI: the record gains
+    read and write in both lists, the refused request goes, downgrade restores."""
+    state = tmp_path / "state"
+    shutil.copytree(CHAIN_FIXTURES / pair, state)
+    files = {p.name: p.read_bytes() for p in (state / "devices").iterdir()}
+    (request,) = load_json(state / "devices" / "pending.json").values()
+    assert request["isRepair"] and request["scopes"] == [asked]
+    up = run_cli("upgrade", "head", "--store", str(state), "--json")
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["pending_removed"] == 1  # satisfied: no approval loop
+    (record,) = paired(state).values()
+    assert set(record["scopes"]) >= READ_WRITE
+    assert set(record["tokens"]["operator"]["scopes"]) >= READ_WRITE
+    down = run_cli("downgrade", "base", "--store", str(state))
+    assert down.returncode == 0, down.stderr
+    assert {
+        p.name: p.read_bytes()
+        for p in (state / "devices").iterdir()
+        if p.suffix == ".json" and "ledger" not in p.name
+    } == files
