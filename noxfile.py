@@ -1,15 +1,21 @@
-"""Sessions: tests, lint (ruff check and format check), typecheck (mypy strict)."""
+"""Sessions: tests, lint (ruff check and format check), typecheck (mypy strict), docs
+(the site, --strict); and, not by default, bench, sdist and precommit."""
 
 from __future__ import annotations
 
 import glob
 import os
 import shutil
+import tarfile
+import tempfile
+from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.needs_version = ">=2025.2.9"  # nox.project.dependency_groups
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.reuse_existing_virtualenvs = True
+PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
 @nox.session
@@ -56,7 +62,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("mypy", ".[postgres]")
+    session.install("mypy", "types-tqdm", ".[postgres]")
     session.run("mypy", "scopemigrate")
 
 
@@ -72,6 +78,66 @@ def bench(session: nox.Session) -> None:
     ensure_system_tools(session, also=("jq",))  # jq: the hand workaround measured against
     session.run("python", "benchmarks/startup.py")
     session.run("python", "benchmarks/scale.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, warnings as errors (a broken link fails CI)."""
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "docs"))
+    # Material's notice about MkDocs 2 is advice, not a warning about our pages.
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs, env=env)
+
+
+@nox.session
+def sdist(session: nox.Session) -> None:
+    """Build the sdist, unpack it far from the checkout, and run its tests there.
+
+    ``nox -s sdist -- -k 'not postgres'`` narrows the run like pytest's own options.
+    """
+    session.install("build")
+    ensure_system_tools(session, also=("jq",))
+    with tempfile.TemporaryDirectory() as tmp:
+        session.run("python", "-m", "build", "--sdist", "--outdir", tmp)
+        (archive,) = Path(tmp).glob("scopemigrate-*.tar.gz")
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        unpacked = archive.with_name(archive.name.removesuffix(".tar.gz"))
+        session.install(f"{unpacked}[test]")
+        session.chdir(unpacked)
+        session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
+def precommit(session: nox.Session) -> None:
+    """Run .pre-commit-hooks.yaml's hook with pre-commit, in a project that authors migrations.
+
+    try-repo installs this checkout's committed HEAD, as a user's pre-commit would.
+    """
+    session.install("pre-commit", ".")
+    root = Path.cwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        session.chdir(tmp)
+        git = ("git", "-c", "user.name=nox", "-c", "user.email=nox@localhost")
+        session.run("git", "init", "-q", external=True)
+        session.run("scopemigrate", "init")
+        session.run(
+            "scopemigrate", "revision", "-m", "first", "--release", "2026.3.1",
+            "--grant", "operator:operator.x",
+        )  # fmt: skip
+        session.run(*git, "add", "-A", external=True)
+        session.run(*git, "commit", "-qm", "migrations", external=True)
+        session.run("pre-commit", "try-repo", str(root), "scopemigrate-check", "--all-files")
+        # A second head must fail the hook (check exits 11).
+        session.run(
+            "scopemigrate", "revision", "-m", "rival", "--release", "2026.3.1",
+            "--head", "base", "--grant", "operator:operator.y",
+        )  # fmt: skip
+        session.run(*git, "add", "-A", external=True)
+        session.run(
+            "pre-commit", "try-repo", str(root), "scopemigrate-check", "--all-files",
+            success_codes=[1],
+        )  # fmt: skip
 
 
 # Where ``nox -s openclaw`` keeps the Node and OpenClaw releases it installs

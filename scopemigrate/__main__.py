@@ -1,3 +1,3 @@
-from scopemigrate.entry import main
+from scopemigrate.quick import main
 
 main()

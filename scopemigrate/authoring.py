@@ -22,21 +22,19 @@ from scopemigrate.config import Config
 from scopemigrate.errors import ConfigError, GraphError, MigrationFileError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.migration import Migration
+from scopemigrate.migration_files import describe_validation
 from scopemigrate.operations import Ensure, Grant, Operation, Rename, Revoke
+from scopemigrate.results import JsonResult
 from scopemigrate.revisions import load_graph
-from scopemigrate.scripts import describe_validation
 
 CONFIG_NAME = "scopemigrate.toml"
 
 
 @dataclass(frozen=True)
-class InitResult:
+class InitResult(JsonResult):
     migrations: str
     config: str
     created: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"migrations": self.migrations, "config": self.config, "created": self.created}
 
 
 def init(directory: Path, cwd: Path) -> InitResult:
@@ -93,19 +91,11 @@ class OperationSpec:
 
 
 @dataclass(frozen=True)
-class RevisionResult:
+class RevisionResult(JsonResult):
     revision: str
     path: str
     down_revision: list[str]
     release: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "revision": self.revision,
-            "path": self.path,
-            "down_revision": self.down_revision,
-            "release": self.release,
-        }
 
 
 def _role_and_rest(option: str, value: str) -> tuple[str, str]:

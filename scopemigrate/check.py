@@ -9,13 +9,13 @@ revoke of a scope that no earlier revision grants.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from scopemigrate.config import Config
-from scopemigrate.errors import MigrationFileError
+from scopemigrate.errors import CheckFailedError, MigrationFileError, ScopemigrateError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.operations import WILDCARD, Grant, Rename, Revoke
+from scopemigrate.results import JsonResult
 from scopemigrate.revisions import load_graph
 
 RoleScope = tuple[str, str]
@@ -29,18 +29,28 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(JsonResult):
     locations: list[str]
     revisions: int
     heads: list[str]
     problems: list[Problem]
+    json_extra = ("ok",)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"ok": self.ok}
+    def failure(self) -> ScopemigrateError | None:
+        """The error a failed check exits with: a graph error is a broken migration
+        file; anything else is a check failure. None when the check passed."""
+        if self.ok:
+            return None
+        graph_errors = [p for p in self.problems if p.kind == "graph"]
+        if graph_errors:
+            return MigrationFileError(graph_errors[0].message)
+        return CheckFailedError(
+            f"{len(self.problems)} problem(s) in the migration files (listed above)"
+        )
 
 
 def _touched(graph: RevisionGraph, rev: str) -> tuple[set[RoleScope], set[RoleScope]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scopemigrate.errors import ConfigError
-from scopemigrate.locations import entry_point_locations, shipped_migrations_dir
+from scopemigrate.migration_files import entry_point_locations, shipped_migrations_dir
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_KEEP_BACKUPS = 5

@@ -92,3 +92,40 @@ class ChangeSet:
 
     def is_empty(self) -> bool:
         return not (self.devices or self.pending_removed or self.pending_restored)
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """The net effect of a run on one device, for plans and reports (no secrets)."""
+
+    device_id: str
+    label: str
+    added: dict[str, list[str]]
+    removed: dict[str, list[str]]
+    # Lists that appeared or went away empty: a change no scope shows.
+    emptied: list[str] = field(default_factory=list)  # [] -> absent
+    created: list[str] = field(default_factory=list)  # absent -> []
+
+
+def net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | None:
+    """The net change of ``device`` against its fields ``before``, or None when unchanged."""
+    added: dict[str, list[str]] = {}
+    removed: dict[str, list[str]] = {}
+    changed: dict[str, ScopeList] = {}
+    for name, value in device.fields.items():
+        old = before.get(name)
+        if value == old:
+            continue
+        changed[name] = value
+        old_set, new_set = set(old or []), set(value or [])
+        plus = [s for s in (value or []) if s not in old_set]
+        minus = [s for s in (old or []) if s not in new_set]
+        if plus:
+            added[name] = plus
+        if minus:
+            removed[name] = minus
+    if not changed:
+        return None
+    created = [name for name, value in changed.items() if value == [] and before.get(name) is None]
+    emptied = [name for name, value in changed.items() if value is None and before.get(name) == []]
+    return DevicePlan(device.device_id, device.label, added, removed, emptied, created)

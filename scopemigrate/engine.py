@@ -11,24 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from scopemigrate.devices import ChangeSet, DeviceState, PendingRequest, ScopeList
+from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequest, ScopeList
+from scopemigrate.devices import net_plan as net_plan  # re-exported: moved to devices.py
 from scopemigrate.ledger import AppliedRevision, DeviceProvenance, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import Operation, undo_edit
 from scopemigrate.progress import NO_PROGRESS, Progress
-
-
-@dataclass(frozen=True)
-class DevicePlan:
-    """The net effect of a run on one device, for plans and reports (no secrets)."""
-
-    device_id: str
-    label: str
-    added: dict[str, list[str]]
-    removed: dict[str, list[str]]
-    # Lists that appeared or went away empty: a change no scope shows.
-    emptied: list[str] = field(default_factory=list)  # [] -> absent
-    created: list[str] = field(default_factory=list)  # absent -> []
 
 
 @dataclass
@@ -46,29 +34,6 @@ def _holds(device_scopes: Iterable[str], request: PendingRequest) -> bool:
 
 def _changed_fields(device: DeviceState, before: dict[str, ScopeList]) -> dict[str, ScopeList]:
     return {name: value for name, value in device.fields.items() if value != before.get(name)}
-
-
-def net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | None:
-    added: dict[str, list[str]] = {}
-    removed: dict[str, list[str]] = {}
-    changed: dict[str, ScopeList] = {}
-    for name, value in device.fields.items():
-        old = before.get(name)
-        if value == old:
-            continue
-        changed[name] = value
-        old_set, new_set = set(old or []), set(value or [])
-        plus = [s for s in (value or []) if s not in old_set]
-        minus = [s for s in (old or []) if s not in new_set]
-        if plus:
-            added[name] = plus
-        if minus:
-            removed[name] = minus
-    if not changed:
-        return None
-    created = [name for name, value in changed.items() if value == [] and before.get(name) is None]
-    emptied = [name for name, value in changed.items() if value is None and before.get(name) == []]
-    return DevicePlan(device.device_id, device.label, added, removed, emptied, created)
 
 
 # A device's kind: what an operation's filter can decide without its scopes.

@@ -21,7 +21,61 @@ class MigrationFileError(ScopemigrateError):
 
 
 class GraphError(MigrationFileError):
-    """The revision graph is not a valid DAG, or a target cannot be resolved."""
+    """The revision graph is not a valid DAG, or a target cannot be resolved.
+
+    Subclasses carry the facts as attributes (``source``, ``heads``, ``target``,
+    ``cycle``) so callers such as ``check`` need not read the message.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(f"{source}: {message}" if source else message)
+        self.source = source
+
+
+class CycleError(GraphError):
+    """The revisions of ``cycle`` (first repeated last) build on each other in a loop."""
+
+    def __init__(self, cycle: list[str], *, source: str | None = None) -> None:
+        super().__init__(f"revision cycle: {' -> '.join(cycle)}", source=source)
+        self.cycle = cycle
+
+
+class MultipleHeadsError(GraphError):
+    """``target`` stands for one revision, but the graph (or branch) has several ``heads``."""
+
+    def __init__(self, target: str, heads: list[str]) -> None:
+        super().__init__(
+            f"{target} is ambiguous: several heads ({', '.join(heads)}); name one, use "
+            "'heads' to apply them all, or join them with 'scopemigrate merge'"
+        )
+        self.target = target
+        self.heads = heads
+
+
+class UnknownRevisionError(GraphError):
+    """``target`` names no revision, branch label or release (or several, for a prefix)."""
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(message)
+        self.target = target
+
+
+class TargetError(GraphError):
+    """A target the graph can read but refuses: a wrong direction, an ambiguous walk,
+    a walk past the end, or a downgrade to a revision that is not applied."""
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(f"{target}: {message}")
+        self.target = target
+
+
+class TargetSyntaxError(TargetError):
+    """The text of a target does not parse; ``position`` is where reading stopped."""
+
+    def __init__(self, text: str, position: int, expected: str) -> None:
+        super().__init__(repr(text), f"expected {expected} at position {position}")
+        self.text = text
+        self.position = position
 
 
 class StoreNotFoundError(ScopemigrateError):

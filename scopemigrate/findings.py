@@ -17,9 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from scopemigrate.config import Config
 from scopemigrate.devices import TOKEN_PREFIX, DeviceState
-from scopemigrate.stores import open_store
 from scopemigrate.versions import parse_release, selection_ceiling
 
 # The first release that refuses a role without an active token.
@@ -81,12 +79,6 @@ def scan(devices: Iterable[DeviceState], release: str | None = None) -> list[Fin
     if ceiling is not None and ceiling < parse_release(ACTIVE_TOKEN_RELEASE):
         return []
     return [found for device in devices if (found := device_finding(device)) is not None]
-
-
-def store_findings(config: Config, release: str | None = None) -> list[Finding]:
-    """The findings of the configured store as it is now (read only, no lock)."""
-    store = open_store(config.store, config.env, config.keep_backups)
-    return scan(store.read().devices, release) if store.exists() else []
 
 
 def summary(found: list[Finding]) -> str | None:

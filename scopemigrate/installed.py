@@ -24,9 +24,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scopemigrate.errors import ConfigError
 from scopemigrate.versions import looks_like_release
+
+if TYPE_CHECKING:
+    from scopemigrate.config import Config
 
 ENV_VAR = "SCOPEMIGRATE_INSTALLED_VERSION"
 DEFAULT_NPM_PACKAGE = "openclaw"
@@ -199,4 +203,41 @@ def detect(
     tried = ", ".join(name for name, _ in finders)
     raise ConfigError(
         f"cannot tell which release is installed (tried {tried}); pass --installed-version VERSION"
+    )
+
+
+def version_sources(config: Config, explicit: str | None) -> VersionSources:
+    """Where to look for the installed release, by ``config`` (and ``--installed-version``)."""
+    from scopemigrate.stores.layout import state_dir_of
+
+    defaults = VersionSources()
+    return VersionSources(
+        explicit=explicit,
+        distribution=config.distribution,
+        npm_package=config.npm_package or defaults.npm_package,
+        program=config.program or defaults.program,
+        state_dir=state_dir_of(config.store, config.env),
+    )
+
+
+def resolve_installed(config: Config, explicit: str | None = None) -> InstalledVersion:
+    """The installed release for ``config``: the one call of ``sync``, ``hook`` and quick."""
+    return detect(version_sources(config, explicit), env=config.env)
+
+
+def with_version_sources(
+    config: Config,
+    *,
+    distribution: str | None = None,
+    npm_package: str | None = None,
+    program: str | None = None,
+) -> Config:
+    """``config`` with the sources given on the command line (None keeps the file's)."""
+    from dataclasses import replace
+
+    return replace(
+        config,
+        distribution=distribution or config.distribution,
+        npm_package=npm_package or config.npm_package,
+        program=program or config.program,
     )

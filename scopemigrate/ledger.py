@@ -7,18 +7,31 @@ tables for SQL) and writes it in the same atomic commit as the devices.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scopemigrate.errors import BadStoreError
+from scopemigrate.errors import BadStoreError, StoreAheadError
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit
+from scopemigrate.stores.layout import LEDGER_FORMAT, read_ledger_prefix
 
-LEDGER_FORMAT = 1
+__all__ = [
+    "LEDGER_FORMAT",
+    "AppliedRevision",
+    "DeviceProvenance",
+    "Ledger",
+    "RemovedPending",
+    "RunRecord",
+    "now_iso",
+    "parse_ledger",
+    "who",
+]
 
 # device id -> field -> edits in the order they were made
 DeviceProvenance = dict[str, dict[str, list[FieldEdit]]]
@@ -62,17 +75,51 @@ class RunRecord(BaseModel):
 
 
 class Ledger(BaseModel):
+    """What a store has applied: its heads, each applied revision's effect, the run log.
+
+    The field order is part of the format: ``format``, ``heads`` and
+    ``at_head_of`` are dumped first so that the quick paths read them from the
+    first bytes (``stores/layout.py``, ``read_ledger_prefix``).
+    """
+
     format: int = LEDGER_FORMAT
     heads: list[str] = Field(default_factory=list)
-    # headmark.files_digest of the migration files whose head the store was
-    # left at, or None. Kept right after the heads, in the file's first bytes,
-    # so that ``upgrade head`` can answer from them (see headmark.py).
+    # migration_files.digest_of the files whose head the store was left at, or
+    # None (see quick/mark.py).
     at_head_of: str | None = None
     applied: dict[str, AppliedRevision] = Field(default_factory=dict)
     history: list[RunRecord] = Field(default_factory=list)
 
     def stored_migrations(self) -> list[Migration]:
         return [entry.migration for entry in self.applied.values()]
+
+    def advance(
+        self,
+        record: RunRecord,
+        *,
+        at_head_of: str | None,
+        applied: Mapping[str, AppliedRevision] = {},
+        undone: Iterable[str] = (),
+    ) -> Ledger:
+        """A copy moved by one run: to its record's heads and mark, with the revisions
+        it applied (and what they changed) added, those it undid removed, and the
+        record appended to the history."""
+        moved = self.model_copy(deep=True)
+        moved.heads = list(record.to_heads)
+        moved.at_head_of = at_head_of
+        moved.applied.update(applied)
+        for rev in undone:
+            moved.applied.pop(rev, None)
+        moved.history.append(record)
+        return moved
+
+    def with_provenance_of(self, applied: Mapping[str, AppliedRevision]) -> Ledger:
+        """A copy whose applied revisions also hold what ``applied`` changed (more devices)."""
+        grown = self.model_copy(deep=True)
+        for revision, entry in applied.items():
+            grown.applied[revision].provenance.update(entry.provenance)
+            grown.applied[revision].removed_pending.extend(entry.removed_pending)
+        return grown
 
 
 def now_iso() -> str:
@@ -87,13 +134,59 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def parse_ledger(data: str | bytes, where: str) -> Ledger:
-    """A stored ledger, or a one-line ``BadStoreError`` naming ``where`` and the field."""
+# Older formats, each brought one format forward on read: {format: upgrade of
+# the parsed document to format + 1}. Format 1 is the first; a format 2 adds
+# its step from 1 here, and bumps LEDGER_FORMAT in stores/layout.py.
+FORMAT_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _stored_format(data: bytes, where: str) -> int:
+    """The format a stored ledger declares (from its first bytes when it can)."""
+    prefix = read_ledger_prefix(data)
+    if prefix is not None:
+        return prefix.format
     try:
-        return Ledger.model_validate_json(data)
+        document = json.loads(data)
+    except ValueError:
+        return LEDGER_FORMAT  # not JSON: validation names the problem
+    found = document.get("format", LEDGER_FORMAT) if isinstance(document, dict) else None
+    if not isinstance(found, int) or isinstance(found, bool):
+        return LEDGER_FORMAT  # validation names the field
+    return found
+
+
+def parse_ledger(data: str | bytes, where: str) -> Ledger:
+    """A stored ledger, or a one-line error naming ``where``.
+
+    A ledger of a newer format was written by a newer release: a
+    ``StoreAheadError``, since reading it as ours could lose what it records.
+    An older one is brought forward through ``FORMAT_UPGRADES``; a bad one is
+    a ``BadStoreError`` naming the field.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    stored = _stored_format(raw, where)
+    if stored > LEDGER_FORMAT:
+        raise StoreAheadError(
+            f"{where}: ledger format {stored} was written by a newer scopemigrate "
+            f"(this one reads up to format {LEDGER_FORMAT}); install that release (or newer)"
+        )
+    try:
+        if stored == LEDGER_FORMAT:
+            return Ledger.model_validate_json(raw)
+        return Ledger.model_validate(_upgraded(json.loads(raw), stored, where))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise BadStoreError(
             f"{where}: not a valid scopemigrate ledger ({field}: {first['msg']})"
         ) from None
+
+
+def _upgraded(document: dict[str, Any], stored: int, where: str) -> dict[str, Any]:
+    for version in range(stored, LEDGER_FORMAT):
+        step = FORMAT_UPGRADES.get(version)
+        if step is None:
+            raise BadStoreError(f"{where}: ledger format {stored} is not one scopemigrate wrote")
+        document = step(document)
+        document["format"] = version + 1
+    return document

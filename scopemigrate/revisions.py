@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scopemigrate.config import Config
+from scopemigrate.errors import GraphError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.scripts import load_locations
+from scopemigrate.targets import Symbol, parse_range, parse_target
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,13 @@ class HeadsResult:
         return asdict(self)
 
 
-def heads(config: Config) -> HeadsResult:
-    """The revisions nothing builds on (more than one means branches to merge)."""
+def heads(config: Config, *, resolve_dependencies: bool = False) -> HeadsResult:
+    """The revisions no ``down_revision`` names (more than one means branches to merge);
+    with ``resolve_dependencies``, only those that nothing names, ``depends_on`` included."""
     view = load_graph(config)
-    return HeadsResult([detail(view, rev) for rev in view.graph.heads])
+    graph = view.graph
+    chosen = graph.real_heads if resolve_dependencies else graph.heads
+    return HeadsResult([detail(view, rev) for rev in chosen])
 
 
 @dataclass(frozen=True)
@@ -100,32 +106,24 @@ class ShowResult:
         return asdict(self)
 
 
-def show(config: Config, rev: str) -> ShowResult:
-    """One revision in full: parents, children, file, operations."""
+def show(config: Config, rev: str, current: Sequence[str] = ()) -> ShowResult:
+    """One revision in full: parents, children, file, operations.
+
+    ``rev`` is any target that stands for one revision (an id, prefix, label,
+    ``LABEL@head``, a release, ``REV-1``); ``current`` is the store's heads, for
+    ``show current``.
+    """
     view = load_graph(config)
-    return ShowResult(detail(view, view.graph.revision_of(rev)))
+    target = parse_target(rev)
+    if target == Symbol("current") and not current:
+        raise GraphError("current: nothing is applied (the store is at base)")
+    return ShowResult(detail(view, view.graph.revision_of(target, current)))
 
 
 def history_range(graph: RevisionGraph, spec: str, applied: set[str]) -> set[str]:
-    """The revisions of ``-r LOWER:UPPER`` (either side may be empty; both ends included).
+    """The revisions of ``-r LOWER:UPPER``: the path from LOWER up to UPPER, both included.
 
-    ``current`` on either side stands for what the store has applied.
+    Either side may be empty (base, heads); ``current`` stands for what the store
+    has applied, and ``-N``/``+N`` walk from it, as in Alembic.
     """
-    lower_text, sep, upper_text = spec.partition(":")
-    if not sep:
-        upper_text = lower_text
-    upper = (
-        set(graph.migrations)
-        if not upper_text.strip()
-        else applied
-        if upper_text.strip() == "current"
-        else graph.ancestors(graph.resolve(upper_text, applied))
-    )
-    lower_text = lower_text.strip()
-    if not lower_text or lower_text == "base":
-        return upper
-    if lower_text == "current":
-        below = applied
-        return (upper - below) | (upper & set(graph.heads_of(applied)))
-    lower_rev = graph.lookup(lower_text)
-    return (upper - graph.ancestors([lower_rev])) | ({lower_rev} & upper)
+    return graph.history_range(parse_range(spec), graph.heads_of(applied))

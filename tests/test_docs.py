@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scopemigrate.reference import render
+from scopemigrate.cli.reference import render
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -12,7 +12,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def test_command_reference_matches_the_cli() -> None:
     committed = (DOCS / "commands.md").read_text(encoding="utf-8")
     assert committed == render(), (
-        "docs/commands.md is out of date: run 'python -m scopemigrate.reference > docs/commands.md'"
+        "docs/commands.md is out of date: "
+        "run 'python -m scopemigrate.cli.reference > docs/commands.md'"
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scopemigrate.errors import GraphError
+from scopemigrate.errors import GraphError, TargetError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.migration import Migration
 
@@ -71,12 +71,16 @@ def test_full_ids_unique_prefixes_and_ambiguous_prefixes() -> None:
 
 def test_relative_targets_from_the_applied_set(forked: RevisionGraph) -> None:
     assert forked.resolve("+1", {"a1"}) == {"a1", "a2"}
-    assert forked.resolve("+2", set()) == {"a1", "a2"}
-    assert forked.resolve("-1", {"a1", "a2", "a3"}) == {"a1", "a2"}
-    with pytest.raises(GraphError, match="only 1 applied"):
-        forked.resolve("-2", {"a1"})
-    with pytest.raises(GraphError, match="steps up"):
-        forked.resolve("+9", set())
+    # Alembic walks one line: from nothing, two bases (a1, c1) make +2 ambiguous.
+    with pytest.raises(TargetError, match="ambiguous walk: from the bases it could go to a1, c1"):
+        forked.resolve("+2", set())
+    with pytest.raises(TargetError, match=r"nothing lies 1 step.* above c1"):
+        forked.resolve("+1", {"c1"})
+    assert forked.resolve("-1", {"a1", "a2", "a3"}, downgrade=True) == {"a1", "a2"}
+    with pytest.raises(GraphError, match="nothing lies 2 step"):
+        forked.resolve("-2", {"a1"}, downgrade=True)
+    with pytest.raises(GraphError, match="ambiguous walk: from a2 it could go to a3, b1"):
+        forked.resolve("+9", {"a1"})
 
 
 def test_revision_relative_targets(forked: RevisionGraph) -> None:
@@ -91,8 +95,10 @@ def test_branch_label_targets(forked: RevisionGraph) -> None:
     trunk = {"a1", "a2", "a3"}
     assert forked.resolve("plugin@head", trunk) == trunk | {"b1", "b2"}
     assert forked.resolve("plugin@+1", trunk) == trunk | {"b1"}
-    assert forked.resolve("plugin@-1", trunk | {"b1", "b2"}) == trunk | {"b1"}
-    assert forked.resolve("plugin@base", trunk | {"b1", "b2", "c1"}) == trunk | {"c1"}
+    assert forked.resolve("plugin@-1", trunk | {"b1", "b2"}, downgrade=True) == trunk | {"b1"}
+    # Alembic: LABEL@base undoes the whole tree the branch grows from (a1 up), not
+    # only b1, b2; other trees (c1) stay.
+    assert forked.resolve("plugin@base", trunk | {"b1", "b2", "c1"}, downgrade=True) == {"c1"}
     assert forked.revision_of("other@head") == "c1"
     with pytest.raises(GraphError, match="no branch labelled 'nope'"):
         forked.resolve("nope@head", set())
@@ -128,7 +134,7 @@ def test_depends_on_pulls_in_the_other_branch_and_is_undone_with_it() -> None:
         [m("a"), m("p1", labels=("plugin",)), m("b", ("a",), depends=("p1",)), m("p2", ("p1",))]
     )
     assert graph.resolve("b", set()) == {"a", "b", "p1"}
-    keep = graph.resolve("plugin@base", {"a", "b", "p1", "p2"})
+    keep = graph.resolve("plugin@base", {"a", "b", "p1", "p2"}, downgrade=True)
     assert keep == {"a"}  # b depends on p1, so it goes with the plugin branch
 
 
@@ -211,6 +217,14 @@ def test_upgrade_to_any_target_then_back_visits_each_revision_once_respecting_ed
             assert down.index(parent) > down.index(rev)  # children first
     # A partial downgrade keeps a set closed under ancestry.
     cut = data.draw(st.sampled_from(up))
-    keep = graph.resolve(cut, applied, downgrade=True)
+    try:
+        keep = graph.resolve(cut, applied, downgrade=True)
+    except TargetError:
+        # Alembic refuses a downgrade that would undo nothing, unless cut is a head.
+        assert not graph.descendants(graph.down_children[cut]) & applied
+        assert cut not in graph.heads_of(applied)
+        return
     assert cut in keep and all(graph.ancestors([rev]) <= keep for rev in keep)
-    assert not (graph.descendants([cut]) - {cut}) & keep
+    # What builds on cut along down_revision goes, with what depends on that; a
+    # revision that only depends_on cut stays (Alembic's rule).
+    assert not graph.descendants(graph.down_children[cut]) & keep

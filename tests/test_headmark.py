@@ -19,8 +19,9 @@ from conftest import FIRST_CHAIN, cli_path, copy_store
 
 from scopemigrate import commands
 from scopemigrate.config import load_config
-from scopemigrate.entry import quick_marked_head
-from scopemigrate.headmark import files_digest, read_mark
+from scopemigrate.migration_files import files_digest
+from scopemigrate.quick import quick_marked_head
+from scopemigrate.quick.mark import read_mark
 
 FEATURE = """\
 revision = "b7d1e0c2a9f4"
@@ -100,7 +101,7 @@ def test_a_run_to_head_marks_the_ledger_and_the_mark_answers(setup: tuple[Path, 
     assert marked.stdout == full.stdout
     assert "nothing to do" in marked.stdout
     imported = set(re.findall(r"\|\s+([\w.]+)$", marked.stderr, re.MULTILINE))
-    assert "scopemigrate.headmark" in imported
+    assert "scopemigrate.quick.mark" in imported
     assert not imported & {"tomllib", "json", "pathlib", "click", "pydantic", "scopemigrate.hook"}
     assert before == {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in files}
 

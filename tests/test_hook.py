@@ -21,8 +21,9 @@ from sqlstores import make_sqlite
 from scopemigrate import commands
 from scopemigrate.cli import main as cli_main
 from scopemigrate.config import load_config
-from scopemigrate.entry import FLAG_OPTIONS, VALUE_OPTIONS, parse_hook_args
-from scopemigrate.hook import already_synced
+from scopemigrate.quick.argv import FLAG_OPTIONS, VALUE_OPTIONS
+from scopemigrate.quick.argv import parse_options as parse_hook_args
+from scopemigrate.quick.verdicts import at_release as already_synced
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "integration"

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_store_properties import SCOPES, records
 
-from scopemigrate.stores.json_splice import splice_records
 from scopemigrate.stores.openclaw_json import dump_openclaw_json
+from scopemigrate.stores.openclaw_json.splice import splice_records
 
 FIELDS = ["scopes", "approvedScopes", "tokens.operator", "tokens.node"]
 Edited = dict[str, dict[str, list[str] | None]]

@@ -6,12 +6,36 @@ import io
 import os
 import pty
 import subprocess
+import threading
 from pathlib import Path
 
+import pytest
 from conftest import cli_path
 from storegen import make_store
 
-from scopemigrate.progress import TerminalBar
+from scopemigrate import commands
+from scopemigrate.config import load_config
+from scopemigrate.progress import READING, WRITING, TerminalBar
+
+
+class FakeTerminal(io.StringIO):
+    """A stream that says it is a terminal, as stderr at a person's shell does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def redrawn_lines(text: str) -> list[str]:
+    """What the terminal showed, one entry per draw (a draw starts with a carriage return)."""
+    return [line.rstrip("\n") for line in text.split("\r") if line.strip()]
 
 
 def test_the_bar_counts_devices_and_ends_its_line() -> None:
@@ -64,3 +88,116 @@ def test_no_bar_off_a_terminal_or_when_quiet(tmp_path: Path) -> None:
         args = [cli_path(), "upgrade", "head", "--store", str(state), "--no-backup"]
         stderr = _stderr_of([*args, *(["-q"] if quiet else [])], tty)
         assert b"Upgrading [" not in stderr, name
+
+
+def test_each_phase_shows_its_figures_and_keeps_its_final_line() -> None:
+    stream, clock = FakeTerminal(), FakeClock()
+    bar = TerminalBar(stream, clock=clock, ticker=False, columns=200)
+    bar.start(READING, 0)
+    clock.now += 1.5
+    bar.refresh()
+    bar.start("Upgrading", 300_000)  # ends the reading phase
+    clock.now += 2.0
+    bar.advance(100_000)
+    clock.now += 2.0
+    bar.advance(100_000)
+    bar.finish()
+    bar.start(WRITING, 0)
+    clock.now += 14.0
+    bar.refresh()
+    clock.now += 1.0
+    bar.finish()
+    lines = redrawn_lines(stream.getvalue())
+    assert lines[0] == "Reading... 00:01"
+    assert lines[1] == "Reading done in 00:01"
+    assert lines[2].startswith("Upgrading [##########----")
+    assert "50.0k/s 00:04 left  33% 100,000/300,000 devices" in lines[2]  # 100k in 2 s
+    assert "50.0k/s 00:02 left  67% 200,000/300,000 devices" in lines[3]
+    assert lines[4].endswith("75.0k/s took 00:04 100% 300,000/300,000 devices")
+    assert lines[5:] == ["Writing... 00:14", "Writing done in 00:15"]
+    # Every phase that was shown ends its line: the next output starts clean.
+    assert stream.getvalue().count("\n") == 3 and stream.getvalue().endswith("\n")
+
+
+def test_a_narrow_terminal_drops_the_bar_but_keeps_rate_eta_and_count() -> None:
+    stream, clock = FakeTerminal(), FakeClock()
+    bar = TerminalBar(stream, clock=clock, ticker=False, columns=70)
+    bar.start("Downgrading", 300_000)
+    clock.now += 1.0
+    bar.advance(100_000)
+    bar.finish()
+    lines = redrawn_lines(stream.getvalue())
+    assert lines[0] == "Downgrading  100k/s 00:02 left  33% 100,000/300,000 devices"
+    assert all(len(line) < 70 for line in lines)
+
+
+def test_phases_of_a_quick_run_draw_nothing() -> None:
+    stream, clock = FakeTerminal(), FakeClock()
+    bar = TerminalBar(stream, clock=clock, ticker=False)
+    for label, total in ((READING, 0), ("Upgrading", 8), (WRITING, 0)):
+        bar.start(label, total)
+        clock.now += 0.1  # the whole run stays under the delay
+        bar.advance(total)
+        bar.refresh()
+    bar.finish()
+    assert stream.getvalue() == ""
+
+
+class SignallingTerminal(FakeTerminal):
+    def __init__(self) -> None:
+        super().__init__()
+        self.drawn = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        self.drawn.set()
+        return written
+
+
+def test_an_uncounted_phase_is_redrawn_by_the_ticker_without_any_advance() -> None:
+    stream = SignallingTerminal()
+    bar = TerminalBar(stream, delay=0.0)  # a terminal: the ticker runs
+    bar.start(WRITING, 0)
+    assert stream.drawn.wait(timeout=30), "the ticker never drew the writing phase"
+    bar.finish()
+    text = stream.getvalue()
+    assert text.startswith("\rWriting... ") and "Writing done in " in text
+    assert text.endswith("\n")
+
+
+def test_the_api_reports_no_progress_unless_asked(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    state = make_store(tmp_path / "api", 20_000)
+    result = commands.upgrade(load_config(store=str(state)), "head")
+    assert result.devices
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+class RecordedPhases:
+    """A Progress that remembers each phase it was given, in order."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int]] = []
+
+    def start(self, label: str, total: int) -> None:
+        self.phases.append((label, total))
+
+    def advance(self, count: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+def test_a_run_reports_reading_then_applying_then_writing(tmp_path: Path) -> None:
+    state = make_store(tmp_path / "phases", 50)
+    progress = RecordedPhases()
+    commands.upgrade(load_config(store=str(state)), "head", progress=progress)
+    labels = [label for label, _ in progress.phases]
+    assert labels[0] == READING and labels[-1] == WRITING
+    assert all(total > 0 for label, total in progress.phases[1:-1])
+    dry = RecordedPhases()
+    commands.downgrade(load_config(store=str(state)), "base", dry_run=True, progress=dry)
+    assert dry.phases[0] == (READING, 0) and WRITING not in [label for label, _ in dry.phases]

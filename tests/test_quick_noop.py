@@ -18,8 +18,8 @@ from sqlstores import make_sqlite
 from scopemigrate import commands
 from scopemigrate.cli import main as cli_main
 from scopemigrate.config import load_config
-from scopemigrate.entry import UPGRADE_FLAG_OPTIONS, UPGRADE_VALUE_OPTIONS
-from scopemigrate.hook import at_head
+from scopemigrate.quick.argv import UPGRADE_FLAG_OPTIONS, UPGRADE_VALUE_OPTIONS
+from scopemigrate.quick.verdicts import at_head
 
 MIXED = FIXTURES / "2026.2.15-mixed"
 

@@ -1,64 +1,103 @@
-"""Store adapters, chosen by URL scheme or detected from a path."""
+"""Store adapters, chosen by URL scheme or detected from a path.
+
+``open_store`` parses the spec once (``layout.parse_store_spec``, the same
+parser the quick paths use) and looks the kind up in a table of factories.
+
+Nothing but ``os`` and ``errors`` at import: ``stores.layout`` is a quick-path
+module, and importing it imports this package first.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from scopemigrate.errors import ConfigError, StoreNotFoundError
-from scopemigrate.stores.openclaw_paths import resolve_state_dir
+from scopemigrate.stores.layout import (
+    ARCHIVED_SUFFIX,
+    SQLITE_RELATIVE,
+    openclaw_state_dir,
+    parse_store_spec,
+)
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # the protocol pulls in pydantic; the hook's no-op path must not
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
     from scopemigrate.stores.base import Store
+    from scopemigrate.stores.layout import StoreSpec
 
-__all__ = ["open_store", "state_dir_from_path"]
-
-
-def state_dir_from_path(path: Path) -> Path:
-    """Accept a state dir, its ``devices`` dir, or ``paired.json`` itself."""
-    if path.name == "paired.json":
-        return path.parent.parent
-    if path.name == "devices" and (path / "paired.json").exists():
-        return path.parent
-    return path
+__all__ = ["detect_generation", "open_store"]
 
 
-SQLITE_RELATIVE = Path("state") / "openclaw.sqlite"
-URL_FORMS = "openclaw-json:PATH, sqlite:PATH, postgresql://..."
+def _postgres(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+    from scopemigrate.stores.postgres import PostgresStore
+
+    return PostgresStore(spec.target)
+
+
+def _sqlite(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+    from pathlib import Path
+
+    from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
+
+    path = Path(spec.target).expanduser()
+    database = path.joinpath(*SQLITE_RELATIVE) if path.is_dir() else path
+    if not database.is_file():
+        # Named explicitly, so a missing file is a mistake, not a fresh install.
+        raise StoreNotFoundError(f"{database}: no SQLite database here ({spec.given})")
+    return OpenClawSqliteStore(database)
+
+
+def _json(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+    from scopemigrate.stores.openclaw_json import OpenClawJsonStore
+
+    assert state_dir is not None  # layout.openclaw_state_dir: every JSON spec has one
+    return OpenClawJsonStore(state_dir, keep_backups)
+
+
+def _path(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+    from pathlib import Path
+
+    path = Path(spec.target).expanduser()
+    if path.suffix in (".sqlite", ".db") and path.is_file():
+        from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
+
+        return OpenClawSqliteStore(path)
+    assert state_dir is not None
+    return detect_generation(state_dir, keep_backups)
+
+
+def _default(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+    assert state_dir is not None
+    return detect_generation(state_dir, keep_backups)
+
+
+_FACTORIES: dict[str, Callable[[StoreSpec, Path | None, int], Store]] = {
+    "default": _default,
+    "path": _path,
+    "openclaw-json": _json,
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+}
 
 
 def open_store(
-    spec: str | None, env: Mapping[str, str] | None = None, keep_backups: int = 5
+    spec: str | None,
+    env: Mapping[str, str] | None = None,
+    keep_backups: int | None = None,
 ) -> Store:
-    """Open the store named by ``spec``: a URL, a path, or OpenClaw's own state dir."""
-    env = os.environ if env is None else env
-    from scopemigrate.stores.openclaw_json import OpenClawJsonStore
-    from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
+    """Open the store named by ``spec``: a URL, a path, or OpenClaw's own state dir.
 
-    if not spec:
-        return detect_generation(resolve_state_dir(env), keep_backups)
-    scheme, sep, rest = spec.partition(":")
-    if sep and scheme in ("postgresql", "postgres"):
-        from scopemigrate.stores.postgres import PostgresStore
+    ``keep_backups`` None: the configuration's default.
+    """
+    if keep_backups is None:
+        from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 
-        return PostgresStore(spec)
-    if sep and scheme == "sqlite":
-        path = Path(rest[2:] if rest.startswith("//") else rest).expanduser()
-        database = path / SQLITE_RELATIVE if path.is_dir() else path
-        if not database.is_file():
-            # Named explicitly, so a missing file is a mistake, not a fresh install.
-            raise StoreNotFoundError(f"{database}: no SQLite database here ({spec})")
-        return OpenClawSqliteStore(database)
-    if sep and scheme == "openclaw-json":
-        return OpenClawJsonStore(state_dir_from_path(Path(rest).expanduser()), keep_backups)
-    if sep and len(scheme) > 1 and not rest.startswith("\\"):
-        raise ConfigError(f"store URL {spec!r}: unknown scheme {scheme!r} (known: {URL_FORMS})")
-    path = Path(spec).expanduser()
-    if path.suffix in (".sqlite", ".db") and path.is_file():
-        return OpenClawSqliteStore(path)
-    return detect_generation(state_dir_from_path(path), keep_backups)
+        keep_backups = DEFAULT_KEEP_BACKUPS
+    parsed = parse_store_spec(spec)
+    state_dir = openclaw_state_dir(parsed, os.environ if env is None else env)
+    return _FACTORIES[parsed.kind](parsed, state_dir, keep_backups)
 
 
 def detect_generation(state_dir: Path, keep_backups: int) -> Store:
@@ -77,9 +116,10 @@ def detect_generation(state_dir: Path, keep_backups: int) -> Store:
     from scopemigrate.stores.openclaw_json import OpenClawJsonStore
     from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
 
-    database = OpenClawSqliteStore(state_dir / SQLITE_RELATIVE)
-    paired = state_dir / "devices" / "paired.json"
-    archived = paired.with_name(paired.name + ".migrated").exists()
+    database = OpenClawSqliteStore(state_dir.joinpath(*SQLITE_RELATIVE))
+    json_store = OpenClawJsonStore(state_dir, keep_backups)
+    paired = json_store.paired_path
+    archived = paired.with_name(paired.name + ARCHIVED_SUFFIX).exists()
     if database.exists() and (archived or database.holds_devices()):
         if paired.exists():
             raise ConfigError(
@@ -89,4 +129,4 @@ def detect_generation(state_dir: Path, keep_backups: int) -> Store:
                 "--store sqlite:PATH or --store openclaw-json:PATH"
             )
         return database
-    return OpenClawJsonStore(state_dir, keep_backups)
+    return json_store

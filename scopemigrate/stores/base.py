@@ -9,14 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from scopemigrate.devices import ChangeSet, DeviceState, PendingRequest
+from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequest
 from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 
-if TYPE_CHECKING:
-    from scopemigrate.engine import DevicePlan
+__all__ = ["MAX_ATTEMPTS", "CatchUp", "InPlaceResult", "InPlaceStore", "Snapshot", "Store"]
+
+# A store that keeps changing under a run (a gateway rewriting paired.json)
+# gets this many attempts, of the run and of catching up with newcomers.
+MAX_ATTEMPTS = 5
 
 
 @dataclass
@@ -27,6 +30,24 @@ class Snapshot:
     pending: list[PendingRequest]
     # Adapter-private: the raw content it read, to detect concurrent writes.
     private: Any = field(default=None, repr=False)
+
+
+class CatchUp(Protocol):
+    """What a run offers a store that other programs write without a shared lock.
+
+    Such a store (OpenClaw's JSON files, beside a running gateway) may find,
+    right after its commit, devices another writer added meanwhile. It asks
+    ``propose`` for the changes (and the ledger) that bring them up to the run,
+    commits them as it committed the run, and says ``accepted`` when it did.
+    """
+
+    def propose(self, raced: Snapshot, ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
+        """Changes and ledger for the devices of ``raced`` the run has not seen; None: none."""
+        ...
+
+    def accepted(self) -> None:
+        """The last proposal was committed."""
+        ...
 
 
 class Store(Protocol):
@@ -53,13 +74,19 @@ class Store(Protocol):
         """Every device and pending request, validated."""
         ...
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
+    def commit(
+        self,
+        snapshot: Snapshot,
+        changes: ChangeSet,
+        ledger: Ledger,
+        catch_up: CatchUp | None = None,
+    ) -> None:
         """Write ``changes`` and ``ledger`` as one atomic unit.
 
         Raises ``StoreChangedError`` (writing nothing) when the store changed
-        since ``snapshot`` was read. Returns None, or, for a store that other
-        programs write without a shared lock, the store as another writer left
-        it right after the commit (the engine then migrates devices it added).
+        since ``snapshot`` was read. A store that others write without a
+        shared lock then brings their newcomers up through ``catch_up``; a
+        store whose lock keeps every writer out ignores it.
         """
         ...
 

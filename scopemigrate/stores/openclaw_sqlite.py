@@ -16,19 +16,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from scopemigrate.devices import ChangeSet
-from scopemigrate.errors import BadStoreError, LockTimeoutError, RunFailedError
-from scopemigrate.ledger import Ledger, parse_ledger
-from scopemigrate.stores.base import Snapshot
-from scopemigrate.stores.pairing_rows import (
-    DEVICE_COLUMNS,
-    LEDGER_TABLE,
-    PAIRED,
-    PENDING,
-    snapshot_of,
-    write_statements,
-)
+from scopemigrate.errors import BadStoreError, LockTimeoutError
+from scopemigrate.stores.layout import LEDGER_TABLE
+from scopemigrate.stores.pairing_rows import PAIRED
+from scopemigrate.stores.sql_base import SqlPairingStore
 
 # One row: the ledger document (the same JSON model the file stores use).
 LEDGER_SCHEMA = (
@@ -37,8 +30,15 @@ LEDGER_SCHEMA = (
 )
 
 
-class OpenClawSqliteStore:
+class OpenClawSqliteStore(SqlPairingStore):
     """Devices in ``device_pairing_paired``/``device_pairing_pending`` of one database."""
+
+    text_json = True
+    mark = "?"
+    ledger_schema = LEDGER_SCHEMA
+    paired_order = "rowid"
+    pending_order = "ts, rowid"
+    holder = "store"
 
     def __init__(self, database: Path):
         self.database = database
@@ -75,13 +75,6 @@ class OpenClawSqliteStore:
         conn.row_factory = sqlite3.Row
         return conn
 
-    @staticmethod
-    def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()
-        return found is not None
-
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
         conn = self._connect(read_only=False, timeout=timeout)
@@ -116,47 +109,17 @@ class OpenClawSqliteStore:
         finally:
             conn.close()
 
-    def read_ledger(self) -> Ledger:
-        with self._reading() as conn:
-            if not self._has_table(conn, LEDGER_TABLE):
-                return Ledger()
-            row = conn.execute(f"SELECT document FROM {LEDGER_TABLE} WHERE id = 1").fetchone()
-        if row is None:
-            return Ledger()
-        return parse_ledger(row["document"], f"{self.database}: table {LEDGER_TABLE}")
+    def _has_table(self, conn: Any, name: str) -> bool:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return found is not None
 
-    def read(self) -> Snapshot:
-        with self._reading() as conn:
-            try:
-                paired = conn.execute(
-                    f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} ORDER BY rowid"
-                ).fetchall()
-                pending = (
-                    conn.execute(f"SELECT * FROM {PENDING} ORDER BY ts, rowid").fetchall()
-                    if self._has_table(conn, PENDING)
-                    else []
-                )
-            except sqlite3.Error as exc:
-                raise BadStoreError(f"{self.database}: cannot read {PAIRED} ({exc})") from None
-        return snapshot_of(self.location, map(dict, paired), map(dict, pending), text_json=True)
+    def _driver_error(self) -> type[Exception]:
+        return sqlite3.Error
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
-        conn = self._conn
-        if conn is None:
-            raise RuntimeError("commit outside the store's lock")  # a bug, not user input
-        statements = write_statements(
-            snapshot, changes, ledger.model_dump_json(indent=2), text_json=True, mark="?"
-        )
-        try:
-            conn.execute(LEDGER_SCHEMA)
-            for statement, params in statements:
-                conn.execute(statement, params)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.rollback()
-            raise RunFailedError(
-                f"{self.database}: could not write ({exc}); the transaction was rolled back "
-                "and the store is as it was"
-            ) from None
-        conn.execute("BEGIN IMMEDIATE")  # keep the lock for the rest of the run
-        return None
+    def _commit_connection(self, conn: Any) -> None:
+        conn.execute("COMMIT")
+
+    def _keep_lock(self, conn: Any) -> None:
+        conn.execute("BEGIN IMMEDIATE")

@@ -27,10 +27,10 @@ from scopemigrate.devices import (
 )
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.base import Snapshot
+from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 
-PAIRED = "device_pairing_paired"
-PENDING = "device_pairing_pending"
-LEDGER_TABLE = "scopemigrate_ledger"
+PAIRED = PAIRED_TABLE
+PENDING = PENDING_TABLE
 # The engine's field -> the column that holds it (tokens live inside tokens_json).
 LIST_COLUMNS = {SCOPES: "scopes_json", APPROVED_SCOPES: "approved_scopes_json"}
 DEVICE_COLUMNS = (
@@ -84,15 +84,23 @@ class RowChecker:
         return value
 
 
-def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> DeviceState:
-    device_id = row.get("device_id")
-    if not isinstance(device_id, str) or not device_id:
-        raise BadStoreError(f"{store}: table {PAIRED}: a row has no device_id")
-    check = RowChecker(store, PAIRED, device_id, text_json=text_json)
+def _keyed(
+    store: str, table: str, column: str, row: dict[str, Any], text_json: bool
+) -> tuple[str, RowChecker, frozenset[str]]:
+    """A row's key, the checker naming it, and its roles (``roles_json`` and ``role``)."""
+    key = row.get(column)
+    if not isinstance(key, str) or not key:
+        raise BadStoreError(f"{store}: table {table}: a row has no {column}")
+    check = RowChecker(store, table, key, text_json=text_json)
     roles = set(check.strings(check.json_value(row, "roles_json"), "roles_json") or [])
     role = check.text(row, "role")
     if role:
         roles.add(role)
+    return key, check, frozenset(roles)
+
+
+def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> DeviceState:
+    device_id, check, roles = _keyed(store, PAIRED, "device_id", row, text_json)
     fields: dict[str, ScopeList] = {
         name: check.strings(check.json_value(row, column), column)
         for name, column in LIST_COLUMNS.items()
@@ -109,7 +117,7 @@ def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> Devi
     return DeviceState(
         device_id=device_id,
         label=label,
-        roles=frozenset(roles),
+        roles=roles,
         client_id=check.text(row, "client_id"),
         client_mode=check.text(row, "client_mode"),
         fields=fields,
@@ -118,18 +126,11 @@ def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> Devi
 
 
 def pending_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> PendingRequest:
-    request_id = row.get("request_id")
-    if not isinstance(request_id, str) or not request_id:
-        raise BadStoreError(f"{store}: table {PENDING}: a row has no request_id")
-    check = RowChecker(store, PENDING, request_id, text_json=text_json)
-    roles = set(check.strings(check.json_value(row, "roles_json"), "roles_json") or [])
-    role = check.text(row, "role")
-    if role:
-        roles.add(role)
+    request_id, check, roles = _keyed(store, PENDING, "request_id", row, text_json)
     return PendingRequest(
         request_id=request_id,
         device_id=check.text(row, "device_id") or "",
-        roles=frozenset(roles),
+        roles=roles,
         scopes=tuple(check.strings(check.json_value(row, "scopes_json"), "scopes_json") or ()),
         is_repair=bool(row.get("is_repair")),
         raw=dict(row),

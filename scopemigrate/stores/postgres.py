@@ -24,25 +24,20 @@ from urllib.parse import urlsplit, urlunsplit
 from scopemigrate.devices import (
     APPROVED_SCOPES,
     SCOPES,
-    ChangeSet,
+    DevicePlan,
     DeviceState,
     ScopeList,
+    net_plan,
     token_field,
 )
-from scopemigrate.engine import DevicePlan, net_plan
-from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError, RunFailedError
-from scopemigrate.ledger import Ledger, parse_ledger
+from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError
+from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
-from scopemigrate.stores.base import InPlaceResult, Snapshot
-from scopemigrate.stores.pairing_rows import (
-    DEVICE_COLUMNS,
-    LEDGER_TABLE,
-    PAIRED,
-    PENDING,
-    snapshot_of,
-    write_statements,
-)
+from scopemigrate.stores.base import InPlaceResult
+from scopemigrate.stores.layout import LEDGER_TABLE
+from scopemigrate.stores.pairing_rows import PAIRED, PENDING
+from scopemigrate.stores.sql_base import SqlPairingStore
 
 if TYPE_CHECKING:
     import psycopg
@@ -83,12 +78,20 @@ def _psycopg() -> Any:
     return psycopg
 
 
-class PostgresStore:
+class PostgresStore(SqlPairingStore):
     """A fleet's device registry in PostgreSQL."""
+
+    text_json = False
+    mark = "%s"
+    ledger_schema = LEDGER_SCHEMA
+    paired_order = "device_id"
+    pending_order = "ts, request_id"
+    holder = "registry"
 
     def __init__(self, url: str):
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
+        self._timeout = 0.0  # set by ``lock``, for taking the locks again after a commit
 
     @property
     def location(self) -> str:
@@ -154,55 +157,21 @@ class PostgresStore:
         except pg.Error as exc:
             raise BadStoreError(f"{self.location}: cannot lock ({_first_line(exc)})") from None
 
-    def read_ledger(self) -> Ledger:
-        with self._reading() as conn:
-            if not _has_table(conn, LEDGER_TABLE):
-                return Ledger()
-            row = conn.execute(f"SELECT document FROM {LEDGER_TABLE} WHERE id = 1").fetchone()
-        if row is None:
-            return Ledger()
-        return parse_ledger(row["document"], f"{self.location}: table {LEDGER_TABLE}")
+    def _has_table(self, conn: Any, name: str) -> bool:
+        return _has_table(conn, name)
 
-    def read(self) -> Snapshot:
-        with self._reading() as conn:
-            paired = conn.execute(
-                f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} ORDER BY device_id"
-            ).fetchall()
-            pending = (
-                conn.execute(f"SELECT * FROM {PENDING} ORDER BY ts, request_id").fetchall()
-                if _has_table(conn, PENDING)
-                else []
-            )
-        return snapshot_of(self.location, map(dict, paired), map(dict, pending), text_json=False)
+    def _driver_error(self) -> type[Exception]:
+        error: type[Exception] = _psycopg().Error
+        return error
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
-        conn = self._conn
-        if conn is None:
-            raise RuntimeError("commit outside the store's lock")  # a bug, not user input
-        pg = _psycopg()
-        jsonb = pg.types.json.Jsonb
-        statements = write_statements(
-            snapshot,
-            changes,
-            ledger.model_dump_json(indent=2),
-            text_json=False,
-            mark="%s",
-            encode=lambda value: jsonb(value) if isinstance(value, list | dict) else value,
-        )
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(LEDGER_SCHEMA)
-                for statement, params in statements:
-                    cursor.execute(statement, params)
-            conn.commit()
-        except pg.Error as exc:
-            conn.rollback()
-            raise RunFailedError(
-                f"{self.location}: could not write ({_first_line(exc)}); the transaction was "
-                "rolled back and the registry is as it was"
-            ) from None
-        self._take_locks(conn, self._timeout)  # keep the locks for the rest of the run
-        return None
+    def _describe(self, error: Exception) -> str:
+        return _first_line(error)
+
+    def _encode(self, value: Any) -> Any:
+        return _psycopg().types.json.Jsonb(value) if isinstance(value, list | dict) else value
+
+    def _keep_lock(self, conn: Any) -> None:
+        self._take_locks(conn, self._timeout)
 
     # -- set-based runs (InPlaceStore) ---------------------------------------
 
@@ -272,14 +241,10 @@ class PostgresStore:
         dry_run: bool,
         report: bool,
     ) -> InPlaceResult:
-        conn = self._conn
-        if conn is None:
-            raise RuntimeError("a run outside the store's lock")  # a bug, not user input
-        pg = _psycopg()
-        try:
+        conn = self._locked()
+        with self._transaction(conn, keep=not dry_run):
             conn.execute(sql.SCHEMA)
             conn.execute(sql.FUNCTIONS)
-            conn.execute(sql.UNDO_HELPERS)
             conn.execute(sql.BEFORE_TABLE)
             self._validate(conn)
             done = work(conn)
@@ -299,20 +264,6 @@ class PostgresStore:
                 "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
                 (ledger.model_dump_json(indent=2),),
             )
-            if dry_run:
-                conn.rollback()
-            else:
-                conn.commit()
-        except pg.Error as exc:
-            conn.rollback()
-            raise RunFailedError(
-                f"{self.location}: could not write ({_first_line(exc)}); the transaction was "
-                "rolled back and the registry is as it was"
-            ) from None
-        except BaseException:
-            conn.rollback()
-            raise
-        self._take_locks(conn, self._timeout)
         return result
 
     def _validate(self, conn: psycopg.Connection[Any]) -> None:

@@ -3,7 +3,7 @@
 The page is generated so that it cannot drift from the CLI: a test compares
 the committed page with this module's output. Regenerate it with::
 
-    python -m scopemigrate.reference > docs/commands.md
+    python -m scopemigrate.cli.reference > docs/commands.md
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from scopemigrate.cli import main
 HEADER = """\
 # Command reference
 
-Generated from the command definitions by `python -m scopemigrate.reference`;
+Generated from the command definitions by `python -m scopemigrate.cli.reference`;
 a test fails when this page and the CLI disagree. Exit codes are in
 [exit-codes.md](exit-codes.md); writing migrations is in
 [authoring.md](authoring.md).

@@ -1,13 +1,13 @@
 """OpenClaw's JSON device store: ``<state>/devices/paired.json`` and ``pending.json``.
 
-Records are kept as parsed, with their key order; only the scope lists the
-engine changed are touched, and files are written the way OpenClaw's own
-writer does (two-space JSON, non-ASCII as is, mode 0600, temp file + rename).
-
 A commit spans up to three files (paired, pending, ledger) and a rename covers
 one file at a time, so a commit first writes a journal holding the new content
 of every file, then replaces the files, then deletes the journal. A run that
 finds a journal (the previous one was killed mid-commit) finishes it first.
+
+A gateway rewrites paired.json without any lock: our changes are rebased onto
+its version, a stale write-back after our publish is settled, and devices it
+paired meanwhile are brought up through the run's ``CatchUp``.
 """
 
 from __future__ import annotations
@@ -26,19 +26,12 @@ from typing import Any
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 
+from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.devices import (
-    APPROVED_SCOPES,
-    SCOPES,
-    TOKEN_PREFIX,
     ChangeSet,
-    DeviceState,
-    PendingRequest,
     ScopeList,
-    revoked_roles,
-    token_field,
 )
 from scopemigrate.errors import BadStoreError, LockTimeoutError, StoreChangedError
-from scopemigrate.headmark import JOURNAL_NAME, LEDGER_NAME
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.atomic import (
     TEMP_SUFFIX,
@@ -48,12 +41,33 @@ from scopemigrate.stores.atomic import (
     write_private,
     write_temp,
 )
-from scopemigrate.stores.base import Snapshot
-from scopemigrate.stores.json_splice import splice_records
+from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
+from scopemigrate.stores.layout import (
+    DEVICES_DIR,
+    JOURNAL_NAME,
+    LEDGER_NAME,
+    PAIRED_NAME,
+    PENDING_NAME,
+)
+from scopemigrate.stores.openclaw_json.records import (
+    device_from_record,
+    dump_openclaw_json,
+    edit_pending,
+    ends_with_newline,
+    get_scope_list,
+    parse_object_file,
+    pending_from_record,
+    read_bytes,
+    render_paired,
+    restore_reverted,
+)
 
 LOCK_NAME = ".scopemigrate.lock"
+
+
 BACKUP_DIR = "scopemigrate-backups"
-DEFAULT_KEEP_BACKUPS = 5
+
+
 # A gateway that read paired.json just before our publish writes its stale
 # version back within about the time it takes to parse and write the file,
 # which is about what our own read takes; wait a few times that, within bounds.
@@ -61,9 +75,17 @@ DEFAULT_KEEP_BACKUPS = 5
 # machine (measured: 50 ms lost writes with three test runs on two cores, 250
 # ms did not); only a run that changes the store pays it, once.
 SETTLE_FACTOR = 3.0
+
+
 SETTLE_MIN_SECONDS = 0.25
+
+
 SETTLE_MAX_SECONDS = 1.0
+
+
 SETTLE_ROUNDS = 20
+
+
 REBASE_ROUNDS = 10
 
 
@@ -79,205 +101,15 @@ class _Raw:
     pending: dict[str, Any]
 
 
-def _read_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def dump_openclaw_json(value: Any, trailing_newline: bool = False) -> bytes:
-    """Serialise like OpenClaw's ``JSON.stringify(value, null, 2)``."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-    return (text + ("\n" if trailing_newline else "")).encode("utf-8")
-
-
-def render_paired(
-    original: bytes | None, tree: dict[str, Any], edited: dict[str, dict[str, ScopeList]]
-) -> bytes:
-    """paired.json's new bytes: the edited lists spliced in where the layout allows.
-
-    ``tree`` is ``original`` parsed, then edited in the lists named by
-    ``edited`` (device id -> field -> the value it held).
-    """
-    trailing = _ends_with_newline(original)
-    if original is not None:
-        spliced = splice_records(original, tree, edited, trailing)
-        if spliced is not None:
-            return spliced
-    return dump_openclaw_json(tree, trailing)
-
-
-def parse_object_file(path: Path, data: bytes, keyed_by: str) -> dict[str, Any]:
-    """Decode a JSON file that must hold one object, with a one-line error otherwise."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadStoreError(
-            f"{path}: not UTF-8 text (invalid byte at offset {exc.start})"
-        ) from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadStoreError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "the file may be truncated"
-        ) from None
-    if not isinstance(value, dict):
-        raise BadStoreError(
-            f"{path}: expected a JSON object keyed by {keyed_by}, found {_kind(value)}"
-        )
-    return value
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return names.get(type(value), type(value).__name__)
-
-
-class _Checker:
-    """One-line errors naming file, record and field; never a field's value."""
-
-    def __init__(self, path: Path, key: str):
-        self.path, self.key = path, key
-
-    def fail(self, field: str, problem: str) -> BadStoreError:
-        return BadStoreError(f"{self.path}: record {self.key}: field '{field}': {problem}")
-
-    def string(self, record: dict[str, Any], field: str, required: bool = False) -> str | None:
-        value = record.get(field)
-        if value is None and field not in record and not required:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(field, f"expected a string, found {_kind(value)}")
-        return value
-
-    def strings(self, record: dict[str, Any], field: str, where: str | None = None) -> ScopeList:
-        if field not in record:
-            return None
-        value = record[field]
-        name = where or field
-        if not isinstance(value, list):
-            raise self.fail(name, f"expected a list of strings, found {_kind(value)}")
-        for item in value:
-            if not isinstance(item, str):
-                raise self.fail(name, f"expected a list of strings, found {_kind(item)} in it")
-        return list(value)
-
-
-def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
-    check = _Checker(path, key)
-    if not isinstance(record, dict):
-        raise BadStoreError(f"{path}: record {key}: expected an object, found {_kind(record)}")
-    device_id = check.string(record, "deviceId", required=True)
-    if device_id != key:
-        raise check.fail("deviceId", "differs from the key the record is stored under")
-    role = check.string(record, "role")
-    roles = set(check.strings(record, "roles") or [])
-    if role:
-        roles.add(role)
-    fields: dict[str, ScopeList] = {
-        SCOPES: check.strings(record, "scopes"),
-        APPROVED_SCOPES: check.strings(record, "approvedScopes"),
-    }
-    tokens = record.get("tokens", {})
-    if not isinstance(tokens, dict):
-        raise check.fail("tokens", f"expected an object keyed by role, found {_kind(tokens)}")
-    for token_role, token in tokens.items():
-        where = f"tokens.{token_role}"
-        if not isinstance(token, dict):
-            raise check.fail(where, f"expected an object, found {_kind(token)}")
-        fields[token_field(token_role)] = check.strings(token, "scopes", f"{where}.scopes")
-    label = (
-        check.string(record, "displayName") or check.string(record, "clientId") or device_id[:12]
-    )
-    return DeviceState(
-        device_id=device_id,
-        label=label,
-        roles=frozenset(roles),
-        client_id=check.string(record, "clientId"),
-        client_mode=check.string(record, "clientMode"),
-        fields=fields,
-        revoked_tokens=revoked_roles(tokens),
-    )
-
-
-def pending_from_record(path: Path, key: str, record: Any) -> PendingRequest:
-    check = _Checker(path, key)
-    if not isinstance(record, dict):
-        raise BadStoreError(f"{path}: record {key}: expected an object, found {_kind(record)}")
-    device_id = check.string(record, "deviceId", required=True) or ""
-    role = check.string(record, "role")
-    roles = set(check.strings(record, "roles") or [])
-    if role:
-        roles.add(role)
-    is_repair = record.get("isRepair", False)
-    if not isinstance(is_repair, bool):
-        raise check.fail("isRepair", f"expected a boolean, found {_kind(is_repair)}")
-    return PendingRequest(
-        request_id=key,
-        device_id=device_id,
-        roles=frozenset(roles),
-        scopes=tuple(check.strings(record, "scopes") or ()),
-        is_repair=is_repair,
-        raw=record,
-    )
-
-
-# The keys OpenClaw writes before each scope list. A list that comes back (a
-# downgrade undoing a revoke that emptied it) goes back where OpenClaw puts it,
-# so the file ends byte for byte as it was.
-_DEVICE_HEAD = ("deviceId", "publicKey", "displayName", "platform", "clientId", "clientMode")
-_KEYS_BEFORE = {
-    SCOPES: (*_DEVICE_HEAD, "role", "roles"),
-    APPROVED_SCOPES: (*_DEVICE_HEAD, "role", "roles", SCOPES),
-    "token.scopes": ("token", "role"),
-}
-
-
-def _put_key(record: dict[str, Any], key: str, value: Any, after: tuple[str, ...]) -> None:
-    if key in record:
-        record[key] = value
-        return
-    items = list(record.items())
-    position = 0
-    for index, (existing, _) in enumerate(items):
-        if existing in after:
-            position = index + 1
-    items.insert(position, (key, value))
-    record.clear()
-    record.update(items)
-
-
-def _set_scope_list(record: dict[str, Any], name: str, value: ScopeList) -> None:
-    if name.startswith(TOKEN_PREFIX):
-        record = record["tokens"][name[len(TOKEN_PREFIX) :]]
-        key, after = "scopes", _KEYS_BEFORE["token.scopes"]
-    else:
-        key, after = name, _KEYS_BEFORE[name]
-    if value is None:
-        record.pop(key, None)
-    else:
-        _put_key(record, key, value, after)
-
-
 class OpenClawJsonStore:
     """The embedded default store of OpenClaw releases up to about 2026.7."""
 
     def __init__(self, state_dir: Path, keep_backups: int = DEFAULT_KEEP_BACKUPS):
         self.state_dir = state_dir
         self.keep_backups = keep_backups
-        self.devices_dir = state_dir / "devices"
-        self.paired_path = self.devices_dir / "paired.json"
-        self.pending_path = self.devices_dir / "pending.json"
+        self.devices_dir = state_dir / DEVICES_DIR
+        self.paired_path = self.devices_dir / PAIRED_NAME
+        self.pending_path = self.devices_dir / PENDING_NAME
         self.ledger_path = self.devices_dir / LEDGER_NAME
         self.journal_path = self.devices_dir / JOURNAL_NAME
         self._settle_seconds = SETTLE_MIN_SECONDS
@@ -306,7 +138,7 @@ class OpenClawJsonStore:
             lock.release()
 
     def read_ledger(self) -> Ledger:
-        data = _read_bytes(self.ledger_path)
+        data = read_bytes(self.ledger_path)
         return Ledger() if data is None else parse_ledger(data, str(self.ledger_path))
 
     def read(self) -> Snapshot:
@@ -347,23 +179,50 @@ class OpenClawJsonStore:
             st = os.fstat(handle.fileno())
             return (st.st_ino, st.st_size, st.st_mtime_ns), handle.read()
 
-    def commit(self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger) -> Snapshot | None:
-        """Publish devices, pending requests and ledger as one unit.
+    def commit(
+        self,
+        snapshot: Snapshot,
+        changes: ChangeSet,
+        ledger: Ledger,
+        catch_up: CatchUp | None = None,
+    ) -> None:
+        """Publish devices, pending requests and ledger as one unit; then bring up,
+        through ``catch_up``, devices a gateway paired around the commit."""
+        raced = self._commit_rebasing(snapshot, changes, ledger)
+        for _ in range(MAX_ATTEMPTS):
+            if raced is None or catch_up is None:
+                return
+            proposal = catch_up.propose(raced, ledger)
+            if proposal is None:
+                return
+            more, candidate = proposal
+            try:
+                next_raced = self._commit_rebasing(raced, more, candidate)
+            except StoreChangedError:
+                raced = self.read()
+                continue
+            catch_up.accepted()
+            ledger, raced = candidate, next_raced
+
+    def _commit_rebasing(
+        self, snapshot: Snapshot, changes: ChangeSet, ledger: Ledger
+    ) -> Snapshot | None:
+        """Publish one commit, rebased onto a gateway's rewrites.
 
         A gateway that rewrote paired.json since we read it is not an error:
         our changes are rebased onto its version (each changed field is set
         where it still holds the value we read) and the commit is retried.
         Returns the store as others left it when anyone wrote it around our
-        commit, so the engine can migrate devices they added meanwhile.
+        commit, so the run can migrate devices they added meanwhile.
         """
         raw: _Raw = snapshot.private
         base = {
-            device_id: {name: _get_scope_list(raw.paired[device_id], name) for name in fields}
+            device_id: {name: get_scope_list(raw.paired[device_id], name) for name in fields}
             for device_id, fields in changes.devices.items()
         }
         rebased = False
         for _ in range(REBASE_ROUNDS):
-            edited = _restore_reverted(raw.paired, changes, base)
+            edited = restore_reverted(raw.paired, changes, base)
             try:
                 self._commit_once(raw, changes, ledger, edited)
             except StoreChangedError:
@@ -399,7 +258,7 @@ class OpenClawJsonStore:
             contents.append((self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
             data = dump_openclaw_json(
-                _edit_pending(raw.pending, changes), _ends_with_newline(raw.pending_bytes)
+                edit_pending(raw.pending, changes), ends_with_newline(raw.pending_bytes)
             )
             contents.append((self.pending_path, data, raw.pending_identity))
         contents.append((self.ledger_path, ledger.model_dump_json(indent=2).encode("utf-8"), None))
@@ -491,7 +350,7 @@ class OpenClawJsonStore:
                 return touched
             touched = True
             current = parse_object_file(self.paired_path, data, "device id")
-            restored = _restore_reverted(current, changes, base)
+            restored = restore_reverted(current, changes, base)
             if not restored:
                 return touched
             tmp = write_temp(self.paired_path, render_paired(data, current, restored))
@@ -531,7 +390,7 @@ class OpenClawJsonStore:
         rewrote since gets our request edits re-applied, not overwritten.
         """
         self._remove_stale_temps()
-        data = _read_bytes(self.journal_path)
+        data = read_bytes(self.journal_path)
         if data is None:
             return
         try:
@@ -570,7 +429,7 @@ class OpenClawJsonStore:
         fsync_dir(self.devices_dir)
 
     def _reapply_pending(self, journal: dict[str, Any]) -> None:
-        data = _read_bytes(self.pending_path)
+        data = read_bytes(self.pending_path)
         pending = {} if data is None else parse_object_file(self.pending_path, data, "request id")
         changes = ChangeSet(
             pending_removed=list(journal.get("pending_removed", [])),
@@ -578,11 +437,11 @@ class OpenClawJsonStore:
         )
         write_private(
             self.pending_path,
-            dump_openclaw_json(_edit_pending(pending, changes), _ends_with_newline(data)),
+            dump_openclaw_json(edit_pending(pending, changes), ends_with_newline(data)),
         )
 
     def _remove_stale_temps(self) -> None:
-        journal = _read_bytes(self.journal_path)
+        journal = read_bytes(self.journal_path)
         named = set()
         if journal is not None:
             try:
@@ -616,22 +475,6 @@ class OpenClawJsonStore:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _edit_pending(pending: dict[str, Any], changes: ChangeSet) -> dict[str, Any]:
-    removed = set(changes.pending_removed)
-    items = [(k, v) for k, v in pending.items() if k not in removed]
-    present = {k for k, _ in items}
-    for index, record in sorted(changes.pending_restored, key=lambda item: item[0]):
-        key = str(record["requestId"])
-        if key not in present:
-            items.insert(min(index, len(items)), (key, record))
-            present.add(key)
-    return dict(items)
-
-
-def _ends_with_newline(data: bytes | None) -> bool:
-    return bool(data) and data is not None and data.endswith(b"\n")
-
-
 def _displaced(tmp: Path, entry: dict[str, Any]) -> bool:
     """Whether ``tmp`` now holds the file our temp was swapped with (not our temp)."""
     recorded = entry.get("new")
@@ -645,37 +488,3 @@ def journal_identity(journal: dict[str, Any], name: str) -> tuple[int, int, int]
         if entry["name"] == name and entry.get("new") is not None:
             return (int(entry["new"][0]), int(entry["new"][1]), int(entry["new"][2]))
     return None
-
-
-def _get_scope_list(record: dict[str, Any], name: str) -> ScopeList:
-    if name.startswith(TOKEN_PREFIX):
-        token = record.get("tokens", {}).get(name[len(TOKEN_PREFIX) :])
-        value = token.get("scopes") if isinstance(token, dict) else None
-    else:
-        value = record.get(name)
-    return list(value) if isinstance(value, list) else None
-
-
-def _restore_reverted(
-    current: dict[str, Any],
-    changes: ChangeSet,
-    base: dict[str, dict[str, ScopeList]],
-) -> dict[str, dict[str, ScopeList]]:
-    """Re-apply our values to fields that hold what we read (first time: all of them;
-    after a stale write: the ones it put back). Returns each field set, with the
-    value it held before."""
-    restored: dict[str, dict[str, ScopeList]] = {}
-    for device_id, fields in changes.devices.items():
-        record = current.get(device_id)
-        if not isinstance(record, dict):
-            continue  # unpaired since: the gateway's decision stands
-        for name, ours in fields.items():
-            if name.startswith(TOKEN_PREFIX) and not isinstance(
-                record.get("tokens", {}).get(name[len(TOKEN_PREFIX) :]), dict
-            ):
-                continue  # token removed since
-            held = _get_scope_list(record, name)
-            if held == base[device_id][name] != ours:
-                _set_scope_list(record, name, ours)
-                restored.setdefault(device_id, {})[name] = held
-    return restored

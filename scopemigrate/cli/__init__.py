@@ -18,10 +18,10 @@ import click
 from scopemigrate import authoring, commands, errors, findings, revisions
 from scopemigrate.check import check as check_migrations
 from scopemigrate.config import Config, load_config
-from scopemigrate.engine import DevicePlan
-from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS, version_sources, with_version_sources
+from scopemigrate.devices import DevicePlan
+from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
-from scopemigrate.installed import detect
+from scopemigrate.installed import resolve_installed, with_version_sources
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.
@@ -29,6 +29,8 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
+    # Before MigrationFileError: a refused target is a GraphError too.
+    (errors.TargetError, 12),
     (errors.ConfigError, 3),
     (errors.MigrationFileError, 4),
     (errors.BadStoreError, 5),
@@ -187,8 +189,20 @@ def main() -> None:
     """Declarative scope migrations for device stores (OpenClaw's by default)."""
 
 
-@main.command()
-@click.argument("target", default="head")
+# Targets such as -1 or -2 are arguments, not options (as in Alembic): click is told
+# to pass an unknown "option" on as the argument; the graph then reads it.
+TARGET_ARGUMENT = {"ignore_unknown_options": True}
+
+
+def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A target argument; an unknown option that is not a relative target stays a usage error."""
+    if value is not None and value.startswith("-") and not value[1:2].isdigit():
+        raise click.NoSuchOption(value, ctx=ctx)
+    return value
+
+
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", default="head", callback=_target)
 @dry_run_option
 @no_backup_option
 @common_options
@@ -197,8 +211,8 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     _migrate(commands.upgrade, target, dry_run, options)
 
 
-@main.command()
-@click.argument("target")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", callback=_target)
 @dry_run_option
 @no_backup_option
 @common_options
@@ -264,7 +278,7 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     """Bring the store up or down to exactly what the installed release needs."""
     config, output = _setup(options)
     config = _with_sources(config, options)
-    installed = detect(version_sources(config, installed_version), env=config.env)
+    installed = resolve_installed(config, installed_version)
     if installed.warning:
         click.echo(f"warning: {installed.warning}", err=True)
     result = commands.sync(config, installed.version, dry_run=dry_run)
@@ -327,19 +341,32 @@ def current(**options: Any) -> None:
 
 @main.command()
 @click.option(
-    "-r", "--rev-range", metavar="LOWER:UPPER", help="Only these revisions (a:b, a:, :b)."
+    "-r",
+    "--rev-range",
+    metavar="LOWER:UPPER",
+    help="Only the path from LOWER up to UPPER (a:b, a:, :b, -1:current).",
+)
+@click.option(
+    "-i", "--indicate-current", is_flag=True, help="Mark the store's current revision(s)."
 )
 @common_options
-def history(rev_range: str | None, **options: Any) -> None:
+def history(rev_range: str | None, indicate_current: bool, **options: Any) -> None:
     """List revisions, newest first, marking what the store has applied."""
     config, output = _setup(options)
     result = commands.history(config, rev_range)
+    current = set(result.current) if indicate_current else set()
 
     def text() -> list[str]:
         lines = []
         for info in result.revisions:
             marks = " ".join(
-                m for m, on in (("(head)", info.is_head), ("(applied)", info.applied)) if on
+                m
+                for m, on in (
+                    ("(head)", info.is_head),
+                    ("(current)", info.revision in current),
+                    ("(applied)", info.applied),
+                )
+                if on
             )
             lines.append(
                 f"{_short(info.down_revision)} -> {info.revision} {marks}".rstrip()
@@ -359,8 +386,8 @@ def history(rev_range: str | None, **options: Any) -> None:
     output.emit(result.to_json(), text)
 
 
-@main.command()
-@click.argument("target")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("target", callback=_target)
 @common_options
 def stamp(target: str, **options: Any) -> None:
     """Record TARGET as applied without changing any device (adopt a store)."""
@@ -398,11 +425,9 @@ def verify(**options: Any) -> None:
         )
 
     output.emit(result.to_json(), text)
-    if not result.ok:
-        raise errors.VerifyFailedError(
-            f"{result.store}: {len(result.devices)} device(s) do not satisfy the applied "
-            "revisions (each is listed with what it lacks)"
-        )
+    failure = result.failure()
+    if failure is not None:
+        raise failure
 
 
 def _operation_lines(operations: list[dict[str, Any]]) -> list[str]:
@@ -426,11 +451,16 @@ def _detail_lines(info: revisions.RevisionDetail, verbose: int) -> list[str]:
 
 
 @main.command()
+@click.option(
+    "--resolve-dependencies",
+    is_flag=True,
+    help="Leave out heads that another revision depends_on.",
+)
 @common_options
-def heads(**options: Any) -> None:
+def heads(resolve_dependencies: bool, **options: Any) -> None:
     """Show the revisions nothing builds on yet (several: merge them)."""
     config, output = _setup(options)
-    result = revisions.heads(config)
+    result = revisions.heads(config, resolve_dependencies=resolve_dependencies)
     output.emit(
         result.to_json(),
         lambda: [line for h in result.heads for line in _detail_lines(h, output.verbose)],
@@ -455,13 +485,14 @@ def branches(**options: Any) -> None:
     output.emit(result.to_json(), text)
 
 
-@main.command()
-@click.argument("rev")
+@main.command(context_settings=TARGET_ARGUMENT)
+@click.argument("rev", callback=_target)
 @common_options
 def show(rev: str, **options: Any) -> None:
-    """Show one revision in full: parents, children, file and operations."""
+    """Show one revision in full (REV, LABEL, LABEL@head, current, a release...)."""
     config, output = _setup(options)
-    result = revisions.show(config, rev)
+    current = commands.current(config).heads if rev.strip() == "current" else []
+    result = revisions.show(config, rev, current)
 
     def text() -> list[str]:
         return _detail_lines(result.revision, verbose=1) + _operation_lines(
@@ -649,13 +680,9 @@ def check(**options: Any) -> None:
         return [f"{problem.kind}: {problem.message}" for problem in result.problems]
 
     output.emit(result.to_json(), text)
-    if not result.ok:
-        graph_errors = [p for p in result.problems if p.kind == "graph"]
-        if graph_errors:
-            raise errors.MigrationFileError(graph_errors[0].message)
-        raise errors.CheckFailedError(
-            f"{len(result.problems)} problem(s) in the migration files (listed above)"
-        )
+    failure = result.failure()
+    if failure is not None:
+        raise failure
 
 
 def run() -> None:

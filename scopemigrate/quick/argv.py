@@ -1,0 +1,77 @@
+"""One hand parser for the options of the commands the quick paths answer.
+
+Parsed by hand: argparse alone costs about as much as the rest of a quick
+answer. Tests keep each table equal to its click command's options.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FLAG_OPTIONS",
+    "UPGRADE_FLAG_OPTIONS",
+    "UPGRADE_VALUE_OPTIONS",
+    "VALUE_OPTIONS",
+    "parse_options",
+    "upgrade_head_args",
+]
+
+# ``hook``'s options.
+VALUE_OPTIONS = (
+    "--store",
+    "--config",
+    "--migrations",
+    "--installed-version",
+    "--distribution",
+    "--npm-package",
+    "--program",
+    "--timeout",
+    "--lock-timeout",
+)
+FLAG_OPTIONS = ("--json", "--no-backup", "-q", "--quiet", "-v", "--verbose")
+
+# ``upgrade head``'s options that the quick answer understands; any other
+# (--json, --dry-run) goes to the full CLI.
+UPGRADE_VALUE_OPTIONS = ("--store", "--config", "--migrations", "--lock-timeout")
+UPGRADE_FLAG_OPTIONS = ("--no-backup", "-q", "--quiet", "-v", "--verbose")
+
+
+def parse_options(
+    argv: list[str],
+    value_options: tuple[str, ...] = VALUE_OPTIONS,
+    flag_options: tuple[str, ...] = FLAG_OPTIONS,
+) -> dict[str, list[str]] | None:
+    """Option -> values given; None for anything unusual (the full CLI then decides)."""
+    found: dict[str, list[str]] = {}
+    index = 0
+    while index < len(argv):
+        name, sep, value = argv[index].partition("=")
+        if name in flag_options and not sep:
+            found.setdefault(name, []).append("")
+        elif name in value_options:
+            if not sep:
+                index += 1
+                if index == len(argv):
+                    return None
+                value = argv[index]
+            found.setdefault(name, []).append(value)
+        else:
+            return None
+        index += 1
+    return found
+
+
+def upgrade_head_args(argv: list[str]) -> tuple[str, dict[str, list[str]]] | None:
+    """("head" or "heads", options) of a plain ``upgrade head``; None for anything else."""
+    if not argv or argv[0] not in ("head", "heads"):
+        return None
+    args = parse_options(argv[1:], UPGRADE_VALUE_OPTIONS, UPGRADE_FLAG_OPTIONS)
+    return None if args is None else (argv[0], args)
+
+
+def last(args: dict[str, list[str]], name: str) -> str | None:
+    """The last value given for ``name``, as click keeps it."""
+    return args[name][-1] if name in args else None
+
+
+def is_quiet(args: dict[str, list[str]]) -> bool:
+    return "-q" in args or "--quiet" in args
