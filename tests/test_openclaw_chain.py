@@ -207,6 +207,23 @@ def test_the_hook_brings_a_2_17_store_to_each_release_up_and_down(tmp_path: Path
     assert (state / "devices" / "paired.json").read_bytes() == original_bytes
 
 
+@pytest.mark.parametrize("release", list(NEEDS)[1:])
+def test_the_hook_jumps_from_2_17_to_a_release_and_back_in_one_step(
+    tmp_path: Path, release: str
+) -> None:
+    """No stop on the way: 2.17 straight to each release, then straight back to 2.17."""
+    state = store_with_every_case(tmp_path)
+    original = paired(state)
+    original_bytes = (state / "devices" / "paired.json").read_bytes()
+    hook = run_cli("hook", "--installed-version", release, "--store", str(state))
+    assert hook.returncode == 0, (release, hook.stderr)
+    assert_needs(state, original, release)
+    back = run_cli("hook", "--installed-version", "2026.2.17", "--store", str(state))
+    assert back.returncode == 0, (release, back.stderr)
+    assert_needs(state, original, "2026.2.17")
+    assert (state / "devices" / "paired.json").read_bytes() == original_bytes
+
+
 def test_sync_down_undoes_only_what_the_older_release_does_not_need(tmp_path: Path) -> None:
     """A scope someone granted by hand after the upgrade survives every downgrade."""
     state = store_with_every_case(tmp_path)
