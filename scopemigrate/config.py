@@ -1,4 +1,9 @@
-"""Configuration: flags > environment > ``[tool.scopemigrate]``/``scopemigrate.toml`` > defaults."""
+"""Configuration: flags > environment > ``[tool.scopemigrate]``/``scopemigrate.toml`` > defaults.
+
+The file is the nearest one from the current folder upwards (see
+``config_files.py``). Every key in it must be one this module reads: a typo
+(``lock_timeot``) is an error naming the file and the key, never ignored.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scopemigrate.config_files import PYPROJECT, STANDALONE, search_folders
 from scopemigrate.errors import ConfigError
 from scopemigrate.migration_files import entry_point_locations, shipped_migrations_dir
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_KEEP_BACKUPS = 5
+# Every key a configuration file may hold.
+KNOWN_KEYS = (
+    "locations",
+    "store",
+    "lock_timeout",
+    "backups",
+    "distribution",
+    "npm_package",
+    "program",
+)
 
 
 @dataclass(frozen=True)
@@ -43,25 +59,37 @@ def _file_settings(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-    if path.name == "pyproject.toml":
-        section = document.get("tool", {}).get("scopemigrate", {})
+    if path.name == PYPROJECT:
+        section, table = document.get("tool", {}).get("scopemigrate", {}), "[tool.scopemigrate]"
+    elif "scopemigrate" in document:
+        section, table = document["scopemigrate"], "[scopemigrate]"
+        others = sorted(set(document) - {"scopemigrate"})
+        if others:
+            raise ConfigError(f"{path}: {others[0]!r} outside [scopemigrate]: put it inside")
     else:
-        section = document.get("scopemigrate", document)
+        section, table = document, "the file"
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: [tool.scopemigrate] must be a table")
+        raise ConfigError(f"{path}: {table} must be a table")
+    unknown = sorted(set(section) - set(KNOWN_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {unknown[0]!r} in {table} (known: {', '.join(KNOWN_KEYS)})"
+        )
     return section
 
 
 def find_config_file(cwd: Path, env: Mapping[str, str]) -> Path | None:
+    """``SCOPEMIGRATE_CONFIG``, else the nearest file from ``cwd`` upwards."""
     explicit = env.get("SCOPEMIGRATE_CONFIG")
     if explicit:
         return Path(explicit)
-    standalone = cwd / "scopemigrate.toml"
-    if standalone.is_file():
-        return standalone
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file() and "scopemigrate" in _pyproject_tools(pyproject):
-        return pyproject
+    for folder in map(Path, search_folders(str(cwd))):
+        standalone = folder / STANDALONE
+        if standalone.is_file():
+            return standalone
+        pyproject = folder / PYPROJECT
+        if pyproject.is_file() and "scopemigrate" in _pyproject_tools(pyproject):
+            return pyproject
     return None
 
 
@@ -116,14 +144,17 @@ def load_config(
         raise ConfigError(f"{path}: 'store' must be a string")
 
     timeout: Any = lock_timeout
-    if timeout is None:
-        timeout = env.get("SCOPEMIGRATE_LOCK_TIMEOUT", settings.get("lock_timeout"))
+    origin = "--lock-timeout"
+    if timeout is None and env.get("SCOPEMIGRATE_LOCK_TIMEOUT") is not None:
+        timeout, origin = env["SCOPEMIGRATE_LOCK_TIMEOUT"], "SCOPEMIGRATE_LOCK_TIMEOUT"
+    elif timeout is None:
+        timeout, origin = settings.get("lock_timeout"), f"{path}: 'lock_timeout'"
     try:
         resolved_timeout = DEFAULT_LOCK_TIMEOUT if timeout is None else float(timeout)
     except (TypeError, ValueError):
-        raise ConfigError(f"lock timeout {timeout!r} is not a number of seconds") from None
-    if resolved_timeout < 0:
-        raise ConfigError("lock timeout must not be negative")
+        raise ConfigError(f"{origin}: {timeout!r} is not a number of seconds") from None
+    if isinstance(timeout, bool) or not resolved_timeout >= 0:
+        raise ConfigError(f"{origin}: {timeout!r} must be a number of seconds, at least 0")
 
     backups: Any = keep_backups if keep_backups is not None else settings.get("backups")
     if backups is None:

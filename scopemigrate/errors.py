@@ -93,6 +93,11 @@ class LockTimeoutError(ScopemigrateError):
     """Another run holds the store's lock longer than we were willing to wait."""
 
 
+class StorePermissionError(ScopemigrateError):
+    """The run may not act with the rights the store needs (its owner's), or a
+    file would lose its owner; nothing was changed."""
+
+
 class StoreAheadError(ScopemigrateError):
     """The store records a revision that this code neither has nor can explain."""
 

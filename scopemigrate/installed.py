@@ -1,6 +1,11 @@
 """Which release is installed: the version ``sync`` and ``hook`` bring the store to.
 
-Sources are tried in a fixed order, the first that answers wins:
+A source the user named (a value, the environment, ``--distribution``,
+``--npm-package``, ``--program``, or the same keys in the configuration file)
+must answer: when it cannot, detection fails and nothing is changed, since
+falling back to another source could move the store to a release that is not
+installed (down, even). Only automatic detection, with no source named, tries
+OpenClaw's usual places in a fixed order, the first that answers winning:
 
 1. an explicit value (``--installed-version``);
 2. the environment (``SCOPEMIGRATE_INSTALLED_VERSION``);
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scopemigrate.errors import ConfigError
-from scopemigrate.versions import looks_like_release
+from scopemigrate.versions import RELEASE_FORMS, looks_like_release
 
 if TYPE_CHECKING:
     from scopemigrate.config import Config
@@ -36,7 +41,9 @@ ENV_VAR = "SCOPEMIGRATE_INSTALLED_VERSION"
 DEFAULT_NPM_PACKAGE = "openclaw"
 DEFAULT_PROGRAM = "openclaw"
 PROGRAM_TIMEOUT_SECONDS = 10.0
-VERSION_IN_TEXT = re.compile(r"(?<![\w.])(\d+\.\d+(?:\.\d+)?(?:-[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?)")
+VERSION_IN_TEXT = re.compile(
+    r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:-[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?)"
+)
 
 
 @dataclass(frozen=True)
@@ -55,14 +62,17 @@ class VersionSources:
     npm_package: str | None = DEFAULT_NPM_PACKAGE
     program: str | None = DEFAULT_PROGRAM
     state_dir: Path | None = None
+    # Which of "npm_package" and "program" the user named (a flag or the
+    # configuration) rather than left at their defaults; a distribution is
+    # only ever named. Named sources must answer (see the module's docstring).
+    named: frozenset[str] = frozenset()
 
 
 def _checked(version: str, source: str, warning: str | None = None) -> InstalledVersion:
     text = version.strip()
     if not looks_like_release(text):
         raise ConfigError(
-            f"{source}: installed version {version!r} is not a release version "
-            "(expected a form such as 2026.2.19, 2026.2.19-2 or 2026.2.23-beta.1)"
+            f"{source}: installed version {version!r} is not a release version ({RELEASE_FORMS})"
         )
     return InstalledVersion(text, source, warning)
 
@@ -114,7 +124,8 @@ def _from_npm(name: str, cwd: Path, env: Mapping[str, str]) -> InstalledVersion 
         return _checked(own, f"{cwd / 'package.json'}")
     for folder in _node_modules_dirs(cwd, env):
         path = folder / name / "package.json"
-        version = _package_version(path, name) if path.is_file() else None
+        # os.path: a folder the caller may not search is one it has no package in.
+        version = _package_version(path, name) if os.path.isfile(path) else None
         if version is not None:
             return _checked(version, str(path))
     return None
@@ -171,36 +182,75 @@ def _from_openclaw_config(state_dir: Path) -> InstalledVersion | None:
     )
 
 
+Finder = Callable[[], InstalledVersion | None]
+
+
+def _finders(
+    sources: VersionSources, env: Mapping[str, str], cwd: Path
+) -> list[tuple[str, bool, Finder]]:
+    """(what it is, whether the user named it, how to ask it), in the order tried."""
+    finders: list[tuple[str, bool, Finder]] = []
+    if sources.distribution:
+        distribution = sources.distribution
+        finders.append(
+            (f"Python distribution {distribution}", True, lambda: _from_distribution(distribution))
+        )
+    if sources.npm_package:
+        package = sources.npm_package
+        finders.append(
+            (
+                f"npm package {package}",
+                "npm_package" in sources.named,
+                lambda: _from_npm(package, cwd, env),
+            )
+        )
+    if sources.program:
+        program = sources.program
+        finders.append(
+            (
+                f"'{program} --version'",
+                "program" in sources.named,
+                lambda: _from_program(program, env),
+            )
+        )
+    if sources.state_dir is not None:
+        state_dir = sources.state_dir
+        finders.append(
+            (f"{state_dir / 'openclaw.json'}", False, lambda: _from_openclaw_config(state_dir))
+        )
+    return finders
+
+
 def detect(
     sources: VersionSources,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> InstalledVersion:
-    """The installed release, from the first source that knows it."""
+    """The installed release: from the source the user named, else the first that knows it."""
     env = os.environ if env is None else env
     cwd = cwd or Path.cwd()
-    finders: list[tuple[str, Callable[[], InstalledVersion | None]]] = []
     if sources.explicit:
-        explicit = sources.explicit
-        finders.append(("--installed-version", lambda: _checked(explicit, "--installed-version")))
-    finders.append((ENV_VAR, lambda: _checked(env[ENV_VAR], ENV_VAR) if env.get(ENV_VAR) else None))
-    if sources.distribution:
-        distribution = sources.distribution
-        finders.append((f"distribution {distribution}", lambda: _from_distribution(distribution)))
-    if sources.npm_package:
-        package = sources.npm_package
-        finders.append((f"npm package {package}", lambda: _from_npm(package, cwd, env)))
-    if sources.program:
-        program = sources.program
-        finders.append((f"'{program} --version'", lambda: _from_program(program, env)))
-    if sources.state_dir is not None:
-        state_dir = sources.state_dir
-        finders.append((f"{state_dir / 'openclaw.json'}", lambda: _from_openclaw_config(state_dir)))
-    for _, finder in finders:
+        return _checked(sources.explicit, "--installed-version")
+    if env.get(ENV_VAR):
+        return _checked(env[ENV_VAR], ENV_VAR)
+    finders = _finders(sources, env, cwd)
+    named = [(name, finder) for name, is_named, finder in finders if is_named]
+    if named:
+        # The first named source decides, alone: another answer is a guess.
+        name, finder = named[0]
+        found = finder()
+        if found is None:
+            raise ConfigError(
+                f"{name}: not found, and it was named explicitly, so no other source is "
+                "tried and nothing was changed; name one that is installed or pass "
+                "--installed-version VERSION"
+            )
+        return found
+    for _, _, finder in finders:
         found = finder()
         if found is not None:
             return found
-    tried = ", ".join(name for name, _ in finders)
+    tried = ", ".join([ENV_VAR, *(name for name, _, _ in finders)])
     raise ConfigError(
         f"cannot tell which release is installed (tried {tried}); pass --installed-version VERSION"
     )
@@ -217,6 +267,7 @@ def version_sources(config: Config, explicit: str | None) -> VersionSources:
         npm_package=config.npm_package or defaults.npm_package,
         program=config.program or defaults.program,
         state_dir=state_dir_of(config.store, config.env),
+        named=frozenset(key for key in ("npm_package", "program") if getattr(config, key)),
     )
 
 

@@ -17,7 +17,7 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from scopemigrate import engine
 from scopemigrate.config import Config
@@ -29,7 +29,15 @@ from scopemigrate.migration import Migration
 from scopemigrate.migration_files import MigrationFiles
 from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
 from scopemigrate.stores import open_store
-from scopemigrate.stores.base import MAX_ATTEMPTS, InPlaceResult, InPlaceStore, Snapshot, Store
+from scopemigrate.stores.base import (
+    MAX_ATTEMPTS,
+    InPlaceApply,
+    InPlaceResult,
+    InPlaceStore,
+    InPlaceUndo,
+    Snapshot,
+    Store,
+)
 
 __all__ = [
     "Done",
@@ -196,9 +204,9 @@ def apply(
             return advanced(result.devices_changed, entered)
 
         if plan.direction == "upgrade":
-            done = store.upgrade_in_place(plan.enter, ledger_for, dry_run, report)
+            done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
             return InPlaceResult(done.devices, done.pending_removed, 0, done.unreported)
-        done = store.downgrade_in_place(plan.leave, ledger_for, dry_run, report)
+        done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
         return InPlaceResult(done.devices, 0, done.pending_restored, done.unreported)
 
     progress.start(READING, 0)
@@ -228,7 +236,7 @@ def apply(
 
 def _commit(
     store: Store,
-    snapshot: Snapshot,
+    snapshot: Snapshot[Any],
     changes: ChangeSet,
     ledger: Ledger,
     newcomers: _Newcomers | None,
@@ -252,13 +260,13 @@ class _Newcomers:
     same steps, and their provenance joins the ledger so a downgrade undoes it.
     """
 
-    def __init__(self, steps: Sequence[Migration], snapshot: Snapshot):
+    def __init__(self, steps: Sequence[Migration], snapshot: Snapshot[Any]):
         self.steps = steps
         self.seen = {device.device_id for device in snapshot.devices}
         self.adopted: list[DevicePlan] = []
         self._proposed: tuple[list[str], list[DevicePlan]] = ([], [])
 
-    def propose(self, raced: Snapshot, ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
+    def propose(self, raced: Snapshot[Any], ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
         newcomers = [d for d in raced.devices if d.device_id not in self.seen]
         outcome = engine.upgrade(self.steps, newcomers, raced.pending, now_iso())
         if outcome.changes.is_empty():

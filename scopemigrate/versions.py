@@ -4,24 +4,63 @@ OpenClaw versions look like ``2026.2.19``, ``2026.2.19-2`` (a correction build,
 after the release) and ``2026.2.23-beta.1`` (before the release). ``packaging``
 already reads those forms as PEP 440 post- and pre-releases, so they order
 correctly without any code of ours.
+
+Two more spellings reach us from install steps, and each is read as the
+upstream release it names:
+
+- a git tag's leading ``v`` (``v2026.2.19``) is dropped;
+- a Debian package version, told apart by an epoch (``1:2026.2.19-1``) or a
+  tilde (``2026.2.19~beta1-1``). The epoch is dropped: it only says that the
+  package's numbering was reset, and migrations are tagged with OpenClaw's
+  own releases. The Debian revision after the last ``-`` is dropped: it is
+  the packaging's build, the same upstream code. A tilde sorts before the
+  release in Debian, so ``~beta1`` is a pre-release, as ``-beta.1`` is.
+
+A Debian version without an epoch or a tilde (``2026.2.19-1``) cannot be told
+from OpenClaw's correction build of the same spelling, and is read as one:
+it selects the revisions of ``2026.2.19`` and of any correction build up to
+``-1``.
 """
 
 from __future__ import annotations
+
+import re
 
 from packaging.version import InvalidVersion, Version
 
 from scopemigrate.errors import ConfigError
 
+RELEASE_FORMS = (
+    "expected a form such as 2026.2.19, 2026.2.19-2, 2026.2.23-beta.1, v2026.2.19 "
+    "or a Debian version such as 1:2026.2.19-1"
+)
+
+# [epoch:]upstream[-revision] as dpkg writes it; only an epoch or a tilde marks
+# a version as Debian's (see the module's docstring).
+_DEBIAN = re.compile(r"\A(?:\d+:)?(?P<upstream>\d[0-9A-Za-z.+~-]*?)(?:-[0-9A-Za-z.+~]+)?\Z")
+
+
+def upstream_release(text: str) -> str:
+    """The release a version string names, in a form ``packaging`` reads."""
+    value = text.strip()
+    if value[:1] in ("v", "V") and value[1:2].isdigit():
+        value = value[1:]
+    if ":" in value or "~" in value:
+        found = _DEBIAN.match(value)
+        if found is not None:
+            value = found.group("upstream").replace("~", "-")
+    return value
+
 
 def parse_release(text: str) -> Version:
     """Parse a release string, raising ``ConfigError`` with the text on failure."""
-    try:
-        return Version(text.strip())
-    except InvalidVersion:
-        raise ConfigError(
-            f"{text!r} is not a release version (expected a form such as 2026.2.19, "
-            "2026.2.19-2 or 2026.2.23-beta.1)"
-        ) from None
+    value = upstream_release(text)
+    if value[:1].isdigit():
+        try:
+            return Version(value)
+        except InvalidVersion:
+            pass
+    raise ConfigError(f"{text!r} is not a release version ({RELEASE_FORMS})")
 
 
 def selection_ceiling(installed: Version) -> Version:
@@ -38,11 +77,9 @@ def selection_ceiling(installed: Version) -> Version:
 
 
 def looks_like_release(text: str) -> bool:
-    """True when ``text`` parses as a release and starts with a digit."""
-    if not text[:1].isdigit():
-        return False
+    """True when ``text`` names a release in one of the forms above."""
     try:
-        Version(text)
-    except InvalidVersion:
+        parse_release(text)
+    except ConfigError:
         return False
     return True

@@ -22,6 +22,8 @@ FACT_MODULES = {
     "scopemigrate",
     "scopemigrate.errors",
     "scopemigrate.config",
+    "scopemigrate.config_files",
+    "scopemigrate.ownership",
     "scopemigrate.installed",
     "scopemigrate.platforms",
     "scopemigrate.versions",
@@ -130,6 +132,8 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
         "scopemigrate.stores.layout",
         "scopemigrate.migration_files",
         "scopemigrate.errors",
+        "scopemigrate.config_files",
+        "scopemigrate.ownership",
         "scopemigrate.dag",
     ],
 )
@@ -179,7 +183,9 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         "scopemigrate.config",
         "scopemigrate.errors",
         "scopemigrate.installed",
-        # rendering: the progress bar, the report types of a device and of a finding
+        "scopemigrate.ownership",
+        # rendering: its own text renderers, the progress bar, the report types of a device and of a finding
+        "scopemigrate.cli.text",
         "scopemigrate.progress",
         "scopemigrate.devices",
         "scopemigrate.findings",

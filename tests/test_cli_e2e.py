@@ -190,7 +190,9 @@ def test_broken_stores_are_refused_unchanged(tmp_path: Path, name: str, expected
 
 
 def test_missing_store_is_success_with_nothing_to_do(tmp_path: Path) -> None:
-    result = run_cli("upgrade", "--store", str(tmp_path / "nowhere"))
+    # Found by OpenClaw's own rules, an absent store is a fresh install (a --store
+    # naming a path that is not there is a typo: tests/test_hook_safety.py).
+    result = run_cli("upgrade", env={"OPENCLAW_STATE_DIR": str(tmp_path / "nowhere")})
     assert result.returncode == 0
     assert "nothing to do" in result.stdout
     assert not (tmp_path / "nowhere").exists()

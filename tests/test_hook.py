@@ -52,7 +52,9 @@ def assert_original(store: Path) -> None:
 
 
 def test_a_fresh_install_is_quiet_success(tmp_path: Path) -> None:
-    result = hook(tmp_path / "no-state-yet", "--installed-version", "2026.2.19")
+    # Found by OpenClaw's own rules (a --store naming a missing path is an error).
+    env = {"OPENCLAW_STATE_DIR": str(tmp_path / "no-state-yet")}
+    result = run_cli("hook", "--installed-version", "2026.2.19", env=env)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     assert not (tmp_path / "no-state-yet").exists()
 

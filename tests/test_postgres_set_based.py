@@ -23,7 +23,7 @@ from scopemigrate import engine
 from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 from scopemigrate.operations import Grant, Rename, Revoke
-from scopemigrate.stores.base import InPlaceResult
+from scopemigrate.stores.base import InPlaceApply, InPlaceResult, InPlaceUndo
 from scopemigrate.stores.postgres import PostgresStore
 
 SCOPES = ["operator.admin", "operator.read", "operator.write", "operator.x", "node.exec", "a.b"]
@@ -176,12 +176,12 @@ def test_set_based_sql_equals_the_engine(pg_url: str, scenario: Any) -> None:
     applied, planned = by_rows(PostgresStore(python_url), chain)
     sql_store = PostgresStore(sql_url)
     with sql_store.lock(10):
-        done = sql_store.upgrade_in_place(chain, keep)
+        done = sql_store.run_in_place(InPlaceApply(chain), keep)
     assert state(sql_url) == state(python_url)
     assert report(done.devices) == report(planned)
 
     undone = undo_by_rows(PostgresStore(python_url), applied)
     with sql_store.lock(10):
-        done = sql_store.downgrade_in_place([m.revision for m in reversed(chain)], keep)
+        done = sql_store.run_in_place(InPlaceUndo([m.revision for m in reversed(chain)]), keep)
     assert state(sql_url) == state(python_url) == original
     assert report(done.devices) == report(undone)

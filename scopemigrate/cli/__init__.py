@@ -11,17 +11,18 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 
 from scopemigrate import authoring, commands, errors, findings, revisions
 from scopemigrate.check import check as check_migrations
+from scopemigrate.cli import text
 from scopemigrate.config import Config, load_config
-from scopemigrate.devices import DevicePlan
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import resolve_installed, with_version_sources
+from scopemigrate.ownership import act_for_store
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.
@@ -41,6 +42,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.StoreChangedError, 9),
     (errors.VerifyFailedError, 10),
     (errors.CheckFailedError, 11),
+    (errors.StorePermissionError, 14),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,10 +96,15 @@ def common_options(func: F) -> F:
         ),
         click.option(
             "--lock-timeout",
-            type=float,
+            type=click.FloatRange(min=0),
             default=None,
             metavar="SECONDS",
             help="Wait this long for the store's lock.",
+        ),
+        click.option(
+            "--as-user",
+            metavar="USER",
+            help="As root: act as USER, whose home finds the store (default: the store's owner).",
         ),
         click.option(
             "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
@@ -110,7 +117,9 @@ def common_options(func: F) -> F:
     return func
 
 
-def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
+def _setup(options: dict[str, Any], *, with_sources: bool = False) -> tuple[Config, Output]:
+    """The settings and the output style of ``options`` (``with_sources``: and where
+    the installed release is found, for the verbs with ``release_options``)."""
     no_backup = options.pop("no_backup", False)
     config = load_config(
         keep_backups=0 if no_backup else None,
@@ -119,8 +128,36 @@ def _setup(options: dict[str, Any]) -> tuple[Config, Output]:
         lock_timeout=options.pop("lock_timeout"),
         config_file=options.pop("config_file"),
     )
+    config = act_for_store(config, options.pop("as_user"))  # before any store file is opened
+    if with_sources:
+        config = _with_sources(config, options)
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
     return config, output
+
+
+class _Result(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=_Result)
+
+
+def _answer(
+    options: dict[str, Any],
+    verb: Callable[[Config], R],
+    render: Callable[[R, int], list[str]],
+) -> R:
+    """Run ``verb`` with the settings of ``options``; print its result as JSON or text."""
+    config, output = _setup(options)
+    result = verb(config)
+    output.emit(result.to_json, lambda: render(result, output.verbose))
+    return result
+
+
+def _raise(failure: errors.ScopemigrateError | None) -> None:
+    """A verb's verdict (``check``, ``verify``), printed first, becomes the exit code."""
+    if failure is not None:
+        raise failure
 
 
 def _progress(output: Output) -> Progress:
@@ -135,44 +172,6 @@ def _wants_report(output: Output) -> bool:
     """Whether anything printed lists devices (--json, -v); else a count will do.
     (A dry run always lists them: the plan is what it is for.)"""
     return output.as_json or output.verbose > 0
-
-
-def _short(revs: list[str]) -> str:
-    return ", ".join(revs) if revs else "base"
-
-
-def _device_line(plan: DevicePlan) -> str:
-    parts: list[str] = []
-    for sign, changes in (("+", plan.added), ("-", plan.removed)):
-        by_scope: dict[str, list[str]] = {}
-        for field_name, scopes in changes.items():
-            for scope in scopes:
-                by_scope.setdefault(scope, []).append(field_name)
-        parts.extend(f"{sign}{scope} [{', '.join(fields)}]" for scope, fields in by_scope.items())
-    parts.extend(f"+{name}: []" for name in plan.created)
-    parts.extend(f"-{name}: []" for name in plan.emptied)
-    return f"  {plan.device_id}  {plan.label}: {'  '.join(parts)}"
-
-
-def _run_text(result: commands.RunResult, output: Output) -> list[str]:
-    if not result.store_exists:
-        return [f"No device store at {result.store}: nothing to do."]
-    if not result.revisions:
-        return [f"{result.store} is at {_short(result.to_heads)}: nothing to do."]
-    verb = "Would " + result.direction if result.dry_run else result.direction.capitalize() + "d"
-    pending = ""
-    if result.pending_removed:
-        pending = f", {result.pending_removed} satisfied repair request(s) removed"
-    if result.pending_restored:
-        pending = f", {result.pending_restored} repair request(s) restored"
-    lines = [
-        f"{verb} {result.store} from {_short(result.from_heads)} to {_short(result.to_heads)} "
-        f"({len(result.revisions)} revision(s)): "
-        f"{result.devices_changed} device(s) changed{pending}."
-    ]
-    if result.dry_run or output.verbose:
-        lines.extend(_device_line(plan) for plan in result.devices)
-    return lines
 
 
 dry_run_option = click.option(
@@ -234,7 +233,7 @@ def _migrate(
         # Listing every changed device costs a fleet registry a second pass.
         report=dry_run or _wants_report(output),
     )
-    output.emit(result.to_json, lambda: _run_text(result, output))
+    output.emit(result.to_json, lambda: text.run(result, output.verbose))
 
 
 def version_options(func: F) -> F:
@@ -269,45 +268,39 @@ def _with_sources(config: Config, options: dict[str, Any]) -> Config:
     )
 
 
+def release_options(func: F) -> F:
+    """The options of the verbs that follow the installed release (``sync``, ``hook``)."""
+    return no_backup_option(version_options(common_options(func)))
+
+
 @main.command()
 @dry_run_option
-@no_backup_option
-@version_options
-@common_options
+@release_options
 def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     """Bring the store up or down to exactly what the installed release needs."""
-    config, output = _setup(options)
-    config = _with_sources(config, options)
+    config, output = _setup(options, with_sources=True)
     installed = resolve_installed(config, installed_version)
     if installed.warning:
         click.echo(f"warning: {installed.warning}", err=True)
     result = commands.sync(config, installed.version, dry_run=dry_run)
-
-    def text() -> list[str]:
-        if not result.store_exists:
-            return [f"No device store at {result.store}: nothing to do."]
-        if not result.runs:
-            return [f"{result.store} already matches release {result.installed}."]
-        return [line for run in result.runs for line in _run_text(run, output)]
-
-    output.emit(result.to_json() | {"source": installed.source}, text)
+    output.emit(
+        result.to_json() | {"source": installed.source},
+        lambda: text.sync(result, output.verbose),
+    )
 
 
 @main.command()
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0),
     default=DEFAULT_TIMEOUT_SECONDS,
     metavar="SECONDS",
     help="Wait at most this long for another run's lock.",
 )
-@no_backup_option
-@version_options
-@common_options
+@release_options
 def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
     """For install steps: sync the store to the installed release; quiet if nothing to do."""
-    config, output = _setup(options)
-    config = _with_sources(config, options)
+    config, output = _setup(options, with_sources=True)
     result = run_hook(config, installed_version, timeout=timeout)
     if result.installed.warning and not output.quiet:
         click.echo(f"warning: {result.installed.warning}", err=True)
@@ -319,24 +312,7 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
 @common_options
 def current(**options: Any) -> None:
     """Show the revision(s) the store has applied."""
-    config, output = _setup(options)
-    result = commands.current(config)
-
-    def text() -> list[str]:
-        if not result.store_exists:
-            return [f"No device store at {result.store}."]
-        if not result.heads:
-            return [f"{result.store}: base (nothing applied)"]
-        lines = [f"{info.revision} ({info.release}) {info.message}" for info in result.revisions]
-        if output.verbose and result.last_run:
-            run = result.last_run
-            lines.append(
-                f"last run: {run.direction} at {run.at} by {run.by} "
-                f"(scopemigrate {run.tool_version})"
-            )
-        return lines
-
-    output.emit(result.to_json(), text)
+    _answer(options, commands.current, text.current)
 
 
 @main.command()
@@ -352,38 +328,11 @@ def current(**options: Any) -> None:
 @common_options
 def history(rev_range: str | None, indicate_current: bool, **options: Any) -> None:
     """List revisions, newest first, marking what the store has applied."""
-    config, output = _setup(options)
-    result = commands.history(config, rev_range)
-    current = set(result.current) if indicate_current else set()
-
-    def text() -> list[str]:
-        lines = []
-        for info in result.revisions:
-            marks = " ".join(
-                m
-                for m, on in (
-                    ("(head)", info.is_head),
-                    ("(current)", info.revision in current),
-                    ("(applied)", info.applied),
-                )
-                if on
-            )
-            lines.append(
-                f"{_short(info.down_revision)} -> {info.revision} {marks}".rstrip()
-                + f", {info.release}: {info.message}"
-            )
-            if output.verbose:
-                lines.append(f"  file: {info.source or '(ledger only)'}")
-                lines.extend(_operation_lines(info.operations))
-        if output.verbose:
-            lines.extend(
-                f"  run: {run.direction} {_short(run.from_heads)} -> {_short(run.to_heads)} "
-                f"at {run.at} by {run.by}"
-                for run in result.runs
-            )
-        return lines
-
-    output.emit(result.to_json(), text)
+    _answer(
+        options,
+        lambda config: commands.history(config, rev_range),
+        lambda result, verbose: text.history(result, indicate_current, verbose),
+    )
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
@@ -391,63 +340,14 @@ def history(rev_range: str | None, indicate_current: bool, **options: Any) -> No
 @common_options
 def stamp(target: str, **options: Any) -> None:
     """Record TARGET as applied without changing any device (adopt a store)."""
-    config, output = _setup(options)
-    result = commands.stamp(config, target)
-
-    def text() -> list[str]:
-        if not result.store_exists:
-            return [f"No device store at {result.store}: nothing to do."]
-        return [
-            f"Stamped {result.store}: {_short(result.from_heads)} -> {_short(result.to_heads)}."
-        ]
-
-    output.emit(result.to_json(), text)
+    _answer(options, lambda config: commands.stamp(config, target), text.stamp)
 
 
 @main.command()
 @common_options
 def verify(**options: Any) -> None:
     """Check that every device satisfies the revisions the store has applied."""
-    config, output = _setup(options)
-    result = commands.verify(config)
-
-    def text() -> list[str]:
-        if not result.store_exists:
-            return [f"No device store at {result.store}: nothing to verify."]
-        found = [f"  {finding.message}" for finding in result.findings]
-        found = [f"{len(found)} device(s) no data repair can fix:", *found] if found else []
-        if result.ok:
-            return [f"{result.store} satisfies {_short(result.heads)}.", *found]
-        return (
-            [f"{len(result.devices)} device(s) lack what {_short(result.heads)} declares:"]
-            + [_device_line(plan) for plan in result.devices]
-            + found
-        )
-
-    output.emit(result.to_json(), text)
-    failure = result.failure()
-    if failure is not None:
-        raise failure
-
-
-def _operation_lines(operations: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for op in operations:
-        fields = ", ".join(f"{k}={v}" for k, v in op.items() if k != "kind" and v)
-        lines.append(f"  {op['kind']}: {fields}")
-    return lines
-
-
-def _detail_lines(info: revisions.RevisionDetail, verbose: int) -> list[str]:
-    labels = f" ({', '.join(info.branch_labels)})" if info.branch_labels else ""
-    lines = [f"{info.revision}{labels} {info.release}: {info.message}"]
-    if verbose:
-        lines.append(f"  parents: {_short(info.down_revision)}")
-        if info.depends_on:
-            lines.append(f"  depends on: {', '.join(info.depends_on)}")
-        lines.append(f"  children: {', '.join(info.children) or 'none'}")
-        lines.append(f"  file: {info.source or '(ledger only)'}")
-    return lines
+    _raise(_answer(options, commands.verify, text.verify).failure())
 
 
 @main.command()
@@ -459,11 +359,10 @@ def _detail_lines(info: revisions.RevisionDetail, verbose: int) -> list[str]:
 @common_options
 def heads(resolve_dependencies: bool, **options: Any) -> None:
     """Show the revisions nothing builds on yet (several: merge them)."""
-    config, output = _setup(options)
-    result = revisions.heads(config, resolve_dependencies=resolve_dependencies)
-    output.emit(
-        result.to_json(),
-        lambda: [line for h in result.heads for line in _detail_lines(h, output.verbose)],
+    _answer(
+        options,
+        lambda config: revisions.heads(config, resolve_dependencies=resolve_dependencies),
+        text.heads,
     )
 
 
@@ -471,18 +370,7 @@ def heads(resolve_dependencies: bool, **options: Any) -> None:
 @common_options
 def branches(**options: Any) -> None:
     """Show branch points (revisions with several children) and branch labels."""
-    config, output = _setup(options)
-    result = revisions.branches(config)
-
-    def text() -> list[str]:
-        lines = [
-            f"{point.revision} ({point.release}) -> {', '.join(point.children)}"
-            for point in result.branch_points
-        ]
-        lines += [f"label {label}: {rev}" for label, rev in sorted(result.labels.items())]
-        return lines or ["No branches."]
-
-    output.emit(result.to_json(), text)
+    _answer(options, revisions.branches, text.branches)
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
@@ -490,16 +378,13 @@ def branches(**options: Any) -> None:
 @common_options
 def show(rev: str, **options: Any) -> None:
     """Show one revision in full (REV, LABEL, LABEL@head, current, a release...)."""
-    config, output = _setup(options)
-    current = commands.current(config).heads if rev.strip() == "current" else []
-    result = revisions.show(config, rev, current)
-
-    def text() -> list[str]:
-        return _detail_lines(result.revision, verbose=1) + _operation_lines(
-            result.revision.operations
-        )
-
-    output.emit(result.to_json(), text)
+    _answer(
+        options,
+        lambda config: revisions.show(
+            config, rev, commands.current(config).heads if rev.strip() == "current" else []
+        ),
+        text.show,
+    )
 
 
 @main.command()
@@ -515,12 +400,6 @@ def init(directory: Path, as_json: bool) -> None:
             or [f"{result.migrations} and {result.config} were already set up."]
         ),
     )
-
-
-def _written(result: authoring.RevisionResult) -> list[str]:
-    return [
-        f"Wrote {result.path} (revision {result.revision}, parents {_short(result.down_revision)})."
-    ]
 
 
 @main.command()
@@ -652,7 +531,7 @@ def revision(
         depends_on=depends_on,
         rev_id=rev_id,
     )
-    output.emit(result.to_json(), lambda: _written(result))
+    output.emit(result.to_json, lambda: text.written(result, output.verbose))
 
 
 @main.command()
@@ -662,27 +541,14 @@ def revision(
 @common_options
 def merge(revs: tuple[str, ...], message: str, release: str | None, **options: Any) -> None:
     """Write a revision joining REVS (default: all heads) into one head."""
-    config, output = _setup(options)
-    result = authoring.merge(config, message, revs, release)
-    output.emit(result.to_json(), lambda: _written(result))
+    _answer(options, lambda config: authoring.merge(config, message, revs, release), text.written)
 
 
 @main.command()
 @common_options
 def check(**options: Any) -> None:
     """For CI: fail on graph errors, several heads, or conflicting revisions."""
-    config, output = _setup(options)
-    result = check_migrations(config)
-
-    def text() -> list[str]:
-        if result.ok:
-            return [f"{result.revisions} revision(s), head {_short(result.heads)}: no problems."]
-        return [f"{problem.kind}: {problem.message}" for problem in result.problems]
-
-    output.emit(result.to_json(), text)
-    failure = result.failure()
-    if failure is not None:
-        raise failure
+    _raise(_answer(options, check_migrations, text.check).failure())
 
 
 def run() -> None:

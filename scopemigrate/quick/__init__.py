@@ -9,7 +9,8 @@ Install steps and service starts call the hook far more often than there is
 anything to migrate. Loading click and the pydantic models costs several
 times the interpreter's own start, so this package imports only the standard
 library and the stdlib-only fact modules (``stores/layout.py``,
-``migration_files.py``, ``config.py``, ``installed.py``); a test enforces it.
+``migration_files.py``, ``config.py``, ``config_files.py``, ``ownership.py``,
+``installed.py``); a test enforces it.
 It may restate a *decision* of the full path for speed (``verdicts``), under
 a test that holds the two equal; never a *fact*.
 
@@ -60,11 +61,16 @@ def quick_hook(argv: list[str]) -> bool:
 
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.installed import resolve_installed, with_version_sources
+    from scopemigrate.ownership import act_for_store, gives_up_root
     from scopemigrate.quick.verdicts import at_release
 
     try:
+        config = _config(args)
+        if gives_up_root(config, last(args, "--as-user")):
+            return False  # the full CLI takes the owner's rights, once
+        config = act_for_store(config, last(args, "--as-user"))
         config = with_version_sources(
-            _config(args),
+            config,
             distribution=last(args, "--distribution"),
             npm_package=last(args, "--npm-package"),
             program=last(args, "--program"),
@@ -120,11 +126,14 @@ def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
 
 def _verdict_head(args: dict[str, list[str]]) -> bool:
     from scopemigrate.errors import ScopemigrateError
+    from scopemigrate.ownership import gives_up_root
     from scopemigrate.quick.verdicts import at_head
     from scopemigrate.stores.layout import state_dir_of
 
     try:
         config = _config(args)
+        if gives_up_root(config):
+            return False  # the full CLI takes the owner's rights, once
         done, heads = at_head(config)
     except ScopemigrateError:
         return False  # the full CLI reports it, with its exit code

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "FLAG_OPTIONS",
+    "SECONDS_OPTIONS",
     "UPGRADE_FLAG_OPTIONS",
     "UPGRADE_VALUE_OPTIONS",
     "VALUE_OPTIONS",
@@ -26,13 +27,24 @@ VALUE_OPTIONS = (
     "--program",
     "--timeout",
     "--lock-timeout",
+    "--as-user",
 )
 FLAG_OPTIONS = ("--json", "--no-backup", "-q", "--quiet", "-v", "--verbose")
+# Options whose value the full CLI reads as seconds, at least 0: any other value
+# sends the call to the full CLI, which refuses it as a usage error.
+SECONDS_OPTIONS = ("--timeout", "--lock-timeout")
 
 # ``upgrade head``'s options that the quick answer understands; any other
 # (--json, --dry-run) goes to the full CLI.
 UPGRADE_VALUE_OPTIONS = ("--store", "--config", "--migrations", "--lock-timeout")
 UPGRADE_FLAG_OPTIONS = ("--no-backup", "-q", "--quiet", "-v", "--verbose")
+
+
+def _seconds(value: str) -> bool:
+    try:
+        return float(value) >= 0  # False for NaN too: the full CLI decides that one
+    except ValueError:
+        return False
 
 
 def parse_options(
@@ -53,6 +65,8 @@ def parse_options(
                 if index == len(argv):
                     return None
                 value = argv[index]
+            if name in SECONDS_OPTIONS and not _seconds(value):
+                return None
             found.setdefault(name, []).append(value)
         else:
             return None

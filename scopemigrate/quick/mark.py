@@ -17,12 +17,14 @@ from __future__ import annotations
 import os
 import re
 
+from scopemigrate.config_files import PYPROJECT, STANDALONE, search_folders
 from scopemigrate.errors import ConfigError
 from scopemigrate.migration_files import (
     files_digest,
     plugin_group_may_be_registered,
     shipped_migrations_path,
 )
+from scopemigrate.ownership import AS_USER_ENV
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
     LEDGER_FORMAT,
@@ -84,10 +86,10 @@ def marked_at_head(state_dir: str, locations: Sequence[str]) -> list[str] | None
 _SCOPEMIGRATE_KEY = re.compile(rb"""scopemigrate["']?\s*[.=\]]""")
 
 
-def _pyproject_may_configure() -> bool:
-    """Whether ./pyproject.toml may hold scopemigrate settings (unreadable: it may)."""
+def _pyproject_may_configure(path: str) -> bool:
+    """Whether this pyproject.toml may hold scopemigrate settings (unreadable: it may)."""
     try:
-        with open("pyproject.toml", "rb") as handle:
+        with open(path, "rb") as handle:
             return _SCOPEMIGRATE_KEY.search(handle.read()) is not None
     except FileNotFoundError:
         return False
@@ -105,10 +107,11 @@ def marked_store(args: dict[str, list[str]]) -> str | None:
     env = os.environ
     if "--config" in args or env.get("SCOPEMIGRATE_CONFIG"):
         return None
-    if os.path.exists("scopemigrate.toml"):
-        return None
-    if _pyproject_may_configure():
-        return None
+    for folder in search_folders("."):  # the folders config.py reads a file from
+        if os.path.exists(os.path.join(folder, STANDALONE)):
+            return None
+        if _pyproject_may_configure(os.path.join(folder, PYPROJECT)):
+            return None
     given = args["--store"][-1] if "--store" in args else env.get("SCOPEMIGRATE_STORE")
     if not given:
         return None  # OpenClaw's own state dir: found by the full rules
@@ -125,4 +128,6 @@ def marked_store(args: dict[str, list[str]]) -> str | None:
         return None  # a path whose printed form the full CLI decides
     if parts[-1] in (DEVICES_DIR, PAIRED_NAME) or not os.path.isdir(path):
         return None
+    if os.geteuid() == 0 and (env.get(AS_USER_ENV) or os.stat(path).st_uid != 0):
+        return None  # root on another user's store: ownership.py decides whose rights
     return os.path.normpath(path)

@@ -16,7 +16,7 @@ import tomllib
 from scopemigrate.errors import ConfigError
 from scopemigrate.migration_files import migration_file_names
 from scopemigrate.quick.probe import store_heads
-from scopemigrate.stores.layout import state_dir_of
+from scopemigrate.stores.layout import named_path_missing, state_dir_of
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -82,6 +82,8 @@ def _sound_table(config: Config) -> _Table | None:
 
 
 def _store_heads(config: Config) -> tuple[bool, list[str] | None]:
+    if named_path_missing(config.store) is not None:
+        return True, None  # a named store that is not there: the full run says so
     return store_heads(state_dir_of(config.store, config.env))
 
 

@@ -15,6 +15,7 @@ from scopemigrate.errors import ConfigError, StoreNotFoundError
 from scopemigrate.stores.layout import (
     ARCHIVED_SUFFIX,
     SQLITE_RELATIVE,
+    named_path_missing,
     openclaw_state_dir,
     parse_store_spec,
 )
@@ -95,6 +96,13 @@ def open_store(
         from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 
         keep_backups = DEFAULT_KEEP_BACKUPS
+    missing = named_path_missing(spec)
+    if missing is not None:
+        raise StoreNotFoundError(
+            f"{missing}: no such file or folder, and a store named with --store, "
+            "SCOPEMIGRATE_STORE or the configuration must exist (left out, OpenClaw's own "
+            "state dir is used, and its absence is a fresh install)"
+        )
     parsed = parse_store_spec(spec)
     state_dir = openclaw_state_dir(parsed, os.environ if env is None else env)
     return _FACTORIES[parsed.kind](parsed, state_dir, keep_backups)

@@ -1,4 +1,11 @@
-"""Atomic file replacement: temp file in the same directory, fsync, rename."""
+"""Atomic file replacement: temp file in the same directory, fsync, rename.
+
+A replaced file keeps its owner, group and mode: the new file is given them
+before it takes the old one's name, so the program that owns the store reads
+it as before (a gateway running as its user, a group-readable ``paired.json``).
+A file that is new is private (0600) and belongs to whoever runs, which under
+root is the store's owner (see ``ownership.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,17 @@ import ctypes
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
+from scopemigrate.errors import StorePermissionError
+
 PRIVATE_MODE = 0o600
 TEMP_SUFFIX = ".scopemigrate-tmp"
+
+# (inode, size, mtime in ns): tells one version of a file from another.
+Identity = tuple[int, int, int]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -21,12 +34,36 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def take_after(fd: int, path: Path) -> None:
+    """Give the open file ``fd`` the owner, group and mode of the file at ``path``
+    (when there is one: a new file stays as created)."""
+    try:
+        old = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(old.st_mode):
+        return  # the store's reader refuses it; nothing to copy from
+    new = os.fstat(fd)
+    if (new.st_uid, new.st_gid) != (old.st_uid, old.st_gid):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except PermissionError:
+            raise StorePermissionError(
+                f"{path}: owned by uid {old.st_uid} gid {old.st_gid}, which this run "
+                f"(uid {new.st_uid} gid {new.st_gid}) cannot give its replacement; run as "
+                "the file's owner, or as root; nothing was changed"
+            ) from None
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+
+
 def write_temp(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a new private (0600) temp file beside ``path``, fsynced."""
+    """Write ``data`` to a temp file beside ``path``, fsynced, ready to replace it:
+    with ``path``'s owner, group and mode, or private (0600) when ``path`` is new."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
+            take_after(handle.fileno(), path)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -37,7 +74,8 @@ def write_temp(path: Path, data: bytes) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically; the file is mode 0600 throughout.
+    """Replace ``path`` with ``data`` atomically, keeping its owner, group and mode
+    (a new file: 0600, the runner's).
 
     A reader sees the old file or the new one, never a torn one.
     """
@@ -50,7 +88,7 @@ def write_private(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def identity(path: Path) -> tuple[int, int, int] | None:
+def identity(path: Path) -> Identity | None:
     """What tells one version of a file from another without reading it.
 
     Every writer we share the file with replaces it by rename (a new inode), and

@@ -9,27 +9,42 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequest
 from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 
-__all__ = ["MAX_ATTEMPTS", "CatchUp", "InPlaceResult", "InPlaceStore", "Snapshot", "Store"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "CatchUp",
+    "InPlaceApply",
+    "InPlaceResult",
+    "InPlaceSteps",
+    "InPlaceStore",
+    "InPlaceUndo",
+    "LedgerFor",
+    "Snapshot",
+    "Store",
+]
 
 # A store that keeps changing under a run (a gateway rewriting paired.json)
 # gets this many attempts, of the run and of catching up with newcomers.
 MAX_ATTEMPTS = 5
 
 
+# What an adapter keeps of a read, to commit against it: opaque to everyone else.
+P = TypeVar("P")
+
+
 @dataclass
-class Snapshot:
+class Snapshot(Generic[P]):
     """Devices and pending requests as read, plus what the adapter needs to commit."""
 
     devices: list[DeviceState]
     pending: list[PendingRequest]
     # Adapter-private: the raw content it read, to detect concurrent writes.
-    private: Any = field(default=None, repr=False)
+    private: P = field(repr=False)
 
 
 class CatchUp(Protocol):
@@ -41,7 +56,7 @@ class CatchUp(Protocol):
     commits them as it committed the run, and says ``accepted`` when it did.
     """
 
-    def propose(self, raced: Snapshot, ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
+    def propose(self, raced: Snapshot[Any], ledger: Ledger) -> tuple[ChangeSet, Ledger] | None:
         """Changes and ledger for the devices of ``raced`` the run has not seen; None: none."""
         ...
 
@@ -70,13 +85,13 @@ class Store(Protocol):
         """The ledger, cheaply; an empty one when nothing was ever applied."""
         ...
 
-    def read(self) -> Snapshot:
+    def read(self) -> Snapshot[Any]:
         """Every device and pending request, validated."""
         ...
 
     def commit(
         self,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Any],
         changes: ChangeSet,
         ledger: Ledger,
         catch_up: CatchUp | None = None,
@@ -105,6 +120,25 @@ class InPlaceResult:
         return len(self.devices) + self.unreported
 
 
+@dataclass(frozen=True)
+class InPlaceApply:
+    """Apply these migrations, in order."""
+
+    migrations: Sequence[Migration]
+
+
+@dataclass(frozen=True)
+class InPlaceUndo:
+    """Undo these revisions, children first, from what the store recorded of them."""
+
+    revisions: Sequence[str]
+
+
+# What a set-based run is given to do, and how it learns the ledger to commit.
+InPlaceSteps = InPlaceApply | InPlaceUndo
+LedgerFor = Callable[[InPlaceResult], Ledger]
+
+
 @runtime_checkable
 class InPlaceStore(Protocol):
     """A store that applies and undoes the operations itself (set-based SQL).
@@ -117,18 +151,6 @@ class InPlaceStore(Protocol):
     a third of the run.
     """
 
-    def upgrade_in_place(
-        self,
-        steps: Sequence[Migration],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
-    ) -> InPlaceResult: ...
-
-    def downgrade_in_place(
-        self,
-        revisions: Sequence[str],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
+    def run_in_place(
+        self, steps: InPlaceSteps, ledger_for: LedgerFor, dry_run: bool = False, report: bool = True
     ) -> InPlaceResult: ...

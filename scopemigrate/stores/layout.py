@@ -33,11 +33,14 @@ __all__ = [
     "PAIRED_TABLE",
     "PENDING_NAME",
     "PENDING_TABLE",
+    "PROVENANCE_TABLE",
+    "REMOVED_PENDING_TABLE",
     "SQLITE_RELATIVE",
     "URL_FORMS",
     "LedgerPrefix",
     "OpenClawLayout",
     "StoreSpec",
+    "named_path_missing",
     "openclaw_state_dir",
     "parse_store_spec",
     "read_ledger_prefix",
@@ -65,6 +68,9 @@ PENDING_TABLE = "device_pairing_pending"
 LEDGER_NAME = "scopemigrate-ledger.json"  # beside paired.json
 JOURNAL_NAME = "scopemigrate-journal.json"  # beside paired.json, only while a commit runs
 LEDGER_TABLE = "scopemigrate_ledger"  # one row, id 1, column ``document``
+# PostgreSQL's set-based runs: each edit of each revision, and the requests removed.
+PROVENANCE_TABLE = "scopemigrate_provenance"
+REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
 # The ledger format this release writes (ledger.py checks it on read).
 LEDGER_FORMAT = 1
 
@@ -231,3 +237,21 @@ def state_dir_of(spec: str | None, env: Mapping[str, str]) -> Path | None:
         return openclaw_state_dir(parse_store_spec(spec), env)
     except ConfigError:
         return None
+
+
+def named_path_missing(spec: str | None) -> str | None:
+    """The path a ``--store`` value names for a JSON store or a store to detect, when
+    that path is not there; else None.
+
+    A path the user named must exist: absent, it is a typo, not a fresh install
+    (only the state dir OpenClaw's own rules find may be absent). A URL, a
+    ``sqlite:`` path (whose adapter says so itself) or no value: None.
+    """
+    try:
+        parsed = parse_store_spec(spec)
+    except ConfigError:
+        return None  # the full run names the scheme
+    if parsed.kind not in ("openclaw-json", "path"):
+        return None
+    path = os.path.expanduser(parsed.target)
+    return None if os.path.lexists(path) else path

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scopemigrate.errors import BadStoreError, LockTimeoutError
-from scopemigrate.stores.layout import LEDGER_TABLE
-from scopemigrate.stores.pairing_rows import PAIRED
+from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE
 from scopemigrate.stores.sql_base import SqlPairingStore
 
 # One row: the ledger document (the same JSON model the file stores use).
@@ -34,7 +33,7 @@ class OpenClawSqliteStore(SqlPairingStore):
     """Devices in ``device_pairing_paired``/``device_pairing_pending`` of one database."""
 
     text_json = True
-    mark = "?"
+    placeholder = ":{}"
     ledger_schema = LEDGER_SCHEMA
     paired_order = "rowid"
     pending_order = "ts, rowid"
@@ -52,7 +51,7 @@ class OpenClawSqliteStore(SqlPairingStore):
         if not self.database.is_file():
             return False
         with self._connect(read_only=True, timeout=5.0) as conn:
-            return self._has_table(conn, PAIRED)
+            return self._has_table(conn, PAIRED_TABLE)
 
     def holds_devices(self) -> bool:
         """Whether the device table has rows or we ever kept a ledger here."""

@@ -29,8 +29,6 @@ from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.base import Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 
-PAIRED = PAIRED_TABLE
-PENDING = PENDING_TABLE
 # The engine's field -> the column that holds it (tokens live inside tokens_json).
 LIST_COLUMNS = {SCOPES: "scopes_json", APPROVED_SCOPES: "approved_scopes_json"}
 DEVICE_COLUMNS = (
@@ -100,7 +98,7 @@ def _keyed(
 
 
 def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> DeviceState:
-    device_id, check, roles = _keyed(store, PAIRED, "device_id", row, text_json)
+    device_id, check, roles = _keyed(store, PAIRED_TABLE, "device_id", row, text_json)
     fields: dict[str, ScopeList] = {
         name: check.strings(check.json_value(row, column), column)
         for name, column in LIST_COLUMNS.items()
@@ -126,7 +124,7 @@ def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> Devi
 
 
 def pending_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> PendingRequest:
-    request_id, check, roles = _keyed(store, PENDING, "request_id", row, text_json)
+    request_id, check, roles = _keyed(store, PENDING_TABLE, "request_id", row, text_json)
     return PendingRequest(
         request_id=request_id,
         device_id=check.text(row, "device_id") or "",
@@ -156,7 +154,7 @@ def updated_columns(
     ``as_text``: JSON text (SQLite) rather than Python values for jsonb. A
     device list that becomes absent is NULL; a token keeps its other keys.
     """
-    check = RowChecker("", PAIRED, str(row.get("device_id")), text_json=as_text)
+    check = RowChecker("", PAIRED_TABLE, str(row.get("device_id")), text_json=as_text)
     columns: dict[str, Any] = {}
     tokens: dict[str, Any] | None = None
     for name, value in fields.items():
@@ -186,7 +184,7 @@ def snapshot_of(
     pending: Iterable[dict[str, Any]],
     *,
     text_json: bool,
-) -> Snapshot:
+) -> Snapshot[Rows]:
     """The engine's view of the rows; the rows themselves stay private for the commit."""
     rows = {row["device_id"]: row for row in paired}
     devices = [device_from_row(store, row, text_json=text_json) for row in rows.values()]
@@ -194,50 +192,61 @@ def snapshot_of(
     return Snapshot(devices, requests, rows)
 
 
-Statement = tuple[str, tuple[Any, ...]]
+Statement = tuple[str, dict[str, Any]]
+
+# paired rows as read, by device id: what an SQL snapshot keeps to commit against
+Rows = dict[str, dict[str, Any]]
 
 
 def write_statements(
-    snapshot: Snapshot,
+    snapshot: Snapshot[Rows],
     changes: ChangeSet,
     ledger_document: str,
     *,
     text_json: bool,
-    mark: str,
+    placeholder: str,
     encode: Callable[[Any], Any] = lambda value: value,
 ) -> list[Statement]:
-    """The statements of one commit, for a driver whose placeholder is ``mark``.
+    """The statements of one commit, with named parameters in the driver's
+    ``placeholder`` style (``:{}`` for SQLite, ``%({})s`` for psycopg).
 
     ``encode`` wraps JSON values for the driver (jsonb); with ``text_json``
     they are already text.
     """
-    rows: dict[str, dict[str, Any]] = snapshot.private
+    rows = snapshot.private
     statements: list[Statement] = []
     for device_id, fields in changes.devices.items():
         columns = updated_columns(rows[device_id], fields, as_text=text_json)
-        assignments = ", ".join(f"{column} = {mark}" for column in columns)
+        # The list columns are never device_id: it names the row.
+        assignments = ", ".join(f"{column} = {placeholder.format(column)}" for column in columns)
+        where = placeholder.format("device_id")
+        params = {column: encode(value) for column, value in columns.items()}
         statements.append(
             (
-                f"UPDATE {PAIRED} SET {assignments} WHERE device_id = {mark}",
-                (*(encode(value) for value in columns.values()), device_id),
+                f"UPDATE {PAIRED_TABLE} SET {assignments} WHERE device_id = {where}",
+                params | {"device_id": device_id},
             )
         )
     for request_id in changes.pending_removed:
-        statements.append((f"DELETE FROM {PENDING} WHERE request_id = {mark}", (request_id,)))
+        where = placeholder.format("request_id")
+        statements.append(
+            (f"DELETE FROM {PENDING_TABLE} WHERE request_id = {where}", {"request_id": request_id})
+        )
     for _index, record in changes.pending_restored:
         names = ", ".join(record)
-        marks = ", ".join(mark for _ in record)
+        values = ", ".join(placeholder.format(name) for name in record)
         statements.append(
             (
-                f"INSERT INTO {PENDING} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-                tuple(encode(value) for value in record.values()),
+                f"INSERT INTO {PENDING_TABLE} ({names}) VALUES ({values}) ON CONFLICT DO NOTHING",
+                {name: encode(value) for name, value in record.items()},
             )
         )
+    document = placeholder.format("document")
     statements.append(
         (
-            f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, {mark}) "
+            f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, {document}) "
             "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
-            (ledger_document,),
+            {"document": ledger_document},
         )
     )
     return statements

@@ -31,12 +31,10 @@ from scopemigrate.devices import (
     token_field,
 )
 from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError
-from scopemigrate.ledger import Ledger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
-from scopemigrate.stores.base import InPlaceResult
-from scopemigrate.stores.layout import LEDGER_TABLE
-from scopemigrate.stores.pairing_rows import PAIRED, PENDING
+from scopemigrate.stores.base import InPlaceApply, InPlaceResult, InPlaceSteps, LedgerFor
+from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 from scopemigrate.stores.sql_base import SqlPairingStore
 
 if TYPE_CHECKING:
@@ -82,7 +80,7 @@ class PostgresStore(SqlPairingStore):
     """A fleet's device registry in PostgreSQL."""
 
     text_json = False
-    mark = "%s"
+    placeholder = "%({})s"
     ledger_schema = LEDGER_SCHEMA
     paired_order = "device_id"
     pending_order = "ts, request_id"
@@ -122,7 +120,7 @@ class PostgresStore(SqlPairingStore):
 
     def exists(self) -> bool:
         with self._reading() as conn:
-            return _has_table(conn, PAIRED)
+            return _has_table(conn, PAIRED_TABLE)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -146,8 +144,11 @@ class PostgresStore(SqlPairingStore):
         try:
             conn.execute(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_KEY,))
-            if _has_table(conn, PAIRED):
-                tables = [PAIRED, *([PENDING] if _has_table(conn, PENDING) else [])]
+            if _has_table(conn, PAIRED_TABLE):
+                tables = [
+                    PAIRED_TABLE,
+                    *([PENDING_TABLE] if _has_table(conn, PENDING_TABLE) else []),
+                ]
                 conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
         except pg.errors.LockNotAvailable:
             raise LockTimeoutError(
@@ -175,69 +176,21 @@ class PostgresStore(SqlPairingStore):
 
     # -- set-based runs (InPlaceStore) ---------------------------------------
 
-    def upgrade_in_place(
-        self,
-        steps: Sequence[Migration],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
+    def run_in_place(
+        self, steps: InPlaceSteps, ledger_for: LedgerFor, dry_run: bool = False, report: bool = True
     ) -> InPlaceResult:
-        """Apply ``steps`` as one UPDATE per operation, no row leaving the server."""
-
-        # Old lists are kept for the report, and to count the devices changed
-        # when several statements may change one device back and forth.
-        single = sum(len(migration.operations) for migration in steps) == 1
-        keep_before = report or not single
-
-        def work(conn: psycopg.Connection[Any]) -> _Work:
-            removed = 0
-            first = True
-            for migration in steps:
-                conn.execute(sql.OPEN_REPAIRS)
-                for index, operation in enumerate(migration.operations):
-                    if keep_before and not first:
-                        conn.execute(sql.BEFORE_INDEX)
-                    statement, params = sql.operation_statement(
-                        migration.revision, index, operation, first, keep_before
-                    )
-                    conn.execute(statement, params)
-                    first = False
-                removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
-            if keep_before:
-                return _Work(removed=removed)
-            row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
-            return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
-
-        return self._in_place(work, ledger_for, dry_run, report)
-
-    def downgrade_in_place(
-        self,
-        revisions: Sequence[str],
-        ledger_for: Callable[[InPlaceResult], Ledger],
-        dry_run: bool = False,
-        report: bool = True,
-    ) -> InPlaceResult:
-        """Undo ``revisions`` (children first) from the provenance tables."""
-
-        def work(conn: psycopg.Connection[Any]) -> _Work:
-            restored = 0
-            for count, revision in enumerate(revisions):
-                conn.execute(sql.REVISION_EDITS)
-                conn.execute(sql.COLLECT_EDITS, (revision,))
-                if count:
-                    conn.execute(sql.BEFORE_INDEX)
-                conn.execute(sql.undo_revision(first=count == 0))
-                restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
-                for statement in sql.FORGET_REVISION:
-                    conn.execute(statement, (revision,))
-            return _Work(restored=restored)
-
+        """Apply migrations as one UPDATE per operation, no row leaving the server;
+        or undo revisions from the provenance tables."""
+        if isinstance(steps, InPlaceApply):
+            work = _apply_work(steps.migrations, report)
+        else:
+            work = _undo_work(steps.revisions)
         return self._in_place(work, ledger_for, dry_run, report)
 
     def _in_place(
         self,
         work: Callable[[psycopg.Connection[Any]], _Work],
-        ledger_for: Callable[[InPlaceResult], Ledger],
+        ledger_for: LedgerFor,
         dry_run: bool,
         report: bool,
     ) -> InPlaceResult:
@@ -271,7 +224,7 @@ class PostgresStore(SqlPairingStore):
         row = conn.execute(sql.FIRST_BAD_ROW).fetchone()
         if row is not None:
             raise BadStoreError(
-                f"{self.location}: table {PAIRED}, row {row['device_id']}: {row['problem']}"
+                f"{self.location}: table {PAIRED_TABLE}, row {row['device_id']}: {row['problem']}"
             )
 
     def _changed_devices(self, conn: psycopg.Connection[Any]) -> list[DevicePlan]:
@@ -290,6 +243,56 @@ class PostgresStore(SqlPairingStore):
                 if plan is not None:
                     plans.append(plan)
         return plans
+
+
+def _apply_work(
+    steps: Sequence[Migration], report: bool
+) -> Callable[[psycopg.Connection[Any]], _Work]:
+    """The statements applying ``steps``."""
+    # Old lists are kept for the report, and to count the devices changed
+    # when several statements may change one device back and forth.
+    single = sum(len(migration.operations) for migration in steps) == 1
+    keep_before = report or not single
+
+    def work(conn: psycopg.Connection[Any]) -> _Work:
+        removed = 0
+        first = True
+        for migration in steps:
+            conn.execute(sql.OPEN_REPAIRS)
+            for index, operation in enumerate(migration.operations):
+                if keep_before and not first:
+                    conn.execute(sql.BEFORE_INDEX)
+                statement, params = sql.operation_statement(
+                    migration.revision, index, operation, first, keep_before
+                )
+                conn.execute(statement, params)
+                first = False
+            removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+        if keep_before:
+            return _Work(removed=removed)
+        row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
+        return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
+
+    return work
+
+
+def _undo_work(revisions: Sequence[str]) -> Callable[[psycopg.Connection[Any]], _Work]:
+    """The statements undoing ``revisions`` (children first)."""
+
+    def work(conn: psycopg.Connection[Any]) -> _Work:
+        restored = 0
+        for count, revision in enumerate(revisions):
+            conn.execute(sql.REVISION_EDITS)
+            conn.execute(sql.COLLECT_EDITS, (revision,))
+            if count:
+                conn.execute(sql.BEFORE_INDEX)
+            conn.execute(sql.undo_revision(first=count == 0))
+            restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+            for statement in sql.FORGET_REVISION:
+                conn.execute(statement, (revision,))
+        return _Work(restored=restored)
+
+    return work
 
 
 def _scope_fields(scopes: Any, approved: Any, tokens: Any) -> dict[str, ScopeList]:

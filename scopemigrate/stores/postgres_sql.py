@@ -16,10 +16,12 @@ from importlib import resources
 from typing import Any
 
 from scopemigrate.operations import Ensure, Grant, ListName, Rename, Revoke
-from scopemigrate.stores.layout import PAIRED_TABLE, PENDING_TABLE
-
-PROVENANCE_TABLE = "scopemigrate_provenance"
-REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
+from scopemigrate.stores.layout import (
+    PAIRED_TABLE,
+    PENDING_TABLE,
+    PROVENANCE_TABLE,
+    REMOVED_PENDING_TABLE,
+)
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {PROVENANCE_TABLE} (
@@ -43,8 +45,6 @@ FUNCTIONS = (resources.files("scopemigrate.stores") / "postgres_setbased.sql").r
     encoding="utf-8"
 )
 
-PAIRED = PAIRED_TABLE
-PENDING = PENDING_TABLE
 HELD = "coalesce(d.scopes_json, '[]'::jsonb)"
 # The engine's device lists -> their columns in a filter.
 LIST_COLUMN = {"scopes": "d.scopes_json", "approvedScopes": "d.approved_scopes_json"}
@@ -53,60 +53,74 @@ Op = Grant | Revoke | Rename | Ensure
 
 def _held(op: Op) -> str:
     """The scopes the filters look in (``holding_in``), as one jsonb array."""
-    return " || ".join(
+    if op.holding_in == ("scopes",):
+        return HELD
+    lists = " || ".join(
         f"coalesce(nullif({LIST_COLUMN[name]}, 'null'::jsonb), '[]'::jsonb)"
         for name in op.holding_in
     )
+    return f"({lists})"
 
 
-def operation_filter(op: Op) -> tuple[str, list[Any]]:
+def operation_filter(op: Op) -> tuple[str, dict[str, Any]]:
     """The WHERE clause selecting the rows ``op.matches`` would select, and its params."""
-    clauses = ["pg_temp.sm_roles(d.role, d.roles_json) ? %s"]
-    params: list[Any] = [op.role]
-    if op.unless_roles:
-        clauses.append("NOT (pg_temp.sm_roles(d.role, d.roles_json) ?| %s)")
-        params.append(list(op.unless_roles))
-    for name in op.if_missing:
+    clauses = ["pg_temp.sm_roles(d.role, d.roles_json) ? %(role)s"]
+    params: dict[str, Any] = {"role": op.role}
+    held = _held(op)
+    for name, values, clause in (
+        (
+            "unless_roles",
+            op.unless_roles,
+            "NOT (pg_temp.sm_roles(d.role, d.roles_json) ?| %(unless_roles)s)",
+        ),
+        ("client_ids", op.client_ids, "d.client_id = ANY (%(client_ids)s)"),
+        ("client_modes", op.client_modes, "d.client_mode = ANY (%(client_modes)s)"),
+        ("if_any", op.if_any, f"{held} ?| %(if_any)s"),
+        ("if_all", op.if_all, f"{held} ?& %(if_all)s"),
+        ("if_none", op.if_none, f"NOT ({held} ?| %(if_none)s)"),
+    ):
+        if values:
+            clauses.append(clause)
+            params[name] = list(values)
+    for name in op.if_missing:  # no parameter: the list names are ours, not input
         column = LIST_COLUMN[name]
         clauses.append(f"({column} IS NULL OR jsonb_typeof({column}) = 'null')")
-    if op.client_ids:
-        clauses.append("d.client_id = ANY (%s)")
-        params.append(list(op.client_ids))
-    if op.client_modes:
-        clauses.append("d.client_mode = ANY (%s)")
-        params.append(list(op.client_modes))
-    held = HELD if op.holding_in == ("scopes",) else f"({_held(op)})"
-    if op.if_any:
-        clauses.append(f"{held} ?| %s")
-        params.append(list(op.if_any))
-    if op.if_all:
-        clauses.append(f"{held} ?& %s")
-        params.append(list(op.if_all))
-    if op.if_none:
-        clauses.append(f"NOT ({held} ?| %s)")
-        params.append(list(op.if_none))
     return " AND ".join(clauses), params
 
 
-def edit_call(op: Op, column: str, sorted_list: bool, name: ListName) -> tuple[str, list[Any]]:
+def edit_call(op: Op, column: str, sorted_list: bool, name: ListName) -> str:
     """The function call that edits one scope list (a jsonb expression) for ``op``;
-    a list ``op`` does not edit comes back as it is, with no edit."""
+    its parameters are ``edit_params(op)``. A list ``op`` does not edit comes
+    back as it is, with no edit."""
     flag = "true" if sorted_list else "false"
     if name not in op.lists:
-        return f"jsonb_build_object('v', {column}, 'e', NULL)", []
+        return f"jsonb_build_object('v', {column}, 'e', NULL)"
     if isinstance(op, Ensure):
-        return f"pg_temp.sm_ensure({column})", []
+        return f"pg_temp.sm_ensure({column})"
     if isinstance(op, Grant):
-        return f"pg_temp.sm_grant({column}, %s::text[], {flag})", [list(op.scopes)]
+        return f"pg_temp.sm_grant({column}, %(scopes)s::text[], {flag})"
     if isinstance(op, Revoke):
-        call = f"pg_temp.sm_revoke({column}, %s::text[], {flag}, %s::text[], %s::text)"
-        return call, [sorted(op.exact), list(op.prefixes), op.kept_prefix]
-    return f"pg_temp.sm_rename({column}, %s, %s, {flag})", [op.old, op.new]
+        return (
+            f"pg_temp.sm_revoke({column}, %(scopes)s::text[], {flag}, "
+            "%(prefixes)s::text[], %(kept)s::text)"
+        )
+    return f"pg_temp.sm_rename({column}, %(old)s, %(new)s, {flag})"
+
+
+def edit_params(op: Op) -> dict[str, Any]:
+    if isinstance(op, Rename):
+        return {"old": op.old, "new": op.new}
+    if isinstance(op, Revoke):
+        # Revoke.revokes: exact names, pattern prefixes, the role's own prefix.
+        return {"scopes": sorted(op.exact), "prefixes": list(op.prefixes), "kept": op.kept_prefix}
+    if isinstance(op, Ensure):
+        return {}
+    return {"scopes": list(op.scopes)}
 
 
 def operation_statement(
     revision: str, index: int, op: Op, first: bool, keep_before: bool
-) -> tuple[str, list[Any]]:
+) -> tuple[str, dict[str, Any]]:
     """One statement: edit every matching row and record each edit's provenance.
 
     ``keep_before``: save each changed row's old lists in ``sm_before`` (for
@@ -114,19 +128,17 @@ def operation_statement(
     the run's first statement saving them, into the empty unindexed table
     without a conflict check.
     """
-    where, where_params = operation_filter(op)
-    scopes_call, scopes_params = edit_call(op, "d.scopes_json", False, "scopes")
-    approved_call, approved_params = edit_call(
-        op, "d.approved_scopes_json", False, "approvedScopes"
-    )
-    token_call, token_params = edit_call(op, "d.tokens_json -> %s -> 'scopes'", True, "token")
+    where, params = operation_filter(op)
+    scopes_call = edit_call(op, "d.scopes_json", False, "scopes")
+    approved_call = edit_call(op, "d.approved_scopes_json", False, "approvedScopes")
+    token_call = edit_call(op, "d.tokens_json -> %(role)s -> 'scopes'", True, "token")
     # An ensure creates approvedScopes; every other kind edits it only where it is.
     approved_present = (
         "true"
         if isinstance(op, Ensure)
         else "d.approved_scopes_json IS NOT NULL AND jsonb_typeof(d.approved_scopes_json) <> 'null'"
     )
-    token_exists = "jsonb_typeof(d.tokens_json -> %s) = 'object'"
+    token_exists = "jsonb_typeof(d.tokens_json -> %(role)s) = 'object'"
     old_lists = (
         "d.scopes_json AS old_s, d.approved_scopes_json AS old_a, d.tokens_json AS old_t,"
         if keep_before
@@ -153,7 +165,7 @@ WITH changed AS MATERIALIZED (
       {scopes_call} AS s,
       CASE WHEN {approved_present} THEN {approved_call} END AS a,
       CASE WHEN {token_exists} THEN {token_call} END AS t
-    FROM {PAIRED} d
+    FROM {PAIRED_TABLE} d
     WHERE {where}
     OFFSET 0
   ) cand
@@ -161,43 +173,32 @@ WITH changed AS MATERIALIZED (
      OR coalesce(a -> 'e', 'null'::jsonb) <> 'null'::jsonb
      OR coalesce(t -> 'e', 'null'::jsonb) <> 'null'::jsonb
 ){saved}, upd AS (
-  UPDATE {PAIRED} d SET
+  UPDATE {PAIRED_TABLE} d SET
     scopes_json = CASE WHEN c.s -> 'e' <> 'null'::jsonb
                        THEN nullif(c.s -> 'v', 'null'::jsonb) ELSE d.scopes_json END,
     approved_scopes_json = CASE WHEN coalesce(c.a -> 'e', 'null'::jsonb) <> 'null'::jsonb
                        THEN nullif(c.a -> 'v', 'null'::jsonb) ELSE d.approved_scopes_json END,
     tokens_json = CASE WHEN coalesce(c.t -> 'e', 'null'::jsonb) = 'null'::jsonb THEN d.tokens_json
-                       WHEN c.t -> 'v' = 'null'::jsonb THEN d.tokens_json #- ARRAY[%s, 'scopes']
-                       ELSE jsonb_set(d.tokens_json, ARRAY[%s, 'scopes'], c.t -> 'v') END
+                       WHEN c.t -> 'v' = 'null'::jsonb
+                       THEN d.tokens_json #- ARRAY[%(role)s, 'scopes']
+                       ELSE jsonb_set(d.tokens_json, ARRAY[%(role)s, 'scopes'], c.t -> 'v') END
   FROM changed c WHERE d.ctid = c.row_id
   RETURNING d.device_id, c.s -> 'e' AS es, c.a -> 'e' AS ea, c.t -> 'e' AS et
 )
 INSERT INTO {PROVENANCE_TABLE} (revision, device_id, op, field, edit)
-SELECT %s, device_id, %s, 'scopes', es FROM upd WHERE es <> 'null'::jsonb
+SELECT %(revision)s, device_id, %(op)s, 'scopes', es FROM upd WHERE es <> 'null'::jsonb
 UNION ALL
-SELECT %s, device_id, %s, 'approvedScopes', ea FROM upd
+SELECT %(revision)s, device_id, %(op)s, 'approvedScopes', ea FROM upd
 WHERE coalesce(ea, 'null'::jsonb) <> 'null'::jsonb
 UNION ALL
-SELECT %s, device_id, %s, %s, et FROM upd WHERE coalesce(et, 'null'::jsonb) <> 'null'::jsonb
+SELECT %(revision)s, device_id, %(op)s, %(token_field)s, et FROM upd
+WHERE coalesce(et, 'null'::jsonb) <> 'null'::jsonb
 """
-    token_field = f"tokens.{op.role}"
-    params = [
-        *scopes_params,
-        *approved_params,
-        op.role,  # token_exists
-        op.role,  # token column path
-        *token_params,
-        *where_params,
-        op.role,
-        op.role,
-        revision,
-        index,
-        revision,
-        index,
-        revision,
-        index,
-        token_field,
-    ]
+    params |= edit_params(op) | {
+        "revision": revision,
+        "op": index,
+        "token_field": f"tokens.{op.role}",
+    }
     return sql, params
 
 
@@ -207,7 +208,7 @@ OPEN_REPAIRS = f"""
 CREATE TEMP TABLE IF NOT EXISTS sm_open (request_id text PRIMARY KEY);
 TRUNCATE sm_open;
 INSERT INTO sm_open
-SELECT p.request_id FROM {PENDING} p JOIN {PAIRED} d USING (device_id)
+SELECT p.request_id FROM {PENDING_TABLE} p JOIN {PAIRED_TABLE} d USING (device_id)
 WHERE coalesce(p.is_repair, 0) <> 0
   AND pg_temp.sm_roles(p.role, p.roles_json) <@ pg_temp.sm_roles(d.role, d.roles_json)
   AND NOT (coalesce(p.scopes_json, '[]'::jsonb) <@ coalesce(d.scopes_json, '[]'::jsonb));
@@ -215,7 +216,7 @@ WHERE coalesce(p.is_repair, 0) <> 0
 
 REMOVE_SATISFIED = f"""
 WITH gone AS (
-  DELETE FROM {PENDING} p USING sm_open o, {PAIRED} d
+  DELETE FROM {PENDING_TABLE} p USING sm_open o, {PAIRED_TABLE} d
   WHERE p.request_id = o.request_id AND d.device_id = p.device_id
     AND coalesce(p.scopes_json, '[]'::jsonb) <@ coalesce(d.scopes_json, '[]'::jsonb)
   RETURNING p.*
@@ -248,10 +249,10 @@ WITH per_device AS (
 ), saved AS (
   INSERT INTO pg_temp.sm_before (device_id, scopes_json, approved_scopes_json, tokens_json)
   SELECT d.device_id, d.scopes_json, d.approved_scopes_json, d.tokens_json
-  FROM {PAIRED} d JOIN per_device p USING (device_id)
+  FROM {PAIRED_TABLE} d JOIN per_device p USING (device_id)
   {"" if first else "ON CONFLICT (device_id) DO NOTHING"}
 )
-UPDATE {PAIRED} d SET
+UPDATE {PAIRED_TABLE} d SET
   scopes_json = CASE WHEN p.s IS NULL THEN d.scopes_json
                      ELSE pg_temp.sm_undo_all(d.scopes_json, p.s) END,
   approved_scopes_json = CASE WHEN p.a IS NULL THEN d.approved_scopes_json
@@ -268,8 +269,8 @@ FORGET_REVISION = (
 )
 
 RESTORE_PENDING = f"""
-INSERT INTO {PENDING}
-SELECT (jsonb_populate_record(NULL::{PENDING}, record)).* FROM {REMOVED_PENDING_TABLE}
+INSERT INTO {PENDING_TABLE}
+SELECT (jsonb_populate_record(NULL::{PENDING_TABLE}, record)).* FROM {REMOVED_PENDING_TABLE}
 WHERE revision = %s
 ON CONFLICT DO NOTHING
 """
@@ -294,7 +295,7 @@ SELECT d.device_id,
        b.scopes_json, d.scopes_json,
        b.approved_scopes_json, d.approved_scopes_json,
        b.tokens_json, d.tokens_json
-FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
+FROM pg_temp.sm_before b JOIN {PAIRED_TABLE} d USING (device_id)
 ORDER BY d.device_id
 """
 
@@ -307,7 +308,7 @@ SELECT count(DISTINCT device_id) AS changed FROM {PROVENANCE_TABLE} WHERE revisi
 # How many devices the run changed, when no report is wanted: the rows whose
 # lists differ from what they held before (JSON null counts as absent).
 COUNT_CHANGED = f"""
-SELECT count(*) AS changed FROM pg_temp.sm_before b JOIN {PAIRED} d USING (device_id)
+SELECT count(*) AS changed FROM pg_temp.sm_before b JOIN {PAIRED_TABLE} d USING (device_id)
 WHERE nullif(b.scopes_json, 'null') IS DISTINCT FROM nullif(d.scopes_json, 'null')
    OR nullif(b.approved_scopes_json, 'null') IS DISTINCT FROM nullif(d.approved_scopes_json, 'null')
    OR nullif(b.tokens_json, 'null') IS DISTINCT FROM nullif(d.tokens_json, 'null')
@@ -343,6 +344,6 @@ SELECT device_id, problem FROM (
         OR jsonb_path_exists(tokens_json, 'lax $.*.scopes[*].type() ? (@ != "string")'))
         THEN 'tokens_json: a token is not an object with a list of string scopes'
     END AS problem
-  FROM {PAIRED}
+  FROM {PAIRED_TABLE}
 ) checked WHERE problem IS NOT NULL ORDER BY device_id LIMIT 1
 """

@@ -17,11 +17,10 @@ from scopemigrate.devices import ChangeSet
 from scopemigrate.errors import BadStoreError, RunFailedError
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.base import CatchUp, Snapshot
-from scopemigrate.stores.layout import LEDGER_TABLE
+from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
-    PAIRED,
-    PENDING,
+    Rows,
     snapshot_of,
     write_statements,
 )
@@ -34,7 +33,7 @@ class SqlPairingStore:
 
     # The dialect, as data.
     text_json: bool  # JSON columns hold text (SQLite) or jsonb (PostgreSQL)
-    mark: str  # the driver's placeholder
+    placeholder: str  # the driver's named parameter, formatted with its name
     ledger_schema: str  # CREATE TABLE IF NOT EXISTS for the ledger row
     paired_order: str  # ORDER BY of the devices, as OpenClaw lists them
     pending_order: str
@@ -82,22 +81,23 @@ class SqlPairingStore:
             return Ledger()
         return parse_ledger(row["document"], f"{self.location}: table {LEDGER_TABLE}")
 
-    def read(self) -> Snapshot:
+    def read(self) -> Snapshot[Rows]:
         with self._reading() as conn:
             try:
+                columns = ", ".join(DEVICE_COLUMNS)
                 paired = conn.execute(
-                    f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} ORDER BY {self.paired_order}"
+                    f"SELECT {columns} FROM {PAIRED_TABLE} ORDER BY {self.paired_order}"
                 ).fetchall()
                 pending = (
                     conn.execute(
-                        f"SELECT * FROM {PENDING} ORDER BY {self.pending_order}"
+                        f"SELECT * FROM {PENDING_TABLE} ORDER BY {self.pending_order}"
                     ).fetchall()
-                    if self._has_table(conn, PENDING)
+                    if self._has_table(conn, PENDING_TABLE)
                     else []
                 )
             except self._driver_error() as exc:
                 raise BadStoreError(
-                    f"{self.location}: cannot read {PAIRED} ({self._describe(exc)})"
+                    f"{self.location}: cannot read {PAIRED_TABLE} ({self._describe(exc)})"
                 ) from None
         return snapshot_of(
             self.location, map(dict, paired), map(dict, pending), text_json=self.text_json
@@ -105,7 +105,7 @@ class SqlPairingStore:
 
     def commit(
         self,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Rows],
         changes: ChangeSet,
         ledger: Ledger,
         catch_up: CatchUp | None = None,  # every writer takes our lock: no newcomer
@@ -116,7 +116,7 @@ class SqlPairingStore:
             changes,
             ledger.model_dump_json(indent=2),
             text_json=self.text_json,
-            mark=self.mark,
+            placeholder=self.placeholder,
             encode=self._encode,
         )
         with self._transaction(conn):

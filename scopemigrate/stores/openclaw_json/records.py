@@ -10,6 +10,8 @@ allows (``splice.py``).
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,38 @@ from scopemigrate.devices import (
     token_field,
 )
 from scopemigrate.errors import BadStoreError
+from scopemigrate.stores.atomic import Identity
 from scopemigrate.stores.openclaw_json.splice import splice_records
+
+
+@dataclass(frozen=True)
+class RawFiles:
+    """What was read, byte for byte, and the parsed trees the commit edits."""
+
+    paired_bytes: bytes | None
+    pending_bytes: bytes | None
+    paired_identity: Identity | None
+    pending_identity: Identity | None
+    paired: dict[str, Any]
+    pending: dict[str, Any]
+
+
+def read_regular(path: Path) -> tuple[Identity | None, bytes | None]:
+    """Read a store file, refusing symlinks: we replace files, never follow links."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        if path.is_symlink():
+            raise BadStoreError(
+                f"{path}: is a symbolic link; scopemigrate only rewrites regular files "
+                "(replace the link by the file it points to)"
+            ) from None
+        raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        return (st.st_ino, st.st_size, st.st_mtime_ns), handle.read()
 
 
 def read_bytes(path: Path) -> bytes | None:
