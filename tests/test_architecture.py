@@ -184,7 +184,8 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         "scopemigrate.errors",
         "scopemigrate.installed",
         "scopemigrate.ownership",
-        # rendering: its own text renderers, the progress bar, the report types of a device and of a finding
+        # rendering: its own text renderers, the progress bar, the report types
+        # of a device and of a finding
         "scopemigrate.cli.text",
         "scopemigrate.progress",
         "scopemigrate.devices",

@@ -58,7 +58,7 @@ class OpenClawSqliteStore(SqlPairingStore):
         with self._connect(read_only=True, timeout=5.0) as conn:
             if self._has_table(conn, LEDGER_TABLE):
                 return True
-            return conn.execute(f"SELECT 1 FROM {PAIRED} LIMIT 1").fetchone() is not None
+            return conn.execute(f"SELECT 1 FROM {PAIRED_TABLE} LIMIT 1").fetchone() is not None
 
     def _connect(self, *, read_only: bool, timeout: float) -> sqlite3.Connection:
         mode = "ro" if read_only else "rw"
