@@ -77,7 +77,7 @@ def bench(session: nox.Session) -> None:
     docs/performance.md is
     ``nox -s bench -- --sizes 1000,10000,100000,1000000 --postgres 1000000``.
     """
-    session.install(".[postgres]")
+    session.install(".[postgres]", "matplotlib")  # matplotlib: report.py's plot, bench only
     ensure_system_tools(session, also=("jq",))  # jq: the hand workaround measured against
     session.run("python", "benchmarks/startup.py")
     session.run("python", "benchmarks/scale.py", *session.posargs)

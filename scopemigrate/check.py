@@ -10,12 +10,17 @@ revoke of a scope that no earlier revision grants.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from scopemigrate.config import Config
-from scopemigrate.errors import CheckFailedError, MigrationFileError, ScopemigrateError
+from scopemigrate.errors import (
+    CheckFailedError,
+    CycleError,
+    MigrationFileError,
+    ScopemigrateError,
+)
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.operations import WILDCARD, Grant, Rename, Revoke
-from scopemigrate.results import JsonResult
 from scopemigrate.revisions import load_graph
 
 RoleScope = tuple[str, str]
@@ -26,28 +31,50 @@ class Problem:
     kind: str  # graph | heads | conflict | revoke-ungranted
     message: str
     revisions: list[str] = field(default_factory=list)
+    # A broken file or graph: the error itself, which a failed check exits with
+    # (its class and attributes, not the words, decide). Not in the JSON report.
+    error: MigrationFileError | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def broken(cls, error: MigrationFileError) -> Problem:
+        """The problem a load of the files raised, named by the error's own data."""
+        revisions = error.cycle[:-1] if isinstance(error, CycleError) else []
+        return cls("graph", str(error), revisions, error)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "revisions": self.revisions}
 
 
 @dataclass(frozen=True)
-class CheckResult(JsonResult):
+class CheckResult:
     locations: list[str]
     revisions: int
     heads: list[str]
     problems: list[Problem]
-    json_extra = ("ok",)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def to_json(self) -> dict[str, Any]:
+        # Not asdict: a problem's error stays out of the report.
+        return {
+            "locations": self.locations,
+            "revisions": self.revisions,
+            "heads": self.heads,
+            "problems": [problem.to_json() for problem in self.problems],
+            "ok": self.ok,
+        }
+
     def failure(self) -> ScopemigrateError | None:
-        """The error a failed check exits with: a graph error is a broken migration
-        file; anything else is a check failure. None when the check passed."""
+        """The error a failed check exits with: the broken file's own error (its
+        exit code is a migration file's); anything else is a check failure. None
+        when the check passed."""
         if self.ok:
             return None
-        graph_errors = [p for p in self.problems if p.kind == "graph"]
-        if graph_errors:
-            return MigrationFileError(graph_errors[0].message)
+        broken = next((p.error for p in self.problems if p.error is not None), None)
+        if broken is not None:
+            return broken
         return CheckFailedError(
             f"{len(self.problems)} problem(s) in the migration files (listed above)"
         )
@@ -131,16 +158,19 @@ def check(config: Config) -> CheckResult:
     try:
         graph = load_graph(config).graph
     except MigrationFileError as exc:
-        return CheckResult(locations, 0, [], [Problem("graph", str(exc))])
+        return CheckResult(locations, 0, [], [Problem.broken(exc)])
     problems: list[Problem] = []
-    if len(graph.heads) > 1:
-        problems.append(
-            Problem(
-                "heads",
-                f"{len(graph.heads)} heads ({', '.join(graph.heads)}): join them with "
-                "'scopemigrate merge'",
-                list(graph.heads),
+    # Heads of chains the configuration declares independent are one head each.
+    for group in graph.head_groups():
+        if len(group) > 1:
+            problems.append(
+                Problem(
+                    "heads",
+                    f"{len(group)} heads ({', '.join(group)}): join them with "
+                    "'scopemigrate merge', or declare a chain with its own base "
+                    "independent ('independent_branches' in the configuration)",
+                    list(group),
+                )
             )
-        )
     problems.extend(semantic_problems(graph))
     return CheckResult(locations, len(graph.migrations), list(graph.heads), problems)

@@ -21,7 +21,7 @@ from scopemigrate.ledger import Ledger, RunRecord, now_iso
 from scopemigrate.migration_files import MigrationFiles
 from scopemigrate.progress import NO_PROGRESS, Progress
 from scopemigrate.results import JsonResult
-from scopemigrate.revisions import history_range
+from scopemigrate.revisions import RevisionInfo, history_range, revision_info
 from scopemigrate.run import (
     Done,
     Plan,
@@ -71,6 +71,8 @@ class RunResult(JsonResult):
     # Devices changed and not listed in ``devices``: a set-based run asked for
     # no report (``report=False``) only counts them.
     unreported_devices: int = 0
+    # What the store said of how the run went (a registry without a pending table).
+    notes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -81,18 +83,6 @@ class RunResult(JsonResult):
     @property
     def devices_changed(self) -> int:
         return len(self.devices) + self.unreported_devices
-
-
-@dataclass(frozen=True)
-class RevisionInfo:
-    revision: str
-    down_revision: list[str]
-    release: str
-    message: str
-    applied: bool
-    is_head: bool
-    source: str | None
-    operations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -177,6 +167,7 @@ def _run_result(runs: Runs, done: Done, dry_run: bool) -> RunResult:
         pending_restored=effect.pending_restored,
         dry_run=dry_run,
         unreported_devices=effect.unreported,
+        notes=effect.notes,
     )
 
 
@@ -236,20 +227,7 @@ def downgrade(
 def _revision_infos(
     graph: RevisionGraph, files: MigrationFiles, applied: set[str]
 ) -> list[RevisionInfo]:
-    heads = set(graph.heads)
-    return [
-        RevisionInfo(
-            revision=rev,
-            down_revision=list(graph.migrations[rev].down_revision),
-            release=graph.migrations[rev].release,
-            message=graph.migrations[rev].message,
-            applied=rev in applied,
-            is_head=rev in heads,
-            source=files.sources.get(rev),
-            operations=[op.model_dump(mode="json") for op in graph.migrations[rev].operations],
-        )
-        for rev in reversed(graph.order)
-    ]
+    return [revision_info(graph, files.sources, rev, applied) for rev in reversed(graph.order)]
 
 
 def current(config: Config) -> CurrentResult:

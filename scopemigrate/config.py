@@ -8,6 +8,7 @@ The file is the nearest one from the current folder upwards (see
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,15 +21,22 @@ from scopemigrate.migration_files import entry_point_locations, shipped_migratio
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_KEEP_BACKUPS = 5
+# Backups are bounded by their total size too (bytes only they hold): a large
+# store's backups would otherwise outgrow the store several times over.
+DEFAULT_BACKUPS_MAX_BYTES = 2**30  # 1G
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 # Every key a configuration file may hold.
 KNOWN_KEYS = (
     "locations",
     "store",
     "lock_timeout",
     "backups",
+    "backups_max_size",
     "distribution",
     "npm_package",
     "program",
+    "independent_branches",
 )
 
 
@@ -40,6 +48,8 @@ class Config:
     store: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     keep_backups: int = DEFAULT_KEEP_BACKUPS  # 0: no backup
+    # The backups' total size bound, in bytes (the newest backup is always kept).
+    backups_max_bytes: int = DEFAULT_BACKUPS_MAX_BYTES
     source: Path | None = None  # the configuration file, if one was read
     # True when a flag, the environment or a file chose the locations; authoring
     # refuses to write into the defaults (the chain shipped inside the package).
@@ -49,7 +59,23 @@ class Config:
     distribution: str | None = None
     npm_package: str | None = None
     program: str | None = None
+    # Branch labels of chains with their own base (a plugin's) that ``head`` and
+    # ``check`` take as independent: one head each, not several heads to merge.
+    independent_branches: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+
+
+def parse_size(value: object, origin: str) -> int:
+    """Bytes from a size: a whole number of bytes, or a number with K, M, G or T
+    (powers of 1024; ``500M``, ``1.5G``, ``2GiB``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    found = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        raise ConfigError(
+            f"{origin}: {value!r} is not a size (bytes, or a number with K, M, G or T: 500M, 2G)"
+        )
+    return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
 
 
 def _file_settings(path: Path) -> dict[str, Any]:
@@ -115,6 +141,7 @@ def load_config(
     locations: Sequence[str] | None = None,
     lock_timeout: float | None = None,
     keep_backups: int | None = None,
+    backups_max_size: str | None = None,
     config_file: Path | None = None,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -162,6 +189,18 @@ def load_config(
     if not isinstance(backups, int) or isinstance(backups, bool) or backups < 0:
         raise ConfigError(f"{path}: 'backups' must be a whole number of backups to keep")
 
+    if backups_max_size is not None:
+        max_bytes = parse_size(backups_max_size, "--backups-max-size")
+    else:
+        max_bytes = parse_size(
+            settings.get("backups_max_size", DEFAULT_BACKUPS_MAX_BYTES),
+            f"{path}: 'backups_max_size'",
+        )
+
+    independent = settings.get("independent_branches", [])
+    if not isinstance(independent, list) or not all(isinstance(v, str) for v in independent):
+        raise ConfigError(f"{path}: 'independent_branches' must be a list of branch labels")
+
     names = {key: settings.get(key) for key in ("distribution", "npm_package", "program")}
     for key, value in names.items():
         if value is not None and not isinstance(value, str):
@@ -176,6 +215,8 @@ def load_config(
             locations or env.get("SCOPEMIGRATE_LOCATIONS") or "locations" in settings
         ),
         keep_backups=backups,
+        backups_max_bytes=max_bytes,
+        independent_branches=tuple(independent),
         store=resolved_store,
         lock_timeout=resolved_timeout,
         source=path,

@@ -10,8 +10,11 @@ into their own error (as yoyo's ``topologicalsort`` does).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick paths)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any
 
 __all__ = ["CycleFound", "children_of", "heads_of", "reachable", "topological_order"]
 

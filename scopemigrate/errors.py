@@ -89,6 +89,24 @@ class BadStoreError(ScopemigrateError):
     """
 
 
+class BadJournalError(BadStoreError):
+    """The commit journal a killed run left is not one scopemigrate wrote (wrong
+    types, no files, a name other than the tool's own temp files); nothing was changed."""
+
+
+class GatewayRewroteError(ScopemigrateError):
+    """A running gateway kept writing back what the run had just repaired.
+
+    The ledger was left as it was before the run (it never claims a state the
+    devices do not hold); stop the gateway, or run before it starts.
+    """
+
+
+class StoreUnreachableError(ScopemigrateError):
+    """The store's database server could not be reached or refused the connection
+    (host, port, credentials): nothing was read or written."""
+
+
 class LockTimeoutError(ScopemigrateError):
     """Another run holds the store's lock longer than we were willing to wait."""
 

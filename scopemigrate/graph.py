@@ -58,7 +58,12 @@ BELOW_BASES = ""
 class RevisionGraph:
     """A validated DAG of migrations."""
 
-    def __init__(self, migrations: Iterable[Migration], sources: dict[str, str] | None = None):
+    def __init__(
+        self,
+        migrations: Iterable[Migration],
+        sources: dict[str, str] | None = None,
+        independent: Iterable[str] = (),
+    ):
         self._sources = sources or {}
         self.migrations: dict[str, Migration] = {}
         for migration in migrations:
@@ -82,16 +87,18 @@ class RevisionGraph:
                         "which no migration file defines",
                         source=self._sources.get(rev),
                     )
+        self._down: dict[str, tuple[str, ...]] = {
+            rev: m.down_revision for rev, m in self.migrations.items()
+        }
         self.children = dag.children_of(self._parents)
-        self.down_children = dag.children_of(
-            {rev: m.down_revision for rev, m in self.migrations.items()}
-        )
+        self.down_children = dag.children_of(self._down)
         try:
             self.order = dag.topological_order(self._parents, key=self._sort_key)
         except dag.CycleFound as found:
             raise CycleError(found.cycle, source=self._sources.get(found.cycle[0])) from None
         self._position = {rev: i for i, rev in enumerate(self.order)}
         self._check_releases()
+        self.independent_bases = self._independent_bases(independent)
 
     def _where(self, rev: str) -> str:
         source = self._sources.get(rev)
@@ -162,12 +169,51 @@ class RevisionGraph:
     @cached_property
     def heads(self) -> list[str]:
         """Revisions no ``down_revision`` names (Alembic's heads), in order."""
-        return [rev for rev in self.order if not self.down_children[rev]]
+        return self.in_order(dag.heads_of(self._down, self._down))
 
     @cached_property
     def real_heads(self) -> list[str]:
         """Revisions nothing names, ``depends_on`` included (``heads --resolve-dependencies``)."""
-        return [rev for rev in self.order if not self.children[rev]]
+        return self.heads_of(self.migrations)
+
+    def _independent_bases(self, labels: Iterable[str]) -> frozenset[str]:
+        """The base revisions of the branches the configuration declares independent."""
+        found = self.branch_labels()
+        bases = set()
+        for label in labels:
+            rev = found.get(label)
+            if rev is None:
+                known = ", ".join(sorted(found)) or "none"
+                raise GraphError(
+                    f"independent branch {label!r} (configuration 'independent_branches'): "
+                    f"no revision carries that label (labels: {known})"
+                )
+            below = self.migrations[rev].down_revision
+            if below:
+                raise GraphError(
+                    f"independent branch {label!r}: its labelled revision {rev!r} builds on "
+                    f"{', '.join(below)}; only a chain with its own base (down_revision = []) "
+                    "can be independent",
+                    source=self._sources.get(rev),
+                )
+            bases.add(rev)
+        return frozenset(bases)
+
+    def head_groups(self) -> list[list[str]]:
+        """The heads, grouped by chain: one group per independent chain (its heads
+        build only on declared independent bases), and one for every other head.
+        ``head`` is one head of each group; a group of several is ambiguous."""
+        groups: dict[frozenset[str] | None, list[str]] = {}
+        for head in self.heads:
+            roots = frozenset(r for r in self.ancestors([head]) if not self.parents(r))
+            key = roots if roots <= self.independent_bases else None
+            groups.setdefault(key, []).append(head)
+        return list(groups.values())
+
+    def head_of_each_chain(self, what: str) -> list[str]:
+        """The single head of each chain (``head_groups``); several in one chain:
+        ``MultipleHeadsError``."""
+        return [self.single_head(group, what) for group in self.head_groups()]
 
     @cached_property
     def bases(self) -> list[str]:
@@ -183,19 +229,15 @@ class RevisionGraph:
 
     def lineage(self, rev: str) -> set[str]:
         """What ``rev`` builds on and what builds on it, along ``down_revision`` only."""
-        below = dag.reachable([rev], lambda r: self.migrations[r].down_revision)
+        below = dag.reachable([rev], self._down.__getitem__)
         return below | dag.reachable([rev], self.down_children.__getitem__)
 
     def heads_of(self, applied: Iterable[str]) -> list[str]:
         """The revisions of an applied set that no other one of it builds on, through
         ``down_revision`` or ``depends_on``: what the ledger records, and what
         Alembic's version table holds after the same runs."""
-        applied_set = set(applied)
-        return [
-            rev
-            for rev in self.order
-            if rev in applied_set and not (self.children[rev] & applied_set)
-        ]
+        heads = dag.heads_of(self._parents, applied)
+        return [rev for rev in self.order if rev in heads]
 
     def in_order(self, revs: Iterable[str]) -> list[str]:
         return sorted(revs, key=self._position.__getitem__)
@@ -336,9 +378,8 @@ class RevisionGraph:
         start = self._on_lineage(tips, branch)
         if start:
             return start
-        active = set(self._on_lineage(self.ancestors(tips), branch))
-        below = {p for rev in active for p in self._parents[rev]}
-        return self.in_order(active - below)
+        active = self._on_lineage(self.ancestors(tips), branch)
+        return self.in_order(dag.heads_of(self._parents, active))
 
     def upgrade_targets(
         self, target: Target, tips: Sequence[str], *, clamp: bool = False
@@ -356,6 +397,8 @@ class RevisionGraph:
                 )
             if target.name == "current":
                 return list(tips)
+            if target.name == "head" and target.branch is None:
+                return self.head_of_each_chain("head")
             found = self._revision(target.name, target.branch)
             return [found] if found else []
         if isinstance(target, Name):
@@ -417,11 +460,8 @@ class RevisionGraph:
             on_branch = self._on_lineage(tips, branch)
             if not on_branch:
                 # A branch held only through depends_on: its tips along down_revision.
-                applied = self.ancestors(tips)
-                line_tips = [
-                    r for r in self.order if r in applied and not self.down_children[r] & applied
-                ]
-                on_branch = self._on_lineage(line_tips, branch)
+                line_tips = dag.heads_of(self._down, self.ancestors(tips))
+                on_branch = self._on_lineage(self.in_order(line_tips), branch)
             if len(on_branch) != 1:
                 raise TargetError(
                     describe(target),
@@ -524,9 +564,7 @@ class RevisionGraph:
         branch, keep = self.downgrade_point(target, tips)
         roots = set(self.bases) if keep is None else set(self.down_children[keep])
         if branch is not None and len(roots) > 1:
-            below = dag.reachable(
-                [self.branch_revision(branch)], lambda r: self.migrations[r].down_revision
-            )
+            below = dag.reachable([self.branch_revision(branch)], self._down.__getitem__)
             roots &= below
             if not roots:
                 raise TargetError(

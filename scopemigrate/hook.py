@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from scopemigrate.commands import SyncResult
     from scopemigrate.findings import Finding
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "HookResult", "hook"]
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "HookResult", "hook", "store_location"]
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
@@ -72,6 +72,12 @@ class HookResult:
         }
 
 
+def store_location(config: Config) -> str:
+    """What a no-op hook's result names as the store: the state dir, else the spec."""
+    state_dir = state_dir_of(config.store, config.env)
+    return str(state_dir) if state_dir is not None else str(config.store)
+
+
 def hook(
     config: Config,
     installed_version: str | None = None,
@@ -81,10 +87,8 @@ def hook(
     """Bring the store to the installed release; the Python face of ``scopemigrate hook``."""
     installed = resolve_installed(config, installed_version)
     synced, heads = at_release(config, installed.version)
-    state_dir = state_dir_of(config.store, config.env)
-    location = str(state_dir) if state_dir is not None else str(config.store)
     if synced:
-        return HookResult(location, installed, heads)
+        return HookResult(store_location(config), installed, heads)
     from scopemigrate import commands  # the full machinery, only when there is work
 
     bounded = replace(config, lock_timeout=min(config.lock_timeout, timeout))

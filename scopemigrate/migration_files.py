@@ -38,6 +38,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "MigrationFiles",
     "MigrationScript",
+    "at_head_mark",
     "describe_validation",
     "digest_of",
     "entry_point_locations",
@@ -176,6 +177,16 @@ def files_digest(locations: Sequence[str | os.PathLike[str]]) -> str | None:
         return None
 
 
+def at_head_mark(files: str, heads: Iterable[str]) -> str:
+    """The at-head mark of a store left at ``heads`` of the files whose digest is
+    ``files``: both bound, so a ledger whose heads were edited no longer matches
+    the files it names (its heads may be revisions the files do not hold)."""
+    digest = blake2b(files.encode("ascii"), digest_size=32)
+    for head in sorted(heads):
+        digest.update(b"\0head\0" + head.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
@@ -273,15 +284,16 @@ class MigrationFiles:
     and the at-head mark of a set of heads.
     """
 
-    def __init__(self, locations: Sequence[Path]):
+    def __init__(self, locations: Sequence[Path], independent_branches: Sequence[str] = ()):
         self.locations = tuple(locations)
+        self.independent_branches = tuple(independent_branches)
         self.scripts = load_locations(self.locations)
         self.migrations: list[Migration] = [s.migration for s in self.scripts]
         self.sources: dict[str, str] = {s.migration.revision: str(s.path) for s in self.scripts}
 
     @classmethod
     def from_config(cls, config: Config) -> MigrationFiles:
-        return cls(config.locations)
+        return cls(config.locations, config.independent_branches)
 
     def graph(self, extra: Iterable[Migration] = ()) -> RevisionGraph:
         """The files' graph, plus ``extra`` migrations the files do not define."""
@@ -289,7 +301,7 @@ class MigrationFiles:
 
         known = {m.revision for m in self.migrations}
         more = [m for m in extra if m.revision not in known]
-        return RevisionGraph([*self.migrations, *more], self.sources)
+        return RevisionGraph([*self.migrations, *more], self.sources, self.independent_branches)
 
     def mark_for(self, heads: Sequence[str]) -> str | None:
         """The at-head mark for a store left at ``heads``: the digest of the bytes loaded
@@ -300,7 +312,8 @@ class MigrationFiles:
             return None  # the files need revisions only the ledger holds
         if set(heads) != set(file_heads):
             return None
-        return digest_of(
+        files = digest_of(
             [(s.path.name, s.raw) for s in self.scripts if s.path.parent == location]
             for location in self.locations
         )
+        return at_head_mark(files, heads)

@@ -82,24 +82,22 @@ def owner_of(folder: Path) -> User | None:
 
 def store_folder(config: Config) -> Path | None:
     """The local folder holding the store (the state dir); None for a database server."""
-    from scopemigrate.stores.layout import parse_store_spec, state_dir_of
+    from pathlib import Path
+
+    from scopemigrate.stores.layout import parse_store_spec, sqlite_database, state_dir_of
 
     folder = state_dir_of(config.store, config.env)
     if folder is not None:
         return folder
     try:
-        spec = parse_store_spec(config.store)
+        database = sqlite_database(parse_store_spec(config.store))
     except ConfigError:
         return None  # an unknown scheme: the run names it
-    if spec.kind == "sqlite":
-        from pathlib import Path
-
-        path = Path(spec.target).expanduser()
-        # <state>/state/openclaw.sqlite: the state dir is two levels up.
-        if path.is_dir():
-            return path
-        return path.parent.parent if path.parent.name == "state" else path.parent
-    return None
+    if database is None:
+        return None
+    path = Path(database)
+    # <state>/state/openclaw.sqlite: the state dir is two levels up.
+    return path.parent.parent if path.parent.name == "state" else path.parent
 
 
 def _foreign_files(folder: Path, user: User) -> list[Path]:
@@ -176,10 +174,9 @@ def drop_privileges(user: User) -> None:
 def gives_up_root(config: Config, as_user: str | None = None) -> bool:
     """Whether ``act_for_store`` would take another user's rights.
 
-    The quick answers leave those runs to the full command line, which settles
-    the rights once, right after reading the configuration: a configuration
-    read again with the owner's rights could differ (a folder only root can
-    search), and one run must see one configuration.
+    The quick answers then decide in a child that takes them (quick/__init__.py),
+    so that the process which may go on to the full run keeps root, and the full
+    run settles the rights once, with what it needs loaded first.
     """
     if os.geteuid() != ROOT_UID:
         return False
@@ -190,12 +187,14 @@ def gives_up_root(config: Config, as_user: str | None = None) -> bool:
     return owner is not None and owner.uid != ROOT_UID
 
 
-def act_for_store(config: Config, as_user: str | None = None) -> Config:
+def act_for_store(config: Config, as_user: str | None = None, *, load_all: bool = True) -> Config:
     """Settle whose rights this run uses (see the module's docstring).
 
     Call once, after the configuration is read and before any store file is
-    opened. Returns the configuration to use: with ``--as-user``, its
-    environment carries that user's home, so OpenClaw's rules find their store.
+    opened. ``load_all`` False: the caller has loaded what it needs (a quick
+    answer in a child process) and nothing else is loaded. Returns the
+    configuration to use: with ``--as-user``, its environment carries that
+    user's home, so OpenClaw's rules find their store.
     """
     name = as_user or config.env.get(AS_USER_ENV) or None
     user = lookup_user(name) if name else None
@@ -245,7 +244,7 @@ def act_for_store(config: Config, as_user: str | None = None) -> Config:
                 "(install scopemigrate with pipx install --global, or under /usr/local); "
                 "nothing was changed"
             )
-    if any(blocked[: len(installation)]):
+    if load_all and any(blocked[: len(installation)]):
         _load_the_full_run(config)
     drop_privileges(target)
     return config

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scopemigrate.config import Config
 from scopemigrate.errors import GraphError
 from scopemigrate.graph import RevisionGraph
-from scopemigrate.scripts import load_locations
+from scopemigrate.migration_files import MigrationFiles
 from scopemigrate.targets import Symbol, parse_range, parse_target
+
+__all__ = [
+    "BranchesResult",
+    "HeadsResult",
+    "RevisionInfo",
+    "ShowResult",
+    "branches",
+    "heads",
+    "history_range",
+    "load_graph",
+    "revision_info",
+    "show",
+]
 
 
 @dataclass(frozen=True)
@@ -20,13 +33,16 @@ class GraphView:
 
 
 def load_graph(config: Config) -> GraphView:
-    scripts = load_locations(config.locations)
-    sources = {s.migration.revision: str(s.path) for s in scripts}
-    return GraphView(RevisionGraph([s.migration for s in scripts], sources), sources)
+    files = MigrationFiles.from_config(config)
+    return GraphView(files.graph(), files.sources)
 
 
 @dataclass(frozen=True)
-class RevisionDetail:
+class RevisionInfo:
+    """One revision as every view shows it (``heads``, ``show``, ``history``,
+    ``current``): the file's facts, its place in the graph, and whether the
+    store has it applied, for the views that read a store."""
+
     revision: str
     down_revision: list[str]
     release: str
@@ -34,14 +50,21 @@ class RevisionDetail:
     branch_labels: list[str]
     depends_on: list[str]
     children: list[str]
+    is_head: bool
     source: str | None
     operations: list[dict[str, Any]] = field(default_factory=list)
+    applied: bool | None = None  # None: the view read no store (heads, show)
 
 
-def detail(view: GraphView, rev: str) -> RevisionDetail:
-    graph = view.graph
+def revision_info(
+    graph: RevisionGraph,
+    sources: Mapping[str, str],
+    rev: str,
+    applied: Container[str] | None = None,
+) -> RevisionInfo:
+    """``rev`` of ``graph``; ``applied`` is what the store holds (None: no store read)."""
     migration = graph.migrations[rev]
-    return RevisionDetail(
+    return RevisionInfo(
         revision=rev,
         down_revision=list(migration.down_revision),
         release=migration.release,
@@ -49,14 +72,20 @@ def detail(view: GraphView, rev: str) -> RevisionDetail:
         branch_labels=list(migration.branch_labels),
         depends_on=list(migration.depends_on),
         children=graph.in_order(graph.children[rev]),
-        source=view.sources.get(rev),
+        is_head=not graph.down_children[rev],
+        source=sources.get(rev),
         operations=[op.model_dump(mode="json") for op in migration.operations],
+        applied=None if applied is None else rev in applied,
     )
+
+
+def detail(view: GraphView, rev: str) -> RevisionInfo:
+    return revision_info(view.graph, view.sources, rev)
 
 
 @dataclass(frozen=True)
 class HeadsResult:
-    heads: list[RevisionDetail]
+    heads: list[RevisionInfo]
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,7 +129,7 @@ def branches(config: Config) -> BranchesResult:
 
 @dataclass(frozen=True)
 class ShowResult:
-    revision: RevisionDetail
+    revision: RevisionInfo
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -22,7 +22,12 @@ from typing import Any, Literal
 from scopemigrate import engine
 from scopemigrate.config import Config
 from scopemigrate.devices import ChangeSet, DevicePlan
-from scopemigrate.errors import RunFailedError, StoreAheadError, StoreChangedError
+from scopemigrate.errors import (
+    MultipleHeadsError,
+    RunFailedError,
+    StoreAheadError,
+    StoreChangedError,
+)
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.migration import Migration
@@ -32,6 +37,7 @@ from scopemigrate.stores import open_store
 from scopemigrate.stores.base import (
     MAX_ATTEMPTS,
     InPlaceApply,
+    InPlaceDeclined,
     InPlaceResult,
     InPlaceStore,
     InPlaceUndo,
@@ -122,6 +128,23 @@ def known_graph(files: MigrationFiles, ledger: Ledger, location: str) -> Revisio
     return graph
 
 
+def _refuse_another_chain(
+    files: MigrationFiles, graph: RevisionGraph, ledger: Ledger, location: str
+) -> None:
+    """``StoreAheadError`` when the store's applied revisions have nothing in common
+    with the migration files: it was migrated by another chain (the ledger explains
+    it, so ``known_graph`` let it through), and its heads are not ours to resolve."""
+    ours = {migration.revision for migration in files.migrations}
+    if not ours or not ledger.heads or graph.ancestors(ledger.heads) & ours:
+        return
+    raise StoreAheadError(
+        f"{location}: the store is at {', '.join(ledger.heads)}, which these migration "
+        "files neither hold nor build on: it was migrated by another chain of migrations "
+        "(or a newer release); run with that chain's files (--migrations DIR), or install "
+        "the release that migrated it"
+    )
+
+
 @contextmanager
 def without_cycle_collector() -> Iterator[None]:
     """Pause Python's cycle collector while a run holds a whole store in memory.
@@ -144,7 +167,7 @@ def execute(
 ) -> Runs:
     """Run each planner's plan in turn, under one hold of the store's lock."""
     files = MigrationFiles.from_config(config)
-    store = open_store(config.store, config.env, config.keep_backups)
+    store = open_store(config.store, config.env, config.keep_backups, config.backups_max_bytes)
     if not store.exists():
         return Runs(store.location, False, [])
     done: list[Done] = []
@@ -159,7 +182,14 @@ def _until_settled(
 ) -> Done:
     for _ in range(MAX_ATTEMPTS):
         ledger = store.read_ledger()
-        plan = planner(known_graph(files, ledger, store.location), ledger)
+        graph = known_graph(files, ledger, store.location)
+        try:
+            plan = planner(graph, ledger)
+        except MultipleHeadsError:
+            # "Several heads" when the store's own are from another chain altogether:
+            # that is a store this code is behind, not a target to make precise.
+            _refuse_another_chain(files, graph, ledger, store.location)
+            raise
         if not plan.revisions:
             return Done(plan)  # at the target: no device is read, nothing is written
         try:
@@ -199,15 +229,22 @@ def apply(
         return ledger.advance(record, at_head_of=mark, applied=applied, undone=plan.leave)
 
     if plan.direction != "stamp" and isinstance(store, InPlaceStore):
-        # Provenance stays in the store's own tables, next to the rows.
+        # Provenance in the store's own tables (PostgreSQL), or in the ledger (SQLite).
         def ledger_for(result: InPlaceResult) -> Ledger:
-            return advanced(result.devices_changed, entered)
+            return advanced(result.devices_changed, {**entered, **result.applied})
 
-        if plan.direction == "upgrade":
-            done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
-            return InPlaceResult(done.devices, done.pending_removed, 0, done.unreported)
-        done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
-        return InPlaceResult(done.devices, 0, done.pending_restored, done.unreported)
+        try:
+            if plan.direction == "upgrade":
+                done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
+                return InPlaceResult(
+                    done.devices, done.pending_removed, 0, done.unreported, done.notes
+                )
+            done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
+            return InPlaceResult(
+                done.devices, 0, done.pending_restored, done.unreported, done.notes
+            )
+        except InPlaceDeclined:
+            pass  # nothing changed: the row path below
 
     progress.start(READING, 0)
     snapshot = store.read()
@@ -216,6 +253,10 @@ def apply(
         entered = outcome.applied
     elif plan.direction == "downgrade":
         entries = [ledger.applied[rev] for rev in plan.leave if rev in ledger.applied]
+        installed = files.graph(extra=ledger.stored_migrations()).migrations
+        for entry in entries:
+            migration = installed.get(entry.migration.revision, entry.migration)
+            engine.check_provenance(entry, migration, f"{store.location}: ledger")
         outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending, progress)
     else:
         outcome = engine.Outcome()  # a stamp changes no device

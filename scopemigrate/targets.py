@@ -45,6 +45,12 @@ class Symbol:
     name: str
     branch: str | None = None
 
+    def __post_init__(self) -> None:
+        # Built by hand through the Python API, a misspelt symbol would otherwise
+        # be looked up as a revision name by the graph.
+        if self.name not in SYMBOLS:
+            raise ValueError(f"{self.name!r} is not one of {', '.join(SYMBOLS)}")
+
 
 @dataclass(frozen=True)
 class Relative:

@@ -9,6 +9,12 @@ the gateway's version grants (old ones while the ledger is at base, the
 a log of every stamp and device it wrote, and every unreadable file it saw.
 
 Usage: python gateway_writer.py STATE_DIR STOP_FILE LOG_FILE SEED
+
+Driven (``STOP_FILE`` is ``-``): no loop; each line on stdin is a command,
+answered by ``ok`` on stdout once done, so a test puts each write exactly
+where it wants it: ``read`` (read both files and make this cycle's changes in
+memory), ``write`` (write what the last ``read`` made: a stale write-back if
+the files changed since), ``cycle`` (both), ``stop`` (write the log, exit).
 """
 
 from __future__ import annotations
@@ -76,8 +82,66 @@ def new_device(index: int, migrated: bool, now: int) -> dict[str, Any]:
     }
 
 
+class Gateway:
+    """One gateway's cycles: read and change in memory, then write (as OpenClaw does)."""
+
+    def __init__(self, devices: Path, rng: random.Random, log: dict[str, Any]):
+        self.devices, self.rng, self.log = devices, rng, log
+        self.stamp = 1_800_000_000_000
+        self.held: tuple[dict[str, Any], dict[str, Any], dict[str, int], dict[str, str]] | None
+        self.held = None
+
+    def read(self) -> None:
+        migrated = ledger_at_head(self.devices)
+        paired = read_json(self.devices / "paired.json", self.log)
+        pending = read_json(self.devices / "pending.json", self.log)
+        self.stamp += 1
+        stamps: dict[str, int] = {}
+        device_id = self.rng.choice(sorted(paired))
+        for role, token in paired[device_id].get("tokens", {}).items():
+            token["lastUsedAtMs"] = self.stamp
+            stamps[f"{device_id}/{role}"] = self.stamp
+        added: dict[str, str] = {}
+        if self.rng.random() < 0.5:
+            record = new_device(len(self.log["added"]) + self.stamp, migrated, self.stamp)
+            paired[record["deviceId"]] = record
+            added[record["deviceId"]] = "new" if migrated else "old"
+        self.held = (paired, pending, stamps, added)
+
+    def write(self) -> None:
+        assert self.held is not None, "write before read"
+        paired, pending, stamps, added = self.held
+        write_like_openclaw(self.devices / "paired.json", paired)
+        write_like_openclaw(self.devices / "pending.json", pending)
+        # Only what landed counts; a later write that read an older file may drop
+        # it again, as OpenClaw's own last-writer-wins does (the log keeps the last).
+        self.log["stamps"].update(stamps)
+        self.log["added"].update(added)
+        self.log["iterations"] += 1
+        self.held = None
+
+
+def driven(state: Path, log_path: str, seed: str) -> None:
+    log: dict[str, Any] = {"stamps": {}, "added": {}, "iterations": 0, "unreadable": 0}
+    gateway = Gateway(state / "devices", random.Random(int(seed)), log)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "stop":
+            break
+        if command in ("read", "cycle"):
+            gateway.read()
+        if command in ("write", "cycle"):
+            gateway.write()
+        print("ok", flush=True)
+    Path(log_path).write_text(json.dumps(log))
+    print("ok", flush=True)
+
+
 def main() -> None:
     state, stop, log_path, seed = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    if sys.argv[2] == "-":
+        driven(state, log_path, seed)
+        return
     rng = random.Random(int(seed))
     devices = state / "devices"
     log: dict[str, Any] = {

@@ -24,12 +24,15 @@ FACT_MODULES = {
     "scopemigrate.config",
     "scopemigrate.config_files",
     "scopemigrate.ownership",
+    "scopemigrate.dag",
     "scopemigrate.installed",
     "scopemigrate.platforms",
     "scopemigrate.versions",
     "scopemigrate.migration_files",
     "scopemigrate.stores",
     "scopemigrate.stores.layout",
+    "scopemigrate.printable",
+    "scopemigrate.stores.jsontext",
 }
 
 
@@ -132,6 +135,9 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
         "scopemigrate.stores.layout",
         "scopemigrate.migration_files",
         "scopemigrate.errors",
+        "scopemigrate.printable",
+        "scopemigrate.stores.jsontext",
+        "scopemigrate.stores.redact",
         "scopemigrate.config_files",
         "scopemigrate.ownership",
         "scopemigrate.dag",
@@ -188,6 +194,7 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         # of a device and of a finding
         "scopemigrate.cli.text",
         "scopemigrate.progress",
+        "scopemigrate.printable",
         "scopemigrate.devices",
         "scopemigrate.findings",
         "scopemigrate",

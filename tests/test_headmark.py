@@ -19,7 +19,7 @@ from conftest import FIRST_CHAIN, cli_path, copy_store
 
 from scopemigrate import commands
 from scopemigrate.config import load_config
-from scopemigrate.migration_files import files_digest
+from scopemigrate.migration_files import at_head_mark, files_digest
 from scopemigrate.quick import quick_marked_head
 from scopemigrate.quick.mark import read_mark
 
@@ -65,6 +65,13 @@ def quick(store: Path, chain: Path, target: str = "head") -> bool:
     return quick_marked_head([target, "--store", str(store), "--migrations", str(chain), "-q"])
 
 
+def mark_of(chain: Path, heads: list[str]) -> str:
+    """The at-head mark: the files' digest bound to the heads (see quick/mark.py)."""
+    digest = files_digest([chain])
+    assert digest is not None
+    return at_head_mark(digest, heads)
+
+
 def ledger_of(store: Path) -> dict[str, object]:
     data = json.loads((store / "devices" / "scopemigrate-ledger.json").read_text())
     assert isinstance(data, dict)
@@ -74,10 +81,10 @@ def ledger_of(store: Path) -> dict[str, object]:
 def test_a_run_to_head_marks_the_ledger_and_the_mark_answers(setup: tuple[Path, Path]) -> None:
     store, chain = setup
     assert run(store, chain, "upgrade", "head").returncode == 0
-    assert ledger_of(store)["at_head_of"] == files_digest([chain])
+    assert ledger_of(store)["at_head_of"] == mark_of(chain, ["4f2c19a0b7e1"])
     assert read_mark(str(store / "devices" / "scopemigrate-ledger.json")) == (
         ["4f2c19a0b7e1"],
-        files_digest([chain]),
+        mark_of(chain, ["4f2c19a0b7e1"]),
     )
     files = sorted((store / "devices").glob("*.json"))
     before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in files}
@@ -115,7 +122,7 @@ def test_a_new_migration_breaks_the_mark_and_the_full_run_applies_it(
     assert not quick(store, chain)
     done = run(store, chain, "upgrade", "head")
     assert done.returncode == 0 and "b7d1e0c2a9f4" in done.stdout
-    assert ledger_of(store)["at_head_of"] == files_digest([chain])
+    assert ledger_of(store)["at_head_of"] == mark_of(chain, ["b7d1e0c2a9f4"])
     assert quick(store, chain)
 
 
@@ -198,7 +205,7 @@ def test_the_python_api_marks_the_ledger_too(setup: tuple[Path, Path]) -> None:
     store, chain = setup
     config = load_config(store=str(store), locations=[str(chain)], env={})
     commands.upgrade(config, "head")
-    assert ledger_of(store)["at_head_of"] == files_digest([chain])
+    assert ledger_of(store)["at_head_of"] == mark_of(chain, ["4f2c19a0b7e1"])
     commands.downgrade(config, "base")
     assert ledger_of(store)["at_head_of"] is None
 

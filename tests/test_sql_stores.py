@@ -219,7 +219,7 @@ def test_postgres_runs_are_set_based_with_provenance_beside_the_rows(pg_url: str
         ).fetchone()[0]
         ledger = json.loads(conn.execute("SELECT document FROM scopemigrate_ledger").fetchone()[0])
     assert edits == 6
-    assert all(entry["provenance"] == {} for entry in ledger["applied"].values())
+    assert all(entry["provenance"] == [] for entry in ledger["applied"].values())
     down = run_cli("downgrade", "base", "--json", "--store", pg_url)
     assert json.loads(down.stdout)["pending_restored"] == 2
     with psycopg.connect(pg_url) as conn:

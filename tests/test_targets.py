@@ -18,7 +18,10 @@ import pytest
 from conftest import copy_store, run_cli
 
 from scopemigrate import cli, errors
+from scopemigrate.check import check
+from scopemigrate.config import load_config
 from scopemigrate.errors import (
+    CycleError,
     GraphError,
     MultipleHeadsError,
     TargetError,
@@ -359,7 +362,35 @@ def test_cli_negative_targets_exit_codes_and_read_only_views(tmp_path: Path) -> 
     assert shown["revision"] == "5678bbbb0000"
     ranged = json.loads(run_cli("history", "-r", "-1:current", "--json", *at).stdout)
     assert [r["revision"] for r in ranged["revisions"]] == ["5678bbbb0000", "1234aaaa0000"]
+    # One revision type for every view; only the views that read the store know "applied".
+    assert ranged["revisions"][0] == shown | {"applied": True}
+    assert shown["applied"] is None and shown["is_head"] is False
     marked = run_cli("history", "-i", *at).stdout
     assert "5678bbbb0000 (current)" in marked and "9012cccc0000 (head) (applied)" not in marked
     resolved = json.loads(run_cli("heads", "--resolve-dependencies", "--json", *at).stdout)
     assert sorted(h["revision"] for h in resolved["heads"]) == ["9012cccc0000", "p1plugin0000"]
+
+
+def test_check_exits_with_the_broken_files_own_error(tmp_path: Path) -> None:
+    # The error carries the data (the cycle); check neither rewords nor retypes it.
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for rev, parent in (("a1", "b1"), ("b1", "a1")):
+        (folder / f"{rev}.toml").write_text(
+            f'revision = "{rev}"\ndown_revision = "{parent}"\nrelease = "2026.3.1"\n'
+        )
+    result = check(load_config(locations=[str(folder)], env={}))
+    failure = result.failure()
+    assert isinstance(failure, CycleError) and sorted(failure.cycle[:-1]) == ["a1", "b1"]
+    assert code(failure) == code(GraphError("x"))
+    [problem] = result.problems
+    assert problem.kind == "graph" and sorted(problem.revisions) == ["a1", "b1"]
+    assert result.to_json()["problems"] == [
+        {"kind": "graph", "message": str(failure), "revisions": problem.revisions}
+    ]
+
+
+def test_a_symbol_is_one_of_the_four() -> None:
+    assert Symbol("head", "plugin").branch == "plugin"
+    with pytest.raises(ValueError, match="'haed' is not one of heads, head, base, current"):
+        Symbol("haed")

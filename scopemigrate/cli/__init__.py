@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -23,6 +23,7 @@ from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
 from scopemigrate.installed import resolve_installed, with_version_sources
 from scopemigrate.ownership import act_for_store
+from scopemigrate.printable import printable, printable_json
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 
 # Documented in docs/exit-codes.md; tests assert every row.
@@ -34,6 +35,7 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.TargetError, 12),
     (errors.ConfigError, 3),
     (errors.MigrationFileError, 4),
+    (errors.BadJournalError, 15),  # before BadStoreError: it is one
     (errors.BadStoreError, 5),
     (errors.StoreNotFoundError, 6),
     (errors.LockTimeoutError, 7),
@@ -43,6 +45,8 @@ EXIT_CODES: tuple[tuple[type[errors.ScopemigrateError], int], ...] = (
     (errors.VerifyFailedError, 10),
     (errors.CheckFailedError, 11),
     (errors.StorePermissionError, 14),
+    (errors.GatewayRewroteError, 16),
+    (errors.StoreUnreachableError, 17),
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,10 +74,10 @@ class Output:
         (a run's report over a large store costs more than the run's edits)."""
         if self.as_json:
             document = data() if callable(data) else data
-            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+            click.echo(printable_json(json.dumps(document, indent=2, ensure_ascii=False)))
         elif not self.quiet:
             for line in text():
-                click.echo(line)
+                click.echo(printable(line))
 
 
 def common_options(func: F) -> F:
@@ -121,14 +125,19 @@ def _setup(options: dict[str, Any], *, with_sources: bool = False) -> tuple[Conf
     """The settings and the output style of ``options`` (``with_sources``: and where
     the installed release is found, for the verbs with ``release_options``)."""
     no_backup = options.pop("no_backup", False)
+    backups_max_size = options.pop("backups_max_size", None)
+    store, locations = options.pop("store"), options.pop("locations") or None
+    lock_timeout, config_file = options.pop("lock_timeout"), options.pop("config_file")
+    as_user = options.pop("as_user")
     config = load_config(
         keep_backups=0 if no_backup else None,
-        store=options.pop("store"),
-        locations=options.pop("locations") or None,
-        lock_timeout=options.pop("lock_timeout"),
-        config_file=options.pop("config_file"),
+        backups_max_size=backups_max_size,
+        store=store,
+        locations=locations,
+        lock_timeout=lock_timeout,
+        config_file=config_file,
     )
-    config = act_for_store(config, options.pop("as_user"))  # before any store file is opened
+    config = act_for_store(config, as_user)  # before any store file is opened
     if with_sources:
         config = _with_sources(config, options)
     output = Output(options.pop("as_json"), options.pop("quiet"), options.pop("verbose"))
@@ -174,12 +183,29 @@ def _wants_report(output: Output) -> bool:
     return output.as_json or output.verbose > 0
 
 
+def _say_notes(output: Output, runs: Sequence[commands.RunResult]) -> None:
+    """Each note of the runs once, on stderr, for a person (``--json`` carries them)."""
+    if output.quiet or output.as_json:
+        return
+    for note in dict.fromkeys(note for run in runs for note in run.notes):
+        click.echo(f"note: {note}", err=True)
+
+
 dry_run_option = click.option(
     "--dry-run", "--plan", "dry_run", is_flag=True, help="Show the per-device plan; change nothing."
 )
-no_backup_option = click.option(
-    "--no-backup", is_flag=True, help="Keep no backup of the files replaced."
-)
+
+
+def backup_options(func: F) -> F:
+    """How many backups of the replaced files a JSON store keeps, and how large."""
+    func = click.option(
+        "--backups-max-size",
+        metavar="SIZE",
+        help="Bound the backups' total size (500M, 2G; default 1G); the newest is kept.",
+    )(func)
+    return click.option("--no-backup", is_flag=True, help="Keep no backup of the files replaced.")(
+        func
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -203,7 +229,7 @@ def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 @main.command(context_settings=TARGET_ARGUMENT)
 @click.argument("target", default="head", callback=_target)
 @dry_run_option
-@no_backup_option
+@backup_options
 @common_options
 def upgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
@@ -213,7 +239,7 @@ def upgrade(target: str, dry_run: bool, **options: Any) -> None:
 @main.command(context_settings=TARGET_ARGUMENT)
 @click.argument("target", callback=_target)
 @dry_run_option
-@no_backup_option
+@backup_options
 @common_options
 def downgrade(target: str, dry_run: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
@@ -234,6 +260,7 @@ def _migrate(
         report=dry_run or _wants_report(output),
     )
     output.emit(result.to_json, lambda: text.run(result, output.verbose))
+    _say_notes(output, [result])
 
 
 def version_options(func: F) -> F:
@@ -270,7 +297,7 @@ def _with_sources(config: Config, options: dict[str, Any]) -> Config:
 
 def release_options(func: F) -> F:
     """The options of the verbs that follow the installed release (``sync``, ``hook``)."""
-    return no_backup_option(version_options(common_options(func)))
+    return backup_options(version_options(common_options(func)))
 
 
 @main.command()
@@ -281,12 +308,13 @@ def sync(installed_version: str | None, dry_run: bool, **options: Any) -> None:
     config, output = _setup(options, with_sources=True)
     installed = resolve_installed(config, installed_version)
     if installed.warning:
-        click.echo(f"warning: {installed.warning}", err=True)
+        click.echo(printable(f"warning: {installed.warning}"), err=True)
     result = commands.sync(config, installed.version, dry_run=dry_run)
     output.emit(
         result.to_json() | {"source": installed.source},
         lambda: text.sync(result, output.verbose),
     )
+    _say_notes(output, result.runs)
 
 
 @main.command()
@@ -303,9 +331,10 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
     config, output = _setup(options, with_sources=True)
     result = run_hook(config, installed_version, timeout=timeout)
     if result.installed.warning and not output.quiet:
-        click.echo(f"warning: {result.installed.warning}", err=True)
+        click.echo(printable(f"warning: {result.installed.warning}"), err=True)
     lines = [line for line in (result.summary(), findings.summary(result.findings)) if line]
     output.emit(result.to_json, lambda: lines)
+    _say_notes(output, result.sync.runs if result.sync else [])
 
 
 @main.command()
@@ -562,6 +591,6 @@ def run() -> None:
         exc.show()
         sys.exit(EXIT_USAGE)
     except errors.ScopemigrateError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(printable(f"error: {exc}"), err=True)
         sys.exit(exit_code_for(exc))
     sys.exit(EXIT_OK)

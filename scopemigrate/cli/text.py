@@ -148,7 +148,7 @@ def _operation_lines(operations: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def detail_lines(info: revisions.RevisionDetail, verbose: int) -> list[str]:
+def detail_lines(info: revisions.RevisionInfo, verbose: int) -> list[str]:
     labels = f" ({', '.join(info.branch_labels)})" if info.branch_labels else ""
     lines = [f"{info.revision}{labels} {info.release}: {info.message}"]
     if verbose:

@@ -1,9 +1,17 @@
-"""The fast paths: the console entry point, and quick answers for two no-op commands.
+"""The fast paths: the console entry point, and quick answers for three no-op commands.
 
-``scopemigrate hook`` at the installed release, and ``scopemigrate upgrade
-head`` at head, are answered here when their arguments are plain; anything
-else goes to the full CLI (``scopemigrate.cli``), which parses and checks
-everything again.
+``scopemigrate hook`` and ``scopemigrate sync`` at the installed release, and
+``scopemigrate upgrade head`` at head, are answered here when their arguments
+are plain; anything else goes to the full CLI (``scopemigrate.cli``), which
+parses and checks everything again.
+
+Run by root on a store another user owns, the quick answer is decided in a
+forked child that has first given up root for the owner's rights
+(``ownership.act_for_store``), so no store file is read as root. The parent
+keeps root: when the child cannot vouch, the full CLI settles the rights
+itself, once, with everything it may need loaded first (the owner may not be
+able to read the Python installation, under ``/root`` say). The child needs
+only the modules the parent loaded before the fork.
 
 Install steps and service starts call the hook far more often than there is
 anything to migrate. Loading click and the pydantic models costs several
@@ -25,72 +33,194 @@ from __future__ import annotations
 import os
 import sys
 
-from scopemigrate.quick.argv import is_quiet, last, parse_options, upgrade_head_args
+from scopemigrate.quick.argv import (
+    SYNC_FLAG_OPTIONS,
+    SYNC_VALUE_OPTIONS,
+    is_quiet,
+    last,
+    parse_options,
+    upgrade_head_args,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from scopemigrate.config import Config
+    from collections.abc import Callable
 
-__all__ = ["main", "quick_hook", "quick_marked_head", "quick_upgrade_head"]
+    from scopemigrate.config import Config
+    from scopemigrate.installed import InstalledVersion
+
+__all__ = ["main", "quick_hook", "quick_marked_head", "quick_sync", "quick_upgrade_head"]
 
 
 def _nothing_to_do(where: object, heads: list[str]) -> None:
     # The full CLI's words for the same answer (a test holds them equal).
-    print(f"{where} is at {', '.join(heads)}: nothing to do.")
+    from scopemigrate.printable import printable
+
+    print(printable(f"{where} is at {', '.join(heads)}: nothing to do."))
 
 
 def _config(args: dict[str, list[str]]) -> Config:
-    """The configuration the full CLI would load for these options."""
+    """The configuration the full CLI would load for these options (``cli._setup``)."""
     from pathlib import Path
 
     from scopemigrate.config import load_config
 
     config_file = last(args, "--config")
+    lock_timeout = last(args, "--lock-timeout")
     return load_config(
+        keep_backups=0 if "--no-backup" in args else None,
+        backups_max_size=last(args, "--backups-max-size"),
         store=last(args, "--store"),
         locations=args.get("--migrations"),
+        lock_timeout=float(lock_timeout) if lock_timeout is not None else None,
         config_file=Path(config_file) if config_file else None,
     )
+
+
+def _with_rights(args: dict[str, list[str]], answer: Callable[[Config], bool]) -> bool:
+    """``answer`` the configuration of ``args`` with the rights the run would take."""
+    from scopemigrate.errors import ScopemigrateError
+    from scopemigrate.ownership import act_for_store, gives_up_root
+
+    as_user = last(args, "--as-user")
+    try:
+        config = _config(args)
+        if gives_up_root(config, as_user):
+            return _answered_as_owner(config, as_user, answer)
+        config = act_for_store(config, as_user)
+    except ScopemigrateError:
+        return False  # the full CLI reports it, with its exit code
+    return answer(config)
+
+
+# What a quick answer may import once it runs with the owner's rights.
+_CHILD_NEEDS = (
+    "json",
+    "shutil",
+    "sqlite3",
+    "subprocess",
+    "tomllib",
+    "scopemigrate.hook",
+    "scopemigrate.printable",
+    "scopemigrate.quick.probe",
+    "scopemigrate.quick.verdicts",
+    "scopemigrate.versions",
+)
+
+
+def _answered_as_owner(
+    config: Config, as_user: str | None, answer: Callable[[Config], bool]
+) -> bool:
+    """Whether a child with the store owner's rights answered (see the docstring)."""
+    import importlib
+
+    for name in _CHILD_NEEDS:  # loaded while root can read them
+        importlib.import_module(name)
+    from scopemigrate.ownership import act_for_store
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the parent reads the child's exit status
+        code = 1
+        try:
+            code = 0 if answer(act_for_store(config, as_user, load_all=False)) else 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # any failure: the full CLI decides, as root
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _installed(args: dict[str, list[str]], config: Config) -> tuple[Config, InstalledVersion]:
+    from scopemigrate.installed import resolve_installed, with_version_sources
+
+    config = with_version_sources(
+        config,
+        distribution=last(args, "--distribution"),
+        npm_package=last(args, "--npm-package"),
+        program=last(args, "--program"),
+    )
+    return config, resolve_installed(config, last(args, "--installed-version"))
 
 
 def quick_hook(argv: list[str]) -> bool:
     """Answer a no-op hook without the full CLI; False when it cannot vouch."""
     args = parse_options(argv)
-    if args is None:
-        return False
+    return args is not None and _with_rights(args, lambda config: _hook(args, config))
 
+
+def _hook(args: dict[str, list[str]], config: Config) -> bool:
     from scopemigrate.errors import ScopemigrateError
-    from scopemigrate.installed import resolve_installed, with_version_sources
-    from scopemigrate.ownership import act_for_store, gives_up_root
     from scopemigrate.quick.verdicts import at_release
 
     try:
-        config = _config(args)
-        if gives_up_root(config, last(args, "--as-user")):
-            return False  # the full CLI takes the owner's rights, once
-        config = act_for_store(config, last(args, "--as-user"))
-        config = with_version_sources(
-            config,
-            distribution=last(args, "--distribution"),
-            npm_package=last(args, "--npm-package"),
-            program=last(args, "--program"),
-        )
-        installed = resolve_installed(config, last(args, "--installed-version"))
+        config, installed = _installed(args, config)
         synced, heads = at_release(config, installed.version)
     except ScopemigrateError:
         return False  # the full CLI reports it, with its exit code
     if not synced:
         return False
     if installed.warning and not is_quiet(args):
-        print(f"warning: {installed.warning}", file=sys.stderr)
+        from scopemigrate.printable import printable
+
+        print(printable(f"warning: {installed.warning}"), file=sys.stderr)
     if "--json" in args:
         import json
 
-        from scopemigrate.hook import HookResult
-        from scopemigrate.stores.layout import state_dir_of
+        from scopemigrate.hook import HookResult, store_location
 
-        result = HookResult(str(state_dir_of(config.store, config.env)), installed, heads)
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        result = HookResult(store_location(config), installed, heads)
+        from scopemigrate.printable import printable_json
+
+        print(printable_json(json.dumps(result.to_json(), indent=2, ensure_ascii=False)))
+    return True
+
+
+def quick_sync(argv: list[str]) -> bool:
+    """Answer a no-op ``sync`` without the full CLI; False when it cannot vouch."""
+    args = parse_options(argv, SYNC_VALUE_OPTIONS, SYNC_FLAG_OPTIONS)
+    return args is not None and _with_rights(args, lambda config: _sync(args, config))
+
+
+def _sync(args: dict[str, list[str]], config: Config) -> bool:
+    from pathlib import Path
+
+    from scopemigrate.errors import ScopemigrateError
+    from scopemigrate.quick.verdicts import named_database, release_verdict
+    from scopemigrate.stores.layout import OpenClawLayout, state_dir_of
+
+    try:
+        config, installed = _installed(args, config)
+        exists, synced, heads = release_verdict(config, installed.version)
+    except ScopemigrateError:
+        return False  # the full CLI reports it, with its exit code
+    if not synced:
+        return False
+    # Where the store is, in the full command's words: a database named by
+    # itself, OpenClaw's SQLite generation, or the state dir.
+    database = named_database(config)
+    if database is None:
+        layout = OpenClawLayout(str(state_dir_of(config.store, config.env)))
+        database = layout.database if os.path.exists(layout.database) else None
+        where = str(Path(database)) if database else layout.state_dir
+    else:
+        where = str(Path(database))
+    if database is not None and not heads:
+        return False  # a database without a ledger: only the adapter tells "no store"
+    from scopemigrate.printable import printable
+
+    if installed.warning:  # sync warns even under -q, as the full command does
+        print(printable(f"warning: {installed.warning}"), file=sys.stderr)
+    if not is_quiet(args):
+        # The full command's words (a test holds them equal).
+        if exists:
+            print(printable(f"{where} already matches release {installed.version}."))
+        else:
+            print(printable(f"No device store at {where}: nothing to do."))
     return True
 
 
@@ -103,7 +233,10 @@ def quick_marked_head(argv: list[str]) -> bool:
 def quick_upgrade_head(argv: list[str]) -> bool:
     """Answer ``upgrade head`` at head without the full CLI; False when it cannot vouch."""
     parsed = upgrade_head_args(argv)
-    return parsed is not None and _verdict_head(parsed[1])
+    if parsed is None:
+        return False
+    target, args = parsed
+    return _with_rights(args, lambda config: _verdict_head(target, args, config))
 
 
 def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
@@ -124,17 +257,13 @@ def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
     return True
 
 
-def _verdict_head(args: dict[str, list[str]]) -> bool:
+def _verdict_head(target: str, args: dict[str, list[str]], config: Config) -> bool:
     from scopemigrate.errors import ScopemigrateError
-    from scopemigrate.ownership import gives_up_root
     from scopemigrate.quick.verdicts import at_head
     from scopemigrate.stores.layout import state_dir_of
 
     try:
-        config = _config(args)
-        if gives_up_root(config):
-            return False  # the full CLI takes the owner's rights, once
-        done, heads = at_head(config)
+        done, heads = at_head(config, target)
     except ScopemigrateError:
         return False  # the full CLI reports it, with its exit code
     if not done:
@@ -149,10 +278,12 @@ def main() -> None:
     from scopemigrate.platforms import refuse_unsupported
 
     refuse_unsupported()  # before anything is read (docs/platforms.md)
-    if len(sys.argv) > 1 and sys.argv[1] == "hook" and quick_hook(sys.argv[2:]):
+    verb, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    if verb == "hook" and quick_hook(rest):
         sys.exit(0)
-    upgrade = len(sys.argv) > 2 and sys.argv[1] == "upgrade"
-    if upgrade and (quick_marked_head(sys.argv[2:]) or quick_upgrade_head(sys.argv[2:])):
+    if verb == "sync" and quick_sync(rest):
+        sys.exit(0)
+    if verb == "upgrade" and rest and (quick_marked_head(rest) or quick_upgrade_head(rest)):
         sys.exit(0)
     from scopemigrate.cli import run
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 __all__ = [
     "FLAG_OPTIONS",
     "SECONDS_OPTIONS",
+    "SYNC_FLAG_OPTIONS",
+    "SYNC_VALUE_OPTIONS",
     "UPGRADE_FLAG_OPTIONS",
     "UPGRADE_VALUE_OPTIONS",
     "VALUE_OPTIONS",
@@ -28,11 +30,17 @@ VALUE_OPTIONS = (
     "--timeout",
     "--lock-timeout",
     "--as-user",
+    "--backups-max-size",
 )
 FLAG_OPTIONS = ("--json", "--no-backup", "-q", "--quiet", "-v", "--verbose")
 # Options whose value the full CLI reads as seconds, at least 0: any other value
 # sends the call to the full CLI, which refuses it as a usage error.
 SECONDS_OPTIONS = ("--timeout", "--lock-timeout")
+
+# ``sync``'s options that the quick answer understands: the hook's sources and
+# store, without ``--timeout``; ``--json`` goes to the full CLI.
+SYNC_VALUE_OPTIONS = tuple(name for name in VALUE_OPTIONS if name != "--timeout")
+SYNC_FLAG_OPTIONS = ("--dry-run", "--plan", "--no-backup", "-q", "--quiet", "-v", "--verbose")
 
 # ``upgrade head``'s options that the quick answer understands; any other
 # (--json, --dry-run) goes to the full CLI.

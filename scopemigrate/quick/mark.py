@@ -18,13 +18,15 @@ import os
 import re
 
 from scopemigrate.config_files import PYPROJECT, STANDALONE, search_folders
-from scopemigrate.errors import ConfigError
+from scopemigrate.errors import ConfigError, ScopemigrateError
 from scopemigrate.migration_files import (
+    at_head_mark,
     files_digest,
     plugin_group_may_be_registered,
     shipped_migrations_path,
 )
 from scopemigrate.ownership import AS_USER_ENV
+from scopemigrate.stores.jsontext import open_regular
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
     LEDGER_FORMAT,
@@ -45,10 +47,13 @@ __all__ = ["marked_at_head", "marked_store", "read_mark"]
 def read_mark(ledger_path: str) -> tuple[list[str], str] | None:
     """(heads, mark) from a ledger's first bytes, or None when it holds no mark."""
     try:
-        with open(ledger_path, "rb") as handle:
-            start = handle.read(LEDGER_PREFIX_BYTES)
-    except OSError:
+        fd = open_regular(ledger_path)  # never a link, a FIFO or a device
+    except ScopemigrateError:
+        return None  # the full run names it
+    if fd is None:
         return None
+    with os.fdopen(fd, "rb") as handle:
+        start = handle.read(LEDGER_PREFIX_BYTES)
     prefix = read_ledger_prefix(start)
     if prefix is None or prefix.format != LEDGER_FORMAT or prefix.at_head_of is None:
         return None
@@ -76,8 +81,9 @@ def marked_at_head(state_dir: str, locations: Sequence[str]) -> list[str] | None
     mark = read_mark(layout.ledger)
     if mark is None:
         return None
-    heads, digest = mark
-    return heads if files_digest(locations) == digest else None
+    heads, mark_seen = mark
+    files = files_digest(locations)
+    return heads if files is not None and at_head_mark(files, heads) == mark_seen else None
 
 
 # "scopemigrate" used as a TOML key ([tool.scopemigrate], tool.scopemigrate.x =,

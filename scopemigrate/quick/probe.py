@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 
+from scopemigrate.errors import ScopemigrateError
+from scopemigrate.stores.jsontext import MAX_FILE_BYTES, open_regular
 from scopemigrate.stores.layout import (
     LEDGER_FORMAT,
     LEDGER_PREFIX_BYTES,
@@ -23,7 +25,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["store_heads"]
+__all__ = ["database_heads", "store_heads"]
 
 
 def _heads_of(document: bytes) -> list[str] | None:
@@ -42,15 +44,16 @@ def _json_heads(layout: OpenClawLayout) -> list[str] | None:
     if os.path.exists(layout.journal):
         return None  # a commit to recover first
     try:
-        with open(layout.ledger, "rb") as handle:
+        fd = open_regular(layout.ledger)  # never a link, a FIFO or a device
+        if fd is None:
+            return []
+        with os.fdopen(fd, "rb") as handle:
             start = handle.read(LEDGER_PREFIX_BYTES)
             if read_ledger_prefix(start) is not None:
                 return _heads_of(start)
-            return _heads_of(start + handle.read())
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+            return _heads_of(start + handle.read(MAX_FILE_BYTES))
+    except (ScopemigrateError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # the full run names it
 
 
 def _sqlite_heads(database: str) -> list[str] | None:
@@ -90,8 +93,18 @@ def store_heads(state_dir: Path | None) -> tuple[bool, list[str] | None]:
         return True, None
     layout = OpenClawLayout(state_dir)
     live_json = os.path.isfile(layout.paired)
+    if os.path.lexists(layout.paired) and (not live_json or os.path.islink(layout.paired)):
+        return True, None  # a link, a FIFO, a folder: the full run refuses it, in one line
     if os.path.exists(layout.database):
         return True, None if live_json else _sqlite_heads(layout.database)
     if not live_json:
         return False, []
     return True, _json_heads(layout)
+
+
+def database_heads(database: str) -> tuple[bool, list[str] | None]:
+    """``store_heads`` of an SQLite database named by itself (``sqlite:PATH``, a
+    ``.sqlite`` file): a database that is not there is for the full run to name."""
+    if not os.path.isfile(database):
+        return True, None
+    return True, _sqlite_heads(database)

@@ -5,18 +5,30 @@ selects (the hook's no-op)? ``at_head``: is it at the head of the files
 (``upgrade head``'s no-op, where the at-head mark cannot vouch)? Each says True
 only when certain; anything else is for the full run. They duplicate the
 graph's *decisions* for speed (no pydantic), under tests that hold them equal
-to the full run's (tests/test_hook.py, tests/test_quick_noop.py); the *facts*
-(file listing, layout, ledger prefix) are imported.
+to the full run's (tests/test_hook.py, tests/test_quick_noop.py,
+tests/test_quick_depends_on.py); the *facts* (file listing, layout, ledger
+prefix, DAG reachability and heads in ``dag.py``) are imported.
+
+A revision's parents are its ``down_revision`` and its ``depends_on``, as in
+``graph.RevisionGraph``: what a store holds is closed under both, and its
+ledger records the heads of that set through both. A ``depends_on`` naming a
+branch label (or anything but a revision id) is left to the full run.
 """
 
 from __future__ import annotations
 
 import tomllib
 
+from scopemigrate import dag
 from scopemigrate.errors import ConfigError
 from scopemigrate.migration_files import migration_file_names
-from scopemigrate.quick.probe import store_heads
-from scopemigrate.stores.layout import named_path_missing, state_dir_of
+from scopemigrate.quick.probe import database_heads, store_heads
+from scopemigrate.stores.layout import (
+    named_path_missing,
+    parse_store_spec,
+    sqlite_database,
+    state_dir_of,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -24,15 +36,46 @@ if TYPE_CHECKING:
 
     from scopemigrate.config import Config
 
-__all__ = ["at_head", "at_release"]
-
-# revision -> (parents, release)
-_Table = dict[str, tuple[list[str], str]]
+__all__ = ["at_head", "at_release", "named_database", "release_verdict"]
 
 
-def _revision_table(locations: tuple[Path, ...]) -> _Table | None:
-    """revision -> (parents, release) from the files; None if any needs a closer look."""
-    table: _Table = {}
+class _Files:
+    """The files' revisions: each one's parents (both kinds), its ``down_revision``
+    alone, and its release."""
+
+    def __init__(self) -> None:
+        self.parents: dict[str, list[str]] = {}
+        self.down: dict[str, list[str]] = {}
+        self.releases: dict[str, str] = {}
+
+    def add(self, rev: str, down: list[str], depends: list[str], release: str) -> None:
+        self.down[rev] = down
+        self.parents[rev] = list(dict.fromkeys(down + depends))
+        self.releases[rev] = release
+
+    def heads(self) -> set[str]:
+        """What the ledger records with every revision applied (``depends_on`` counts)."""
+        return dag.heads_of(self.parents, self.parents)
+
+    def down_heads(self) -> set[str]:
+        """What ``head`` chooses from: no ``down_revision`` names them (Alembic's heads)."""
+        return dag.heads_of(self.down, self.down)
+
+    def applied(self, heads: list[str]) -> set[str]:
+        return dag.reachable(heads, self.parents.__getitem__)
+
+
+def _strings(value: object) -> list[str] | None:
+    """A TOML string-or-list-of-strings field as a list; None when it is neither."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        return None
+    return items
+
+
+def _read_files(locations: tuple[Path, ...]) -> _Files | None:
+    """The revisions of the files; None if any needs a closer look."""
+    files = _Files()
     for location in locations:
         try:
             names = migration_file_names(location)
@@ -44,88 +87,103 @@ def _revision_table(locations: tuple[Path, ...]) -> _Table | None:
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 return None
             rev, release = document.get("revision"), document.get("release")
-            parents = document.get("down_revision", [])
-            parents = [parents] if isinstance(parents, str) else parents
+            down = _strings(document.get("down_revision", []))
+            depends = _strings(document.get("depends_on", []))
             if (
                 not isinstance(rev, str)
                 or not isinstance(release, str)
-                or not isinstance(parents, list)
-                or document.get("depends_on")
-                or rev in table
+                or down is None
+                or depends is None
+                or rev in files.releases
             ):
                 return None
-            table[rev] = ([str(p) for p in parents], release)
-    return table
+            files.add(rev, down, depends, release)
+    return files
 
 
-def _heads(table: _Table, among: set[str] | None = None) -> set[str]:
-    """The revisions of ``among`` (default: all) that no other one of them builds on."""
-    chosen = set(table) if among is None else among
-    return chosen - {parent for rev in chosen for parent in table[rev][0]}
-
-
-def _sound_table(config: Config) -> _Table | None:
-    """The revision table when it is a plain sound graph: every parent present,
-    every revision reachable from a head (no cycle); else None."""
-    # The walk below is scopemigrate/dag.py's reachability once that module lands.
-    table = _revision_table(config.locations)
-    if table is None or any(p not in table for parents, _ in table.values() for p in parents):
+def _sound_files(config: Config) -> _Files | None:
+    """The files when they form a sound graph: every parent a revision of them
+    (a ``depends_on`` on a label is for the full run), and no cycle; else None."""
+    files = _read_files(config.locations)
+    if files is None or any(p not in files.parents for ps in files.parents.values() for p in ps):
         return None
-    seen: set[str] = set()
-    todo = list(_heads(table))
-    while todo:
-        rev = todo.pop()
-        if rev not in seen:
-            seen.add(rev)
-            todo.extend(table[rev][0])
-    return table if seen == set(table) else None
+    try:
+        dag.topological_order(files.parents)
+    except dag.CycleFound:
+        return None
+    return files
 
 
 def _store_heads(config: Config) -> tuple[bool, list[str] | None]:
     if named_path_missing(config.store) is not None:
         return True, None  # a named store that is not there: the full run says so
+    database = named_database(config)
+    if database is not None:
+        return database_heads(database)
     return store_heads(state_dir_of(config.store, config.env))
+
+
+def named_database(config: Config) -> str | None:
+    """The SQLite database the configuration names by itself (``sqlite:PATH``, a
+    ``.sqlite`` file), else None."""
+    try:
+        return sqlite_database(parse_store_spec(config.store))
+    except ConfigError:
+        return None  # an unknown scheme: the full run names it
 
 
 def at_release(config: Config, installed: str) -> tuple[bool, list[str]]:
     """Whether an OpenClaw store is already exactly at ``installed``, and its heads.
 
     True only when certain: no store yet (a fresh install), or a ledger whose
-    heads are the heads of the revisions the release selects, with no commit
+    heads hold exactly the revisions the release selects (and those are closed
+    under their parents: else ``sync`` would undo and redo), with no commit
     journal left to recover. Everything else is for the full run to decide.
     """
+    _, synced, heads = release_verdict(config, installed)
+    return synced, heads
+
+
+def release_verdict(config: Config, installed: str) -> tuple[bool, bool, list[str]]:
+    """(whether a store exists, ``at_release``'s answer, its heads): ``sync`` says
+    which of "no store" and "already matches" it is."""
     exists, found = _store_heads(config)
     if not exists:
-        return True, []
+        return False, True, []
     if found is None:
-        return False, []
+        return True, False, []
     heads = found
-    table = _sound_table(config)
-    if table is None or any(head not in table for head in heads):
-        return False, heads
+    files = _sound_files(config)
+    if files is None or any(head not in files.parents for head in heads):
+        return True, False, heads
     from scopemigrate.versions import parse_release, selection_ceiling
 
     try:
         ceiling = selection_ceiling(parse_release(installed))
-        chosen = {rev for rev, (_, release) in table.items() if parse_release(release) <= ceiling}
+        chosen = {
+            rev for rev, release in files.releases.items() if parse_release(release) <= ceiling
+        }
     except ConfigError:  # a bad release: the full run names the file
-        return False, heads
-    return set(heads) == _heads(table, chosen), heads
+        return True, False, heads
+    # Exactly the release's revisions, recorded by exactly their heads.
+    exact = files.applied(heads) == chosen and set(heads) == dag.heads_of(files.parents, chosen)
+    return True, exact, heads
 
 
-def at_head(config: Config) -> tuple[bool, list[str]]:
+def at_head(config: Config, target: str = "head") -> tuple[bool, list[str]]:
     """Whether an existing store has every revision of the files applied, and its heads.
 
-    The no-op ``upgrade head`` answer, decided without parsing the store: True
-    only when the ledger's heads are exactly the heads of a sound graph of
-    migration files and no commit waits to be recovered. (A migration file
-    already applied and since edited into nonsense is not re-read here;
-    ``scopemigrate check`` is the tool that reads every file.)
+    The no-op ``upgrade head`` (or ``heads``) answer, decided without parsing
+    the store: True only when the ledger's heads are exactly the heads of a
+    sound graph of migration files, no commit waits to be recovered, and for
+    ``head`` the files have one head (several: the full run asks which). (A
+    migration file already applied and since edited into nonsense is not
+    re-read here; ``scopemigrate check`` is the tool that reads every file.)
     """
     exists, heads = _store_heads(config)
     if not exists or not heads:
         return False, []
-    table = _sound_table(config)
-    if table is None:
+    files = _sound_files(config)
+    if files is None or (target == "head" and len(files.down_heads()) != 1):
         return False, heads
-    return set(heads) == _heads(table), heads
+    return set(heads) == files.heads(), heads

@@ -18,6 +18,7 @@ from scopemigrate.stores.layout import (
     named_path_missing,
     openclaw_state_dir,
     parse_store_spec,
+    sqlite_database,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -28,53 +29,55 @@ if TYPE_CHECKING:  # the protocol pulls in pydantic; the hook's no-op path must 
     from scopemigrate.stores.base import Store
     from scopemigrate.stores.layout import StoreSpec
 
+    # How many backups a JSON store keeps, and their total size bound (None: none).
+    Backups = tuple[int, int | None]
+
 __all__ = ["detect_generation", "open_store"]
 
 
-def _postgres(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+def _postgres(spec: StoreSpec, state_dir: Path | None, backups: Backups) -> Store:
     from scopemigrate.stores.postgres import PostgresStore
 
     return PostgresStore(spec.target)
 
 
-def _sqlite(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+def _sqlite(spec: StoreSpec, state_dir: Path | None, backups: Backups) -> Store:
     from pathlib import Path
 
     from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
 
-    path = Path(spec.target).expanduser()
-    database = path.joinpath(*SQLITE_RELATIVE) if path.is_dir() else path
+    database = Path(sqlite_database(spec) or spec.target)
     if not database.is_file():
         # Named explicitly, so a missing file is a mistake, not a fresh install.
         raise StoreNotFoundError(f"{database}: no SQLite database here ({spec.given})")
     return OpenClawSqliteStore(database)
 
 
-def _json(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+def _json(spec: StoreSpec, state_dir: Path | None, backups: Backups) -> Store:
     from scopemigrate.stores.openclaw_json import OpenClawJsonStore
 
     assert state_dir is not None  # layout.openclaw_state_dir: every JSON spec has one
-    return OpenClawJsonStore(state_dir, keep_backups)
+    return OpenClawJsonStore(state_dir, *backups)
 
 
-def _path(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
-    from pathlib import Path
+def _path(spec: StoreSpec, state_dir: Path | None, backups: Backups) -> Store:
+    database = sqlite_database(spec)
+    if database is not None:
+        from pathlib import Path
 
-    path = Path(spec.target).expanduser()
-    if path.suffix in (".sqlite", ".db") and path.is_file():
         from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
 
-        return OpenClawSqliteStore(path)
+        return OpenClawSqliteStore(Path(database))
     assert state_dir is not None
-    return detect_generation(state_dir, keep_backups)
+    return detect_generation(state_dir, *backups)
 
 
-def _default(spec: StoreSpec, state_dir: Path | None, keep_backups: int) -> Store:
+def _default(spec: StoreSpec, state_dir: Path | None, backups: Backups) -> Store:
     assert state_dir is not None
-    return detect_generation(state_dir, keep_backups)
+    return detect_generation(state_dir, *backups)
 
 
-_FACTORIES: dict[str, Callable[[StoreSpec, Path | None, int], Store]] = {
+_FACTORIES: dict[str, Callable[[StoreSpec, Path | None, Backups], Store]] = {
     "default": _default,
     "path": _path,
     "openclaw-json": _json,
@@ -87,10 +90,12 @@ def open_store(
     spec: str | None,
     env: Mapping[str, str] | None = None,
     keep_backups: int | None = None,
+    backups_max_bytes: int | None = None,
 ) -> Store:
     """Open the store named by ``spec``: a URL, a path, or OpenClaw's own state dir.
 
-    ``keep_backups`` None: the configuration's default.
+    ``keep_backups`` None: the configuration's default; ``backups_max_bytes``
+    None: no bound on the backups' total size.
     """
     if keep_backups is None:
         from scopemigrate.config import DEFAULT_KEEP_BACKUPS
@@ -105,10 +110,12 @@ def open_store(
         )
     parsed = parse_store_spec(spec)
     state_dir = openclaw_state_dir(parsed, os.environ if env is None else env)
-    return _FACTORIES[parsed.kind](parsed, state_dir, keep_backups)
+    return _FACTORIES[parsed.kind](parsed, state_dir, (keep_backups, backups_max_bytes))
 
 
-def detect_generation(state_dir: Path, keep_backups: int) -> Store:
+def detect_generation(
+    state_dir: Path, keep_backups: int, backups_max_bytes: int | None = None
+) -> Store:
     """Tell OpenClaw's storage generations apart in one state dir.
 
     JSON files only: the JSON store. A database holding the device tables and
@@ -125,7 +132,7 @@ def detect_generation(state_dir: Path, keep_backups: int) -> Store:
     from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
 
     database = OpenClawSqliteStore(state_dir.joinpath(*SQLITE_RELATIVE))
-    json_store = OpenClawJsonStore(state_dir, keep_backups)
+    json_store = OpenClawJsonStore(state_dir, keep_backups, backups_max_bytes)
     paired = json_store.paired_path
     archived = paired.with_name(paired.name + ARCHIVED_SUFFIX).exists()
     if database.exists() and (archived or database.holds_devices()):

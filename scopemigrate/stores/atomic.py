@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -21,6 +22,20 @@ from scopemigrate.errors import StorePermissionError
 
 PRIVATE_MODE = 0o600
 TEMP_SUFFIX = ".scopemigrate-tmp"
+# What write_temp names a temp file for ``<name>`` (``.<name>.<hex>`` and the
+# suffix; older releases' journals name other plain tokens there): the only
+# names a commit journal may give. Never a path: no "/", no "..".
+TEMP_NAME = re.compile(
+    r"\A\.(?P<target>[A-Za-z0-9_-][A-Za-z0-9_.-]*)\.[A-Za-z0-9_-]+" + re.escape(TEMP_SUFFIX) + r"\Z"
+)
+
+
+def temp_target(name: str) -> str | None:
+    """The file a temp file named ``name`` was written to replace; None when
+    ``name`` is not a temp file's name."""
+    found = TEMP_NAME.match(name)
+    return None if found is None else found.group("target")
+
 
 # (inode, size, mtime in ns): tells one version of a file from another.
 Identity = tuple[int, int, int]

@@ -45,6 +45,7 @@ __all__ = [
     "parse_store_spec",
     "read_ledger_prefix",
     "resolve_state_dir",
+    "sqlite_database",
     "state_dir_from_path",
     "state_dir_of",
 ]
@@ -59,6 +60,8 @@ PENDING_NAME = "pending.json"
 ARCHIVED_SUFFIX = ".migrated"
 # OpenClaw's database generation, relative to the state dir.
 SQLITE_RELATIVE = ("state", "openclaw.sqlite")
+# A path with one of these suffixes, to a file, names an SQLite database itself.
+SQLITE_SUFFIXES = (".sqlite", ".db")
 # OpenClaw's device tables (the SQLite and PostgreSQL generations alike).
 PAIRED_TABLE = "device_pairing_paired"
 PENDING_TABLE = "device_pairing_pending"
@@ -72,7 +75,7 @@ LEDGER_TABLE = "scopemigrate_ledger"  # one row, id 1, column ``document``
 PROVENANCE_TABLE = "scopemigrate_provenance"
 REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
 # The ledger format this release writes (ledger.py checks it on read).
-LEDGER_FORMAT = 1
+LEDGER_FORMAT = 2  # 2: provenance grouped per distinct change (provenance.py)
 
 
 class OpenClawLayout:
@@ -174,7 +177,11 @@ def parse_store_spec(spec: str | None) -> StoreSpec:
         return StoreSpec("openclaw-json", rest, spec)
     # One letter is a Windows drive, a backslash after the colon a Windows path.
     if len(scheme) > 1 and not rest.startswith("\\"):
-        raise ConfigError(f"store URL {spec!r}: unknown scheme {scheme!r} (known: {URL_FORMS})")
+        from scopemigrate.stores.redact import redact_url
+
+        raise ConfigError(
+            f"store URL {redact_url(spec)!r}: unknown scheme {scheme!r} (known: {URL_FORMS})"
+        )
     return StoreSpec("path", spec, spec)
 
 
@@ -219,10 +226,25 @@ def read_ledger_prefix(start: bytes) -> LedgerPrefix | None:
     return LedgerPrefix(int(found.group(1)), heads, mark.decode("ascii") if mark else None)
 
 
+def sqlite_database(spec: StoreSpec) -> str | None:
+    """The SQLite database a spec names by itself, else None: ``sqlite:PATH`` (the
+    state dir's database when PATH is a folder), or a path to a ``.sqlite`` or
+    ``.db`` file."""
+    path = os.path.expanduser(spec.target)
+    if spec.kind == "sqlite":
+        return os.path.join(path, *SQLITE_RELATIVE) if os.path.isdir(path) else path
+    if spec.kind == "path" and os.path.splitext(path)[1] in SQLITE_SUFFIXES:
+        return path if os.path.isfile(path) else None
+    return None
+
+
 def openclaw_state_dir(spec: StoreSpec, env: Mapping[str, str]) -> Path | None:
-    """The OpenClaw state dir a spec names (a JSON store's, or one to detect), else None."""
+    """The OpenClaw state dir a spec names (a JSON store's, or one to detect), else None
+    (a URL, or a database named by itself)."""
     if spec.kind == "default":
         return resolve_state_dir(env)
+    if spec.kind == "path" and sqlite_database(spec) is not None:
+        return None
     if spec.kind in ("openclaw-json", "path"):
         from pathlib import Path
 

@@ -241,12 +241,15 @@ def write_statements(
                 {name: encode(value) for name, value in record.items()},
             )
         )
-    document = placeholder.format("document")
-    statements.append(
-        (
-            f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, {document}) "
-            "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
-            {"document": ledger_document},
-        )
-    )
+    statements.append(ledger_statement(ledger_document, placeholder))
     return statements
+
+
+def ledger_statement(ledger_document: str, placeholder: str) -> tuple[str, dict[str, Any]]:
+    """The statement that stores the ledger document (its one row)."""
+    document = placeholder.format("document")
+    return (
+        f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, {document}) "
+        "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
+        {"document": ledger_document},
+    )

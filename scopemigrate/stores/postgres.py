@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from scopemigrate.devices import (
     APPROVED_SCOPES,
@@ -30,11 +29,17 @@ from scopemigrate.devices import (
     net_plan,
     token_field,
 )
-from scopemigrate.errors import BadStoreError, ConfigError, LockTimeoutError
+from scopemigrate.errors import (
+    BadStoreError,
+    ConfigError,
+    LockTimeoutError,
+    StoreUnreachableError,
+)
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
 from scopemigrate.stores.base import InPlaceApply, InPlaceResult, InPlaceSteps, LedgerFor
 from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
+from scopemigrate.stores.redact import check_url, redact_url, scrub
 from scopemigrate.stores.sql_base import SqlPairingStore
 
 if TYPE_CHECKING:
@@ -55,15 +60,7 @@ class _Work:
     removed: int = 0
     restored: int = 0
     changed: int | None = None
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    notes: tuple[str, ...] = ()
 
 
 def _psycopg() -> Any:
@@ -87,13 +84,16 @@ class PostgresStore(SqlPairingStore):
     holder = "registry"
 
     def __init__(self, url: str):
+        problem = check_url(url)
+        if problem is not None:
+            raise ConfigError(f"store URL {redact_url(url)}: malformed ({problem})")
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
         self._timeout = 0.0  # set by ``lock``, for taking the locks again after a commit
 
     @property
     def location(self) -> str:
-        return redact(self.url)
+        return redact_url(self.url)
 
     def _connect(self, timeout: float) -> psycopg.Connection[Any]:
         pg = _psycopg()
@@ -102,7 +102,10 @@ class PostgresStore(SqlPairingStore):
                 self.url, connect_timeout=max(1, int(timeout) or 1), autocommit=False
             )
         except pg.Error as exc:
-            raise BadStoreError(f"{self.location}: cannot connect ({_first_line(exc)})") from None
+            raise StoreUnreachableError(
+                f"{self.location}: cannot connect ({self._describe(exc)}); "
+                "nothing was read or written"
+            ) from None
         conn.row_factory = pg.rows.dict_row
         return conn
 
@@ -156,7 +159,7 @@ class PostgresStore(SqlPairingStore):
                 "(raise --lock-timeout to wait longer)"
             ) from None
         except pg.Error as exc:
-            raise BadStoreError(f"{self.location}: cannot lock ({_first_line(exc)})") from None
+            raise BadStoreError(f"{self.location}: cannot lock ({self._describe(exc)})") from None
 
     def _has_table(self, conn: Any, name: str) -> bool:
         return _has_table(conn, name)
@@ -166,7 +169,8 @@ class PostgresStore(SqlPairingStore):
         return error
 
     def _describe(self, error: Exception) -> str:
-        return _first_line(error)
+        # libpq quotes the connection string it could not use.
+        return scrub(_first_line(error), self.url)
 
     def _encode(self, value: Any) -> Any:
         return _psycopg().types.json.Jsonb(value) if isinstance(value, list | dict) else value
@@ -182,9 +186,9 @@ class PostgresStore(SqlPairingStore):
         """Apply migrations as one UPDATE per operation, no row leaving the server;
         or undo revisions from the provenance tables."""
         if isinstance(steps, InPlaceApply):
-            work = _apply_work(steps.migrations, report)
+            work = _apply_work(steps.migrations, report, self.location)
         else:
-            work = _undo_work(steps.revisions)
+            work = _undo_work(steps.revisions, self.location)
         return self._in_place(work, ledger_for, dry_run, report)
 
     def _in_place(
@@ -203,19 +207,21 @@ class PostgresStore(SqlPairingStore):
             done = work(conn)
             if report:
                 devices = self._changed_devices(conn)
-                result = InPlaceResult(devices, done.removed, done.restored)
+                result = InPlaceResult(devices, done.removed, done.restored, notes=done.notes)
             else:
                 changed = done.changed
                 if changed is None:
                     row = conn.execute(sql.COUNT_CHANGED).fetchone()
                     changed = int(row["changed"]) if row else 0
-                result = InPlaceResult([], done.removed, done.restored, unreported=changed)
+                result = InPlaceResult(
+                    [], done.removed, done.restored, unreported=changed, notes=done.notes
+                )
             ledger = ledger_for(result)
             conn.execute(LEDGER_SCHEMA)
             conn.execute(
                 f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, %s) "
                 "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
-                (ledger.model_dump_json(indent=2),),
+                (ledger.dump().decode("utf-8"),),
             )
         return result
 
@@ -245,8 +251,15 @@ class PostgresStore(SqlPairingStore):
         return plans
 
 
+def _no_pending_note(location: str) -> str:
+    return (
+        f"{location}: no {PENDING_TABLE} table (pending requests are kept elsewhere): "
+        "the devices were migrated, and no pending request was settled"
+    )
+
+
 def _apply_work(
-    steps: Sequence[Migration], report: bool
+    steps: Sequence[Migration], report: bool, location: str
 ) -> Callable[[psycopg.Connection[Any]], _Work]:
     """The statements applying ``steps``."""
     # Old lists are kept for the report, and to count the devices changed
@@ -255,10 +268,14 @@ def _apply_work(
     keep_before = report or not single
 
     def work(conn: psycopg.Connection[Any]) -> _Work:
+        # Pending requests are optional (often gateway-local): without their
+        # table the devices are migrated and there is no request to settle.
+        has_pending = _has_table(conn, PENDING_TABLE)
         removed = 0
         first = True
         for migration in steps:
-            conn.execute(sql.OPEN_REPAIRS)
+            if has_pending:
+                conn.execute(sql.OPEN_REPAIRS)
             for index, operation in enumerate(migration.operations):
                 if keep_before and not first:
                     conn.execute(sql.BEFORE_INDEX)
@@ -267,19 +284,24 @@ def _apply_work(
                 )
                 conn.execute(statement, params)
                 first = False
-            removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+            if has_pending:
+                removed += conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
+        notes = () if has_pending else (_no_pending_note(location),)
         if keep_before:
-            return _Work(removed=removed)
+            return _Work(removed=removed, notes=notes)
         row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
-        return _Work(removed=removed, changed=int(row["changed"]) if row else 0)
+        return _Work(removed=removed, changed=int(row["changed"]) if row else 0, notes=notes)
 
     return work
 
 
-def _undo_work(revisions: Sequence[str]) -> Callable[[psycopg.Connection[Any]], _Work]:
+def _undo_work(
+    revisions: Sequence[str], location: str
+) -> Callable[[psycopg.Connection[Any]], _Work]:
     """The statements undoing ``revisions`` (children first)."""
 
     def work(conn: psycopg.Connection[Any]) -> _Work:
+        has_pending = _has_table(conn, PENDING_TABLE)
         restored = 0
         for count, revision in enumerate(revisions):
             conn.execute(sql.REVISION_EDITS)
@@ -287,12 +309,27 @@ def _undo_work(revisions: Sequence[str]) -> Callable[[psycopg.Connection[Any]], 
             if count:
                 conn.execute(sql.BEFORE_INDEX)
             conn.execute(sql.undo_revision(first=count == 0))
-            restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+            if has_pending:
+                restored += conn.execute(sql.RESTORE_PENDING, (revision,)).rowcount
+            else:
+                _nothing_to_restore(conn, revision, location)
             for statement in sql.FORGET_REVISION:
                 conn.execute(statement, (revision,))
-        return _Work(restored=restored)
+        return _Work(restored=restored, notes=() if has_pending else (_no_pending_note(location),))
 
     return work
+
+
+def _nothing_to_restore(conn: psycopg.Connection[Any], revision: str, location: str) -> None:
+    """Without a pending table, a revision that removed requests cannot put them
+    back: refuse (the run rolls back) rather than forget them."""
+    row = conn.execute(sql.COUNT_REMOVED_PENDING, (revision,)).fetchone()
+    if row is not None and int(row["removed"]):
+        raise BadStoreError(
+            f"{location}: revision {revision} removed {row['removed']} pending "
+            f"request(s), and table {PENDING_TABLE} is gone, so they cannot be restored; "
+            "recreate the table (docs/stores.md) and run again"
+        )
 
 
 def _scope_fields(scopes: Any, approved: Any, tokens: Any) -> dict[str, ScopeList]:

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from scopemigrate.devices import ChangeSet, ScopeList
-from scopemigrate.errors import StoreChangedError
+from scopemigrate.errors import GatewayRewroteError, StoreChangedError
 from scopemigrate.ledger import Ledger
 from scopemigrate.stores.atomic import exchange, fsync_dir, identity, write_temp
 from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
+from scopemigrate.stores.openclaw_json.index import records_of
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
     get_scope_list,
@@ -85,7 +86,8 @@ def rebase(
     """
     for attempt in range(REBASE_ROUNDS):
         try:
-            publish(raw, restore_reverted(raw.paired, changes, base))
+            current = records_of(raw.paired_index, changes.devices)
+            publish(raw, restore_reverted(current, changes, base))
         except StoreChangedError:
             raw = reread()
             continue
@@ -132,7 +134,12 @@ def keep_published(
         fsync_dir(paired_path.parent)
         if wait:
             published = identity(paired_path)
-    return touched
+    # Still reverted after every round: a writer that keeps putting the old
+    # lists back. Claiming success would leave the ledger ahead of the devices.
+    raise GatewayRewroteError(
+        f"{paired_path}: a running gateway wrote back the scopes this run had just "
+        f"repaired, {SETTLE_ROUNDS} times"
+    )
 
 
 def adopt_newcomers(

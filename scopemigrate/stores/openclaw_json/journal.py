@@ -19,16 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from scopemigrate.devices import ChangeSet
-from scopemigrate.errors import BadStoreError, StoreChangedError
+from scopemigrate.errors import BadJournalError, BadStoreError, StoreChangedError
 from scopemigrate.stores.atomic import (
-    TEMP_SUFFIX,
     Identity,
     exchange,
     fsync_dir,
     identity,
+    temp_target,
     write_private,
     write_temp,
 )
+from scopemigrate.stores.jsontext import loads
+from scopemigrate.stores.layout import LEDGER_NAME, PAIRED_NAME, PENDING_NAME
 from scopemigrate.stores.openclaw_json.records import (
     dump_openclaw_json,
     edit_pending,
@@ -37,7 +39,10 @@ from scopemigrate.stores.openclaw_json.records import (
     read_bytes,
 )
 
-__all__ = ["Journal", "JournalEntry", "JournalFile", "NewFile"]
+__all__ = ["OWN_FILES", "Journal", "JournalEntry", "JournalFile", "NewFile"]
+
+# The only files a journal may name: the store's own, each beside its temp file.
+OWN_FILES = frozenset({PAIRED_NAME, PENDING_NAME, LEDGER_NAME})
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,18 @@ class JournalEntry:
 
     @classmethod
     def from_json(cls, data: bytes, path: Path) -> JournalEntry:
-        """Parse a journal; ``BadStoreError`` naming ``path`` when it is not one."""
+        """Parse a journal; ``BadJournalError`` naming ``path`` when it is not one.
+
+        A journal is input (the store's folder is): it may name only the store's
+        own files, each with a temp file of the name ``write_temp`` gives, once.
+        """
         # write_private never leaves a torn journal; an unreadable one was edited by hand.
-        unreadable = BadStoreError(f"{path}: unreadable commit journal; move it away to continue")
+        unreadable = BadJournalError(
+            f"{path}: not a commit journal scopemigrate wrote (edited by hand?); nothing "
+            "was changed: move it away to continue"
+        )
         try:
-            raw = json.loads(data)
+            raw = loads(path, data)
             entry = cls(
                 tuple(
                     JournalFile(
@@ -99,9 +111,14 @@ class JournalEntry:
                 tuple(_name(r) for r in raw.get("pending_removed", [])),
                 tuple((int(i), _record(r)) for i, r in raw.get("pending_restored", [])),
             )
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (BadStoreError, ValueError, KeyError, TypeError, AttributeError):
             raise unreadable from None
-        if not entry.files:
+        names = [f.name for f in entry.files]
+        if (
+            not entry.files
+            or len(set(names)) != len(names)
+            or any(f.name not in OWN_FILES or temp_target(f.tmp) != f.name for f in entry.files)
+        ):
             raise unreadable
         return entry
 
@@ -163,16 +180,32 @@ class Journal:
             )
             write_private(self.path, entry.to_json())
         except BaseException:
+            # Out of space or quota part-way: nothing is published; leave nothing.
             for tmp in temps:
                 tmp.unlink(missing_ok=True)
+            self.path.unlink(missing_ok=True)  # under the store's lock: only ours
             raise
         return entry
 
     def publish(self, entry: JournalEntry) -> None:
-        """Publish every file in order, then delete the journal."""
+        """Publish every file in order, then delete the journal.
+
+        A fault part-way (a rename out of directory space, a flush that fails)
+        is rolled forward at once, as the next run would: nothing is left behind.
+        """
         for index, file in enumerate(entry.files):
-            self._publish(file, first=index == 0, entry=entry)
-        self._finish()
+            try:
+                self._publish(file, first=index == 0, entry=entry)
+            except OSError:
+                if index == 0:
+                    self.discard(entry)  # nothing published: as if never tried
+                    raise
+                self.recover()
+                return
+        try:
+            self._finish()
+        except OSError:
+            self.recover()
 
     def _publish(self, file: JournalFile, *, first: bool, entry: JournalEntry) -> None:
         """Replace the file by its temp, unless someone replaced it since we read it.
@@ -251,8 +284,12 @@ class Journal:
         self._finish()
 
     def _finish(self) -> None:
-        fsync_dir(self.devices_dir)
-        self.path.unlink()
+        """Every file is published: the journal goes, even if a flush fails (it could
+        only repeat renames that are done)."""
+        try:
+            fsync_dir(self.devices_dir)
+        finally:
+            self.path.unlink(missing_ok=True)
         fsync_dir(self.devices_dir)
 
     def _displaced(self, file: JournalFile) -> bool:
@@ -269,8 +306,13 @@ class Journal:
         )
 
     def _remove_stale_temps(self, entry: JournalEntry | None) -> None:
-        """Delete temp files of runs killed before their journal named them."""
+        """Delete temp files of runs killed before their journal named them: files
+        named as ``write_temp`` names them, nothing else (never a folder)."""
         named = set() if entry is None else {file.tmp for file in entry.files}
-        for tmp in self.devices_dir.glob(f".*{TEMP_SUFFIX}"):
-            if tmp.name not in named:
-                tmp.unlink(missing_ok=True)
+        for found in os.scandir(self.devices_dir):
+            if (
+                found.name not in named
+                and temp_target(found.name) is not None
+                and not found.is_dir(follow_symlinks=False)
+            ):
+                (self.devices_dir / found.name).unlink(missing_ok=True)

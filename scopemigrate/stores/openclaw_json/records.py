@@ -10,10 +10,9 @@ allows (``splice.py``).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scopemigrate.devices import (
     APPROVED_SCOPES,
@@ -27,47 +26,41 @@ from scopemigrate.devices import (
     token_field,
 )
 from scopemigrate.errors import BadStoreError
+from scopemigrate.stores import jsontext
 from scopemigrate.stores.atomic import Identity
+from scopemigrate.stores.jsontext import loads
 from scopemigrate.stores.openclaw_json.splice import splice_records
+
+if TYPE_CHECKING:
+    from scopemigrate.stores.openclaw_json.index import PairedIndex
 
 
 @dataclass(frozen=True)
 class RawFiles:
-    """What was read, byte for byte, and the parsed trees the commit edits."""
+    """What was read, byte for byte: paired.json indexed (its bytes and each
+    record's span, no parsed tree: ``index.py``), and the small pending tree."""
 
-    paired_bytes: bytes | None
+    paired_index: PairedIndex | None
     pending_bytes: bytes | None
     paired_identity: Identity | None
     pending_identity: Identity | None
-    paired: dict[str, Any]
     pending: dict[str, Any]
+
+    @property
+    def paired_bytes(self) -> bytes | None:
+        return None if self.paired_index is None else self.paired_index.data
 
 
 def read_regular(path: Path) -> tuple[Identity | None, bytes | None]:
-    """Read a store file, refusing symlinks: we replace files, never follow links."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None, None
-    except OSError as exc:
-        if path.is_symlink():
-            raise BadStoreError(
-                f"{path}: is a symbolic link; scopemigrate only rewrites regular files "
-                "(replace the link by the file it points to)"
-            ) from None
-        raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(handle.fileno())
-        return (st.st_ino, st.st_size, st.st_mtime_ns), handle.read()
+    """A store file's identity and bytes (None, None: absent), within ``jsontext``'s
+    bounds: a regular file, never through a link, never blocking."""
+    found = jsontext.read_regular(path)
+    return (None, None) if found is None else found
 
 
 def read_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
+    """A store file's bytes (None: absent), read within ``jsontext``'s bounds."""
+    return read_regular(path)[1]
 
 
 def dump_openclaw_json(value: Any, trailing_newline: bool = False) -> bytes:
@@ -94,19 +87,7 @@ def render_paired(
 
 def parse_object_file(path: Path, data: bytes, keyed_by: str) -> dict[str, Any]:
     """Decode a JSON file that must hold one object, with a one-line error otherwise."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadStoreError(
-            f"{path}: not UTF-8 text (invalid byte at offset {exc.start})"
-        ) from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadStoreError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            "the file may be truncated"
-        ) from None
+    value = loads(path, data)
     if not isinstance(value, dict):
         raise BadStoreError(
             f"{path}: expected a JSON object keyed by {keyed_by}, found {_kind(value)}"
@@ -196,6 +177,10 @@ def pending_from_record(path: Path, key: str, record: Any) -> PendingRequest:
     check = _Checker(path, key)
     if not isinstance(record, dict):
         raise BadStoreError(f"{path}: record {key}: expected an object, found {_kind(record)}")
+    request_id = check.string(record, "requestId", required=True)
+    if request_id != key:
+        # A downgrade puts a removed request back under its requestId.
+        raise check.fail("requestId", "differs from the key the request is stored under")
     device_id = check.string(record, "deviceId", required=True) or ""
     role = check.string(record, "role")
     roles = set(check.strings(record, "roles") or [])

@@ -17,15 +17,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filelock import FileLock
-from filelock import Timeout as FileLockTimeout
-
 from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.devices import ChangeSet, ScopeList
-from scopemigrate.errors import LockTimeoutError, StoreChangedError
+from scopemigrate.errors import (
+    BadStoreError,
+    GatewayRewroteError,
+    RunFailedError,
+    StoreChangedError,
+)
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.stores.atomic import identity, write_private
 from scopemigrate.stores.base import CatchUp, Snapshot
+from scopemigrate.stores.confined import check_file, prune, real_dir
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
     JOURNAL_NAME,
@@ -33,6 +36,7 @@ from scopemigrate.stores.layout import (
     PAIRED_NAME,
     PENDING_NAME,
 )
+from scopemigrate.stores.lockfile import hold
 from scopemigrate.stores.openclaw_json.gateway import (
     SETTLE_MIN_SECONDS,
     adopt_newcomers,
@@ -41,10 +45,12 @@ from scopemigrate.stores.openclaw_json.gateway import (
     scope_base,
     settle_seconds,
 )
+from scopemigrate.stores.openclaw_json.index import read_paired, records_of
+from scopemigrate.stores.openclaw_json.index import render_paired as render_indexed
 from scopemigrate.stores.openclaw_json.journal import Journal, NewFile
+from scopemigrate.stores.openclaw_json.liveness import gateway_answering
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
-    device_from_record,
     dump_openclaw_json,
     edit_pending,
     ends_with_newline,
@@ -52,7 +58,6 @@ from scopemigrate.stores.openclaw_json.records import (
     pending_from_record,
     read_bytes,
     read_regular,
-    render_paired,
 )
 
 __all__ = ["BACKUP_DIR", "LOCK_NAME", "OpenClawJsonStore"]
@@ -66,62 +71,85 @@ BACKUP_DIR = "scopemigrate-backups"
 class OpenClawJsonStore:
     """The embedded default store of OpenClaw releases up to about 2026.7."""
 
-    def __init__(self, state_dir: Path, keep_backups: int = DEFAULT_KEEP_BACKUPS):
+    def __init__(
+        self,
+        state_dir: Path,
+        keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        backups_max_bytes: int | None = None,
+    ):
         self.state_dir = state_dir
         self.keep_backups = keep_backups
+        self.backups_max_bytes = backups_max_bytes  # None: bounded by count alone
         self.devices_dir = state_dir / DEVICES_DIR
         self.paired_path = self.devices_dir / PAIRED_NAME
         self.pending_path = self.devices_dir / PENDING_NAME
         self.ledger_path = self.devices_dir / LEDGER_NAME
         self.journal = Journal(self.devices_dir, self.devices_dir / JOURNAL_NAME, self.pending_path)
         self._settle_seconds = SETTLE_MIN_SECONDS
+        self._read_only = False
+        self._ledger_read: bytes | None = None
 
     @property
     def location(self) -> str:
         return str(self.state_dir)
 
     def exists(self) -> bool:
-        return self.paired_path.is_file()
+        # Whatever is there (a link, a FIFO) is a store to refuse, not a fresh install;
+        # never followed (it may point where the run cannot look).
+        return os.path.lexists(self.paired_path)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
-        lock = FileLock(str(self.devices_dir / LOCK_NAME), timeout=timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except FileLockTimeout:
-            raise LockTimeoutError(
-                f"{self.devices_dir}: another scopemigrate run holds the lock; "
-                f"gave up after {timeout:g}s (raise --lock-timeout to wait longer)"
-            ) from None
-        try:
-            self.journal.recover()
+        """Hold the lock (``lockfile.py``); on a read-only file system, read without it
+        (no one can write there) and refuse to commit."""
+        self._folder_owner()
+        with hold(self.devices_dir / LOCK_NAME, timeout, str(self.devices_dir)) as held:
+            self._read_only = not held
+            if held:
+                self.journal.recover()
+            elif os.path.lexists(self.journal.path):
+                raise RunFailedError(
+                    f"{self.journal.path}: a commit to finish, on a read-only file system; "
+                    "make it writable and run again"
+                )
             yield
-        finally:
-            lock.release()
+
+    def _folder_owner(self) -> int:
+        """The owner of ``devices/``, a real directory of the store (never a link out)."""
+        found = real_dir(self.devices_dir)
+        if found is None:
+            raise BadStoreError(f"{self.devices_dir}: no such directory")
+        return found.st_uid
+
+    def _checked(self, path: Path) -> None:
+        """Refuse a store file of another owner, or hard-linked out of the store."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        check_file(path, st, self._folder_owner(), self.devices_dir / BACKUP_DIR)
 
     def read_ledger(self) -> Ledger:
         data = read_bytes(self.ledger_path)
+        self._checked(self.ledger_path)
+        self._ledger_read = data  # what a run undone by a gateway puts back
         return Ledger() if data is None else parse_ledger(data, str(self.ledger_path))
 
     def read(self) -> Snapshot[RawFiles]:
         started = time.monotonic()
         paired_identity, paired_bytes = read_regular(self.paired_path)
         pending_identity, pending_bytes = read_regular(self.pending_path)
-        paired = (
-            {}
-            if paired_bytes is None
-            else parse_object_file(self.paired_path, paired_bytes, "device id")
-        )
+        self._checked(self.paired_path)
+        self._checked(self.pending_path)
+        index = None if paired_bytes is None else read_paired(self.paired_path, paired_bytes)
         pending = (
             {}
             if pending_bytes is None
             else parse_object_file(self.pending_path, pending_bytes, "request id")
         )
-        devices = [device_from_record(self.paired_path, k, v) for k, v in paired.items()]
+        devices = [] if index is None else index.devices
         requests = [pending_from_record(self.pending_path, k, v) for k, v in pending.items()]
-        raw = RawFiles(
-            paired_bytes, pending_bytes, paired_identity, pending_identity, paired, pending
-        )
+        raw = RawFiles(index, pending_bytes, paired_identity, pending_identity, pending)
         self._settle_seconds = settle_seconds(time.monotonic() - started)
         return Snapshot(devices, requests, raw)
 
@@ -134,6 +162,10 @@ class OpenClawJsonStore:
     ) -> None:
         """Publish devices, pending requests and ledger as one unit; then bring up,
         through ``catch_up``, devices a gateway paired around the commit."""
+        if self._read_only:
+            raise RunFailedError(
+                f"{self.devices_dir}: on a read-only file system; nothing was changed"
+            )
         raced = self._commit_rebasing(snapshot, changes, ledger)
         adopt_newcomers(raced, ledger, catch_up, self._commit_rebasing, self.read)
 
@@ -145,7 +177,8 @@ class OpenClawJsonStore:
         Returns the store as others left it when anyone wrote it around our
         commit, so the run can migrate devices they added meanwhile.
         """
-        base = scope_base(snapshot.private.paired, changes)
+        # From the bytes read: the engine edited the snapshot's devices in place.
+        base = scope_base(records_of(snapshot.private.paired_index, changes.devices), changes)
         rebased = rebase(
             snapshot.private,
             changes,
@@ -154,10 +187,29 @@ class OpenClawJsonStore:
             lambda: self.read().private,
             self.paired_path,
         )
-        touched = bool(changes.devices) and keep_published(
-            self.paired_path, changes, base, self._settle_seconds
-        )
+        try:
+            touched = bool(changes.devices) and keep_published(
+                self.paired_path, changes, base, self._settle_seconds
+            )
+        except GatewayRewroteError as exc:
+            self._put_back_ledger()
+            raise GatewayRewroteError(f"{exc}; {self._gateway_advice()}") from None
         return self.read() if rebased or touched else None
+
+    def _put_back_ledger(self) -> None:
+        """The ledger as the run found it: it never claims what the devices do not hold."""
+        if self._ledger_read is None:
+            self.ledger_path.unlink(missing_ok=True)
+        else:
+            write_private(self.ledger_path, self._ledger_read)
+
+    def _gateway_advice(self) -> str:
+        where = gateway_answering(self.state_dir, os.environ)
+        running = f"a gateway answers on {where}" if where else "no gateway answers on loopback"
+        return (
+            f"the ledger was left as it was ({running}): restart the gateway so the hook "
+            "repairs before it starts (ExecStartPre), or stop it and run again"
+        )
 
     def _commit_once(
         self,
@@ -166,30 +218,36 @@ class OpenClawJsonStore:
         ledger: Ledger,
         edited: dict[str, dict[str, ScopeList]],
     ) -> None:
-        """One attempt at the commit protocol (``journal.py``).
+        """One attempt at the commit protocol (``journal.py``); ``edited`` names the
+        fields to set (each with the value it held), set to ``changes``' values.
 
         Raises ``StoreChangedError``, having published nothing, when
         paired.json (or the first file) changed since ``raw`` was read.
         """
         files: list[NewFile] = []
         if changes.devices:
-            data = render_paired(raw.paired_bytes, raw.paired, edited)
+            assert raw.paired_index is not None  # devices changed: paired.json was read
+            new = {
+                device_id: {name: changes.devices[device_id][name] for name in fields}
+                for device_id, fields in edited.items()
+            }
+            data = render_indexed(raw.paired_index, new)
             files.append(NewFile(self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
             data = dump_openclaw_json(
                 edit_pending(raw.pending, changes), ends_with_newline(raw.pending_bytes)
             )
             files.append(NewFile(self.pending_path, data, raw.pending_identity))
-        files.append(
-            NewFile(self.ledger_path, ledger.model_dump_json(indent=2).encode("utf-8"), None)
-        )
+        files.append(NewFile(self.ledger_path, ledger.dump(), None))
         entry = self.journal.write(files, changes)
         try:
             self._check_unchanged(raw)
-        except StoreChangedError:
+            self._backup(raw)
+        except BaseException:
+            # Nothing is published: a changed store, no space for the backup (ENOSPC,
+            # EDQUOT), a refused backups folder: leave nothing of this attempt behind.
             self.journal.discard(entry)
             raise
-        self._backup(raw)
         self.journal.publish(entry)
 
     def _check_unchanged(self, raw: RawFiles) -> None:
@@ -205,9 +263,18 @@ class OpenClawJsonStore:
         if self.keep_backups <= 0 or raw.paired_identity is None:
             return
         root = self.devices_dir / BACKUP_DIR
-        root.mkdir(mode=0o700, exist_ok=True)
+        if real_dir(root) is None:  # never a link out of the store
+            root.mkdir(mode=0o700)
         folder = root / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         folder.mkdir(mode=0o700)
+        try:
+            self._link_backup(raw, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        prune(root, self.keep_backups, self.backups_max_bytes)
+
+    def _link_backup(self, raw: RawFiles, folder: Path) -> None:
         read_bytes = {self.paired_path: raw.paired_bytes, self.pending_path: raw.pending_bytes}
         for path in (self.paired_path, self.pending_path, self.ledger_path):
             try:
@@ -220,5 +287,3 @@ class OpenClawJsonStore:
                 data = read_bytes.get(path)
                 if data is not None:
                     write_private(folder / path.name, data)
-        for old in sorted(root.iterdir())[: -self.keep_backups]:
-            shutil.rmtree(old, ignore_errors=True)

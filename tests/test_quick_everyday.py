@@ -1,0 +1,191 @@
+"""The no-op answers of the commands a package runs on every install or start (issue 14).
+
+``sync`` is answered by the quick path as ``hook`` is, with the full command's
+exact words; a root run on a user's store settles the rights in the quick
+entry and still answers quickly; an SQLite database named by its file is a
+store, not "no store yet".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from conftest import run_cli
+from sqlstores import make_sqlite
+from test_hook import ORIGINAL, assert_repaired
+from unprivileged import give_store, reachable_dir, unprivileged_user
+
+from scopemigrate.cli import main as cli_main
+from scopemigrate.quick.argv import SYNC_FLAG_OPTIONS, SYNC_VALUE_OPTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASE = "2026.2.19"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("OPENCLAW_STATE_DIR", "SCOPEMIGRATE_STORE", "SCOPEMIGRATE_INSTALLED_VERSION"):
+        env.pop(name, None)
+    return env
+
+
+def quick(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The console script's way in, with the modules it imports listed on stderr."""
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "scopemigrate", *args],
+        capture_output=True,
+        text=True,
+        env=_env() | (env or {}),
+        check=False,
+        timeout=120,
+    )
+
+
+def full(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The full CLI alone, without any quick path."""
+    return subprocess.run(
+        [sys.executable, "-c", "from scopemigrate.cli import run; run()", *args],
+        capture_output=True,
+        text=True,
+        env=_env() | (env or {}),
+        check=False,
+        timeout=120,
+    )
+
+
+def took_the_quick_path(done: subprocess.CompletedProcess[str]) -> bool:
+    imported = done.stderr
+    return "click" not in imported and "pydantic" not in imported
+
+
+def _lines(done: subprocess.CompletedProcess[str]) -> tuple[int, str]:
+    return done.returncode, done.stdout
+
+
+@pytest.mark.parametrize("extra", [(), ("-q",), ("--dry-run",), ("--no-backup", "-v")])
+def test_a_sync_at_the_release_is_answered_quickly_in_the_full_commands_words(
+    mixed: Path, extra: tuple[str, ...]
+) -> None:
+    assert run_cli("sync", "--store", str(mixed), "--installed-version", RELEASE).returncode == 0
+    args = ("sync", "--store", str(mixed), "--installed-version", RELEASE, *extra)
+    fast, slow = quick(*args), full(*args)
+    assert took_the_quick_path(fast), fast.stderr[-2000:]
+    assert _lines(fast) == _lines(slow)
+    assert fast.returncode == 0
+    if "-q" not in extra:
+        assert fast.stdout == f"{mixed} already matches release {RELEASE}.\n"
+
+
+def test_a_fresh_install_sync_is_answered_quickly(tmp_path: Path) -> None:
+    env = {"OPENCLAW_STATE_DIR": str(tmp_path / "no-state-yet")}
+    args = ("sync", "--installed-version", RELEASE)
+    fast, slow = quick(*args, env=env), full(*args, env=env)
+    assert took_the_quick_path(fast)
+    assert (
+        _lines(fast)
+        == _lines(slow)
+        == (0, f"No device store at {tmp_path / 'no-state-yet'}: nothing to do.\n")
+    )
+    assert not (tmp_path / "no-state-yet").exists()
+
+
+@pytest.mark.parametrize("named", ["state dir", "database file", "sqlite url"])
+def test_an_sqlite_sync_at_the_release_is_answered_quickly(tmp_path: Path, named: str) -> None:
+    state = make_sqlite(tmp_path / "state", ORIGINAL.parent)
+    database = state / "state" / "openclaw.sqlite"
+    spec = {
+        "state dir": str(state),
+        "database file": str(database),
+        "sqlite url": f"sqlite:{database}",
+    }[named]
+    assert run_cli("sync", "--store", spec, "--installed-version", RELEASE).returncode == 0
+    args = ("sync", "--store", spec, "--installed-version", RELEASE)
+    fast, slow = quick(*args), full(*args)
+    assert took_the_quick_path(fast), fast.stderr[-2000:]
+    assert _lines(fast) == _lines(slow) == (0, f"{database} already matches release {RELEASE}.\n")
+
+
+def test_a_sync_with_work_is_left_to_the_full_command(mixed: Path) -> None:
+    done = quick("sync", "--store", str(mixed), "--installed-version", RELEASE)
+    assert done.returncode == 0
+    assert not took_the_quick_path(done)
+    assert_repaired(mixed)
+
+
+def test_the_quick_sync_parser_knows_the_sync_options_but_json() -> None:
+    command = cli_main.commands["sync"]
+    names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
+    assert set(SYNC_VALUE_OPTIONS) | set(SYNC_FLAG_OPTIONS) | {"--json"} == names
+    flags = {
+        name
+        for p in command.params
+        if isinstance(p, click.Option) and (p.is_flag or p.count)
+        for name in p.opts
+    }
+    assert set(SYNC_FLAG_OPTIONS) | {"--json"} == flags
+
+
+@pytest.mark.parametrize("verb", ["hook", "sync"])
+def test_a_database_named_by_its_file_is_a_store_not_a_fresh_install(
+    tmp_path: Path, verb: str
+) -> None:
+    state = make_sqlite(tmp_path / "state", ORIGINAL.parent)
+    database = state / "state" / "openclaw.sqlite"
+    before = database.read_bytes()
+    done = run_cli(verb, "--store", str(database), "--installed-version", RELEASE)
+    assert done.returncode == 0, done.stderr
+    assert database.read_bytes() != before  # migrated, not "nothing to do"
+    again = run_cli("current", "--store", str(database), "--json")
+    assert json.loads(again.stdout)["heads"] == ["4f2c19a0b7e1"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the ownership case is root's")
+@pytest.mark.parametrize("verb", ["hook", "sync"])
+def test_root_on_a_users_store_at_the_release_is_answered_quickly(verb: str) -> None:
+    user = unprivileged_user()
+    with reachable_dir() as shared:
+        store = give_store("2026.2.15-mixed", shared, user)
+        first = run_cli("hook", "--store", str(store), "--installed-version", RELEASE)
+        assert first.returncode == 0, first.stderr
+        args = (verb, "--store", str(store), "--installed-version", RELEASE, "-q")
+        done = quick(*args)
+        assert (done.returncode, done.stdout) == (0, "")
+        assert took_the_quick_path(done), done.stderr[-2000:]
+        owners = {(p.stat().st_uid, p.stat().st_gid) for p in [store, *store.rglob("*")]}
+        assert owners == {(user.pw_uid, user.pw_gid)}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the ownership case is root's")
+def test_a_root_hook_with_work_after_the_quick_child_declined_acts_as_the_owner() -> None:
+    """The quick answer's child (with the owner's rights) cannot vouch; the full run
+    that follows, in the parent that kept root, settles the rights and does the work."""
+    user = unprivileged_user()
+    with reachable_dir() as shared:
+        store = give_store("2026.2.15-mixed", shared, user)
+        done = quick("hook", "--store", str(store), "--installed-version", RELEASE)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert_repaired(store)
+        owners = {p.stat().st_uid for p in [store, *store.rglob("*")]}
+        assert owners == {user.pw_uid}
+        assert pwd.getpwuid(store.stat().st_uid).pw_name == user.pw_name
+
+
+def test_the_startup_benchmark_reports_every_no_op_against_the_interpreter() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--rounds", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    for name in ("hook", "sync", "upgrade_head", "current"):
+        assert report[f"{name}_noop_ms"] > 0, name
+        assert report[f"{name}_vs_python"] > 0, name
+    assert report["targets"]["hook_vs_python"] == report["targets"]["sync_vs_python"] == 3.0
