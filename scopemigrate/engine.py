@@ -259,9 +259,19 @@ def check_provenance(entry: AppliedRevision, migration: Migration, where: str) -
         for name, edits in group.fields.items():
             role = name[len(TOKEN_PREFIX) :] if name.startswith(TOKEN_PREFIX) else None
             adds, removes = everywhere if role is None else by_role.get(role, (set(), set()))
+            # A pattern or role-prefix revoke removes scopes it does not name.
+            revokes = [
+                op
+                for op in migration.operations
+                if isinstance(op, Revoke) and (role is None or op.role == role)
+            ]
             for edit in edits:
                 beyond = [s for s in edit.added if s not in adds]
-                beyond += [s for _, s in edit.removed if s not in removes]
+                beyond += [
+                    s
+                    for _, s in edit.removed
+                    if s not in removes and not any(op.revokes(s) for op in revokes)
+                ]
                 if beyond:
                     raise BadStoreError(
                         f"{where}: revision {migration.revision}, device {device_id}, "

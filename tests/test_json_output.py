@@ -71,7 +71,9 @@ def test_every_command_prints_the_keys_its_schema_documents(tmp_path: Path) -> N
     )
     seen["current"] = document("current", "--store", store, cwd=tmp_path)
     seen["history"] = document("history", "--store", store, cwd=tmp_path)
-    seen["stamp"] = document("stamp", "head", "--store", store, cwd=tmp_path)
+    # stamped where the hook brought it, so that verify finds every device satisfied
+    hook_head = seen["hook"]["heads"][0]
+    seen["stamp"] = document("stamp", hook_head, "--store", store, cwd=tmp_path)
     seen["verify"] = document("verify", "--store", store, cwd=tmp_path)
     seen["init"] = document("init", cwd=project)
     seen["revision"] = document(

@@ -18,6 +18,8 @@ from scopemigrate.logs import LOGGER_NAME
 from scopemigrate.stores.openclaw_json.journal import Journal
 
 INSTALL = ("--installed-version", "2026.2.19")
+# the first revision alone: the one that edits devices (head goes on to checkpoints)
+FIRST = "4f2c19a0b7e1"
 
 
 def test_the_library_is_quiet_by_default(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -40,7 +42,7 @@ def test_an_application_sees_the_plan_the_counts_the_commit_and_the_backup(
 ) -> None:
     store = copy_store("2026.2.15-mixed", tmp_path)
     with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
-        result = commands.upgrade(load_config(store=str(store)), "head")
+        result = commands.upgrade(load_config(store=str(store)), FIRST)
     messages = [r.getMessage() for r in caplog.records if r.name.startswith(LOGGER_NAME)]
     (rev,) = result.revisions
     assert any(f"upgrade from base to {rev}: {rev}" in m for m in messages), messages
@@ -91,7 +93,7 @@ def test_dash_vv_logs_each_statement_and_never_a_password(pg_url: str) -> None:
     with_password = pg_url.replace("postgres@", "postgres:hunter2secret@", 1)
     once = run_cli("upgrade", "head", "--dry-run", "--store", with_password, "-v")
     assert "dry run, rolled back" in once.stderr and "DEBUG" not in once.stderr
-    twice = run_cli("upgrade", "head", "--store", with_password, "-vv")
+    twice = run_cli("upgrade", FIRST, "--store", with_password, "-vv")
     assert twice.returncode == 0, twice.stderr
     assert "scopemigrate: DEBUG: revision " in twice.stderr and "edit(s)" in twice.stderr
     assert ":***@" in twice.stderr and "committed: 6 device(s) changed" in twice.stderr

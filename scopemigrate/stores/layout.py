@@ -56,6 +56,8 @@ LEGACY_DIRS = (".clawdbot", ".moldbot", ".moltbot")
 DEVICES_DIR = "devices"
 PAIRED_NAME = "paired.json"
 PENDING_NAME = "pending.json"
+# What OpenClaw's SQLite import renames the JSON files to (never edited again).
+ARCHIVED_SUFFIX = ".migrated"
 # OpenClaw's database generation, relative to the state dir.
 SQLITE_RELATIVE = ("state", "openclaw.sqlite")
 # A path with one of these suffixes, to a file, names an SQLite database itself.

@@ -75,6 +75,13 @@ class OpenClawSqliteStore(SqlPairingStore):
         with self._connect(read_only=True, timeout=5.0) as conn:
             return self._has_table(conn, PAIRED_TABLE)
 
+    def holds_devices(self) -> bool:
+        """Whether the device table has rows or we ever kept a ledger here."""
+        with self._connect(read_only=True, timeout=5.0) as conn:
+            if self._has_table(conn, LEDGER_TABLE):
+                return True
+            return conn.execute(f"SELECT 1 FROM {PAIRED_TABLE} LIMIT 1").fetchone() is not None
+
     def _connect(self, *, read_only: bool, timeout: float) -> sqlite3.Connection:
         mode = "ro" if read_only else "rw"
         try:

@@ -22,6 +22,7 @@ from scopemigrate.devices import (
     DeviceState,
     PendingRequest,
     ScopeList,
+    revoked_roles,
     token_field,
 )
 from scopemigrate.errors import BadStoreError
@@ -118,6 +119,7 @@ def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> Devi
         client_id=check.text(row, "client_id"),
         client_mode=check.text(row, "client_mode"),
         fields=fields,
+        revoked_tokens=revoked_roles(tokens or {}),
     )
 
 

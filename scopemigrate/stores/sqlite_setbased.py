@@ -38,7 +38,7 @@ from typing import Any
 from scopemigrate.devices import DevicePlan, ScopeList, net_plan, token_field
 from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
-from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke
+from scopemigrate.operations import ALL_LISTS, FieldEdit, Grant, Operation, Rename, Revoke
 from scopemigrate.provenance import EditGroup, ProvenanceBuilder
 from scopemigrate.stores.layout import PAIRED_TABLE as PAIRED
 from scopemigrate.stores.layout import PENDING_TABLE as PENDING
@@ -464,7 +464,7 @@ def upgrade_set_based(
         raise SetBasedUnavailable(f"{store}: SQLite {sqlite3.sqlite_version} reads JSON5")
     operations = [op for m in steps for op in m.operations]
     for op in operations:
-        if not isinstance(op, Grant | Revoke | Rename):
+        if not isinstance(op, Grant | Revoke | Rename) or _engine_only(op):
             raise SetBasedUnavailable(f"{store}: {type(op).__name__} runs in the engine only")
     check_rows(conn, store)
     repairs = _Repairs(conn, store)
@@ -479,6 +479,7 @@ def upgrade_set_based(
     for step, migration in enumerate(steps):
         opened = repairs.open()
         for op in migration.operations:
+            assert isinstance(op, Grant | Revoke | Rename)  # checked above
             params = _parameters(op, index) | {"step": step}
             _run_operation(conn, edits, op, params, keep_before)
             index += 1
@@ -574,3 +575,11 @@ def _plan(store: str, after: dict[str, Any]) -> DevicePlan | None:
     }
     old = device_from_row(store, before, text_json=True)
     return net_plan(device_from_row(store, after, text_json=True), old.fields)
+
+
+def _engine_only(op: Grant | Revoke | Rename) -> bool:
+    """Filters and revokes this SQL does not express (the chain's patterns, role
+    prefix, lists and holding_in): such a run goes through the engine."""
+    pattern = isinstance(op, Revoke) and (bool(op.prefixes) or op.outside_role)
+    narrowed = op.holding_in != ("scopes",) or op.lists != ALL_LISTS
+    return pattern or narrowed or bool(op.unless_roles) or bool(op.if_missing)

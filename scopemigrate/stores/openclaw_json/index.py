@@ -40,7 +40,14 @@ from typing import Any
 
 import orjson
 
-from scopemigrate.devices import APPROVED_SCOPES, SCOPES, DeviceState, ScopeList, token_field
+from scopemigrate.devices import (
+    APPROVED_SCOPES,
+    SCOPES,
+    DeviceState,
+    ScopeList,
+    revoked_roles,
+    token_field,
+)
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.jsontext import check_constant, check_number, check_text
 from scopemigrate.stores.openclaw_json.records import (
@@ -263,6 +270,7 @@ class _FastDevices:
             client_id=client_id,
             client_mode=client_mode,
             fields=fields,
+            revoked_tokens=revoked_roles(tokens),
         )
 
 

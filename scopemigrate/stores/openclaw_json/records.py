@@ -22,6 +22,7 @@ from scopemigrate.devices import (
     DeviceState,
     PendingRequest,
     ScopeList,
+    revoked_roles,
     token_field,
 )
 from scopemigrate.errors import BadStoreError
@@ -168,6 +169,7 @@ def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
         client_id=check.string(record, "clientId"),
         client_mode=check.string(record, "clientMode"),
         fields=fields,
+        revoked_tokens=revoked_roles(tokens),
     )
 
 
