@@ -416,7 +416,6 @@ MALFORMED_JOURNALS: list[Any] = [
     {"files": [{"name": 1, "tmp": ".paired.json.ab.scopemigrate-tmp", "old": None}]},
     {"files": [{"name": "paired.json", "tmp": "../../victim", "old": None}]},
     {"files": [{"name": "../victim", "tmp": "../.victim.ab.scopemigrate-tmp", "old": None}]},
-    {"files": [{"name": "paired.json", "tmp": ".pending.json.ab.scopemigrate-tmp", "old": None}]},
     {"files": [{"name": "paired.json", "tmp": ".paired.json.ab.scopemigrate-tmp", "old": "x"}]},
     {"files": [{"name": "paired.json", "tmp": ".paired.json.ab.scopemigrate-tmp"}]},
     {
