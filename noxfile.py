@@ -31,7 +31,9 @@ def _has_postgres() -> bool:
     return shutil.which("initdb") is not None or bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 
 
-def ensure_system_tools(session: nox.Session, also: tuple[str, ...] = ()) -> None:
+def ensure_system_tools(
+    session: nox.Session, also: tuple[str, ...] = (), postgres: bool = True
+) -> None:
     """Install what the tests run besides Python: npm (the postinstall test) and a
     PostgreSQL server (the tests start their own, as the unprivileged postgres user);
     ``also`` names more programs (packages of the same name).
@@ -40,7 +42,7 @@ def ensure_system_tools(session: nox.Session, also: tuple[str, ...] = ()) -> Non
     is missing rather than install into someone's system.
     """
     missing = [name for name in ("npm", *also) if not shutil.which(name)]
-    if not _has_postgres():
+    if postgres and not _has_postgres():
         missing.append("postgresql")
     if os.geteuid() == 0 and not shutil.which("useradd"):
         # tests/unprivileged.py creates the real user the ownership tests need.
@@ -75,7 +77,7 @@ def bench(session: nox.Session) -> None:
     docs/performance.md is
     ``nox -s bench -- --sizes 1000,10000,100000,1000000 --postgres 1000000``.
     """
-    session.install(".[postgres]")
+    session.install(".[postgres]", "matplotlib")  # matplotlib: report.py's plot, bench only
     ensure_system_tools(session, also=("jq",))  # jq: the hand workaround measured against
     session.run("python", "benchmarks/startup.py")
     session.run("python", "benchmarks/scale.py", *session.posargs)
@@ -139,3 +141,28 @@ def precommit(session: nox.Session) -> None:
             "pre-commit", "try-repo", str(root), "scopemigrate-check", "--all-files",
             success_codes=[1],
         )  # fmt: skip
+
+
+# Where ``nox -s openclaw`` keeps the Node and OpenClaw releases it installs
+# (about 7 GB for the eight below; see docs/real-gateways.md), between runs.
+OPENCLAW_CACHE = ".cache/openclaw"
+
+
+@nox.session
+def openclaw(session: nox.Session) -> None:
+    """Real OpenClaw gateways from the npm registry (not run by default).
+
+    Pairs on 2026.2.17, starts 2.19, 2.21, 2.22 and 8.1 on the same state and
+    repairs it live; checks M2/M3 with 4.5, 7.1, 8.1's own verifyDeviceToken.
+    ``SCOPEMIGRATE_OPENCLAW_CACHE`` overrides where the releases are cached.
+    """
+    session.install(".[test]")
+    ensure_system_tools(session, postgres=False)
+    cache = os.path.abspath(os.environ.get("SCOPEMIGRATE_OPENCLAW_CACHE", OPENCLAW_CACHE))
+    session.run(
+        "pytest",
+        "tests/realgw",
+        "-v",
+        *session.posargs,
+        env={"SCOPEMIGRATE_OPENCLAW_CACHE": cache},
+    )

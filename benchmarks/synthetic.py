@@ -159,7 +159,10 @@ def write_sqlite_store(state_dir: Path, count: int) -> Path:
     conn.executemany(
         f"INSERT INTO device_pairing_paired ({', '.join(COLUMNS)}) "
         f"VALUES ({', '.join('?' for _ in COLUMNS)})",
-        device_rows(count, lambda value: json.dumps(value, ensure_ascii=False)),
+        # OpenClaw writes these columns with JSON.stringify(value): compact.
+        device_rows(
+            count, lambda value: json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        ),
     )
     conn.commit()
     conn.close()

@@ -23,7 +23,7 @@ from scopemigrate.errors import ConfigError, GraphError, MigrationFileError
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.migration import Migration
 from scopemigrate.migration_files import describe_validation
-from scopemigrate.operations import Grant, Rename, Revoke
+from scopemigrate.operations import Ensure, Grant, Operation, Rename, Revoke
 from scopemigrate.results import JsonResult
 from scopemigrate.revisions import load_graph
 
@@ -77,11 +77,17 @@ class OperationSpec:
     """Operations as given on the command line, before validation."""
 
     grants: Sequence[str] = ()  # ROLE:SCOPE[,SCOPE]
-    revokes: Sequence[str] = ()  # ROLE:SCOPE[,SCOPE]
+    revokes: Sequence[str] = ()  # ROLE:SCOPE[,SCOPE]; a scope may be a pattern, operator.*
     renames: Sequence[str] = ()  # ROLE:OLD=NEW
     if_any: Sequence[str] = ()
     if_all: Sequence[str] = ()
     if_none: Sequence[str] = ()
+    revokes_outside_role: Sequence[str] = ()  # ROLE: every scope without the ROLE. prefix
+    ensures: Sequence[str] = ()  # ROLE:LIST[,LIST]: add missing device lists as []
+    holding_in: Sequence[str] = ()  # the lists if_any/if_all/if_none look in
+    unless_roles: Sequence[str] = ()
+    if_missing: Sequence[str] = ()
+    lists: Sequence[str] = ()  # the lists grants, revokes and renames edit
 
 
 @dataclass(frozen=True)
@@ -95,30 +101,42 @@ class RevisionResult(JsonResult):
 def _role_and_rest(option: str, value: str) -> tuple[str, str]:
     role, sep, rest = value.partition(":")
     if not sep or not role or not rest:
-        raise MigrationFileError(f"--{option} {value!r}: expected ROLE:SCOPE[,SCOPE...]")
+        what = "LIST[,LIST...]" if option == "ensure" else "SCOPE[,SCOPE...]"
+        raise MigrationFileError(f"--{option} {value!r}: expected ROLE:{what}")
     return role, rest
 
 
-def build_operations(spec: OperationSpec) -> tuple[Grant | Revoke | Rename, ...]:
+def build_operations(spec: OperationSpec) -> tuple[Operation, ...]:
     filters: dict[str, Any] = {
         "if_any": tuple(spec.if_any),
         "if_all": tuple(spec.if_all),
         "if_none": tuple(spec.if_none),
+        "unless_roles": tuple(spec.unless_roles),
+        "if_missing": tuple(spec.if_missing),
     }
-    operations: list[Grant | Revoke | Rename] = []
+    if spec.holding_in:
+        filters["holding_in"] = tuple(spec.holding_in)
+    # An ensure names its own lists; --lists is for the kinds that edit scopes.
+    editing = dict(filters, lists=tuple(spec.lists)) if spec.lists else filters
+    operations: list[Operation] = []
     try:
         for value in spec.grants:
             role, rest = _role_and_rest("grant", value)
-            operations.append(Grant(role=role, scopes=tuple(rest.split(",")), **filters))
+            operations.append(Grant(role=role, scopes=tuple(rest.split(",")), **editing))
         for value in spec.revokes:
             role, rest = _role_and_rest("revoke", value)
-            operations.append(Revoke(role=role, scopes=tuple(rest.split(",")), **filters))
+            operations.append(Revoke(role=role, scopes=tuple(rest.split(",")), **editing))
+        for role in spec.revokes_outside_role:
+            operations.append(Revoke(role=role, outside_role=True, **editing))
         for value in spec.renames:
             role, rest = _role_and_rest("rename", value)
             old, sep, new = rest.partition("=")
             if not sep:
                 raise MigrationFileError(f"--rename {value!r}: expected ROLE:OLD=NEW")
-            operations.append(Rename(role=role, old=old, new=new, **filters))
+            operations.append(Rename(role=role, old=old, new=new, **editing))
+        for value in spec.ensures:
+            role, rest = _role_and_rest("ensure", value)
+            operations.append(Ensure(role=role, lists=tuple(rest.split(",")), **filters))
     except ValidationError as exc:
         raise MigrationFileError(f"operation: {describe_validation(exc)}") from None
     return tuple(operations)

@@ -20,7 +20,7 @@ from scopemigrate.errors import (
     ScopemigrateError,
 )
 from scopemigrate.graph import RevisionGraph
-from scopemigrate.operations import Grant, Rename, Revoke
+from scopemigrate.operations import WILDCARD, Grant, Rename, Revoke
 from scopemigrate.revisions import load_graph
 
 RoleScope = tuple[str, str]
@@ -80,36 +80,54 @@ class CheckResult:
         )
 
 
-def _touched(graph: RevisionGraph, rev: str) -> tuple[set[RoleScope], set[RoleScope]]:
-    """The (role, scope) pairs a revision grants and those it revokes (rename: both)."""
+def _granted(graph: RevisionGraph, rev: str) -> set[RoleScope]:
+    """The (role, scope) pairs a revision grants (a rename grants its new name)."""
     granted: set[RoleScope] = set()
-    revoked: set[RoleScope] = set()
     for op in graph.migrations[rev].operations:
         if isinstance(op, Grant):
             granted.update((op.role, scope) for scope in op.scopes)
-        elif isinstance(op, Revoke):
-            revoked.update((op.role, scope) for scope in op.scopes)
         elif isinstance(op, Rename):
             granted.add((op.role, op.new))
-            revoked.add((op.role, op.old))
-    return granted, revoked
+    return granted
+
+
+def _revoked_by(graph: RevisionGraph, rev: str, role: str, scope: str) -> str | None:
+    """How ``rev`` takes ``scope`` of ``role`` away (its name, a pattern, ``outside_role``),
+    or None when it does not: a pattern revoke clashes with every grant it covers."""
+    for op in graph.migrations[rev].operations:
+        if op.role != role:
+            continue
+        if isinstance(op, Rename) and op.old == scope:
+            return scope
+        if isinstance(op, Revoke) and op.revokes(scope):
+            if scope in op.exact:
+                return scope
+            # operator.* matches what starts with operator. (Revoke.prefixes)
+            patterns = (p for p in op.scopes if p.endswith(WILDCARD))
+            pattern = next((p for p in patterns if scope.startswith(p[:-1])), None)
+            if pattern is not None:
+                return f"{scope} (by the pattern {pattern})"
+            return f"{scope} (outside role {role}'s prefix {op.kept_prefix})"
+    return None
 
 
 def semantic_problems(graph: RevisionGraph) -> list[Problem]:
     problems: list[Problem] = []
     ancestors = {rev: graph.ancestors([rev]) for rev in graph.order}
-    touched = {rev: _touched(graph, rev) for rev in graph.order}
+    grants = {rev: _granted(graph, rev) for rev in graph.order}
     for index, first in enumerate(graph.order):
         for second in graph.order[index + 1 :]:
             if first in ancestors[second] or second in ancestors[first]:
                 continue  # one builds on the other: the order is fixed
             for a, b in ((first, second), (second, first)):
-                clash = touched[a][0] & touched[b][1]
-                for role, scope in sorted(clash):
+                for role, scope in sorted(grants[a]):
+                    how = _revoked_by(graph, b, role, scope)
+                    if how is None:
+                        continue
                     problems.append(
                         Problem(
                             "conflict",
-                            f"{a} grants and {b} revokes {scope} of role {role} on parallel "
+                            f"{a} grants and {b} revokes {how} of role {role} on parallel "
                             "branches: the result depends on the order they are applied in; "
                             "make one build on the other",
                             [a, b],
@@ -118,11 +136,12 @@ def semantic_problems(graph: RevisionGraph) -> list[Problem]:
     for rev in graph.order:
         granted: set[tuple[str, str]] = set()
         for ancestor in ancestors[rev] - {rev}:
-            granted |= touched[ancestor][0]
+            granted |= grants[ancestor]
         for op in graph.migrations[rev].operations:
             if isinstance(op, Revoke):
+                # A pattern repairs what the product itself granted: no typo to catch.
                 for scope in op.scopes:
-                    if (op.role, scope) not in granted:
+                    if not scope.endswith(WILDCARD) and (op.role, scope) not in granted:
                         problems.append(
                             Problem(
                                 "revoke-ungranted",

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from scopemigrate import engine
+from scopemigrate import engine, findings
 from scopemigrate.config import Config
 from scopemigrate.devices import DevicePlan
 from scopemigrate.errors import ScopemigrateError, VerifyFailedError
+from scopemigrate.findings import Finding
 from scopemigrate.graph import RevisionGraph
 from scopemigrate.ledger import Ledger, RunRecord, now_iso
 from scopemigrate.migration_files import MigrationFiles
@@ -46,6 +47,7 @@ __all__ = [
     "downgrade",
     "history",
     "stamp",
+    "store_findings",
     "sync",
     "upgrade",
     "verify",
@@ -295,6 +297,13 @@ def stamp(config: Config, target: str | Target) -> StampResult:
     return StampResult(runs.store, plan.from_heads, plan.to_heads)
 
 
+def store_findings(config: Config, release: str | None = None) -> list[Finding]:
+    """The findings of the configured store as it is now (read only, no lock);
+    with ``release``, only those that release hits."""
+    store = open_store(config.store, config.env, config.keep_backups)
+    return findings.scan(store.read().devices, release) if store.exists() else []
+
+
 @dataclass(frozen=True)
 class VerifyResult(JsonResult):
     """Devices that do not satisfy the applied revisions, with what they lack."""
@@ -303,6 +312,7 @@ class VerifyResult(JsonResult):
     heads: list[str]
     devices: list[DevicePlan]
     store_exists: bool = True
+    findings: list[Finding] = field(default_factory=list)  # no data repair fixes these
 
     @property
     def ok(self) -> bool:
@@ -331,8 +341,9 @@ def verify(config: Config) -> VerifyResult:
         graph = known_graph(files, ledger, store.location)
         chain = [graph.migrations[rev] for rev in graph.in_order(graph.ancestors(ledger.heads))]
         snapshot = store.read()
+    found = findings.scan(snapshot.devices)
     outcome = engine.upgrade(chain, snapshot.devices, snapshot.pending, now_iso())
-    return VerifyResult(store.location, list(ledger.heads), outcome.devices)
+    return VerifyResult(store.location, list(ledger.heads), outcome.devices, findings=found)
 
 
 @dataclass(frozen=True)

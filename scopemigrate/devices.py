@@ -36,6 +36,15 @@ def field_kind(name: str) -> FieldKind:
     return FieldKind.TOKEN if name.startswith(TOKEN_PREFIX) else FieldKind.DEVICE
 
 
+def revoked_roles(tokens: dict[str, Any]) -> frozenset[str]:
+    """The roles of a record's ``tokens`` object whose token carries ``revokedAtMs``."""
+    return frozenset(
+        role
+        for role, token in tokens.items()
+        if isinstance(token, dict) and token.get("revokedAtMs") is not None
+    )
+
+
 # A scope list as read from a store; None means the key is absent.
 ScopeList = list[str] | None
 
@@ -50,6 +59,10 @@ class DeviceState:
     client_id: str | None = None
     client_mode: str | None = None
     fields: dict[str, ScopeList] = field(default_factory=dict)
+    # Roles whose device token is revoked (``revokedAtMs`` set): no operation
+    # edits them differently, but OpenClaw from 4.10 counts such a role as
+    # not approved (see findings.py).
+    revoked_tokens: frozenset[str] = frozenset()
 
     def scopes(self) -> list[str]:
         """The device's granted scopes (empty when the key is absent)."""
@@ -89,6 +102,9 @@ class DevicePlan:
     label: str
     added: dict[str, list[str]]
     removed: dict[str, list[str]]
+    # Lists that appeared or went away empty: a change no scope shows.
+    emptied: list[str] = field(default_factory=list)  # [] -> absent
+    created: list[str] = field(default_factory=list)  # absent -> []
 
 
 def net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | None:
@@ -110,4 +126,6 @@ def net_plan(device: DeviceState, before: dict[str, ScopeList]) -> DevicePlan | 
             removed[name] = minus
     if not changed:
         return None
-    return DevicePlan(device.device_id, device.label, added, removed)
+    created = [name for name, value in changed.items() if value == [] and before.get(name) is None]
+    emptied = [name for name, value in changed.items() if value is None and before.get(name) == []]
+    return DevicePlan(device.device_id, device.label, added, removed, emptied, created)

@@ -21,10 +21,11 @@ from scopemigrate.devices import (
 )
 from scopemigrate.devices import net_plan as net_plan  # re-exported: moved to devices.py
 from scopemigrate.errors import BadStoreError
-from scopemigrate.ledger import AppliedRevision, DeviceProvenance, RemovedPending
+from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
-from scopemigrate.operations import Grant, Operation, Rename, Revoke, undo_edit
+from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke, undo_edit
 from scopemigrate.progress import NO_PROGRESS, Progress
+from scopemigrate.provenance import ProvenanceBuilder, changed_devices, iter_device_changes
 
 
 @dataclass
@@ -73,6 +74,26 @@ class _OperationIndex:
 _REPORT_EVERY = 4096
 
 
+_Shape = tuple[object, ...]
+
+
+def _shape(device: DeviceState) -> _Shape:
+    """What operations read of a device: its roles, client and scope lists."""
+    return (
+        device.roles,
+        device.client_id,
+        device.client_mode,
+        tuple((n, None if v is None else tuple(v)) for n, v in device.fields.items()),
+    )
+
+
+def _record(outcome: Outcome, device: DeviceState, before: dict[str, ScopeList]) -> None:
+    plan = net_plan(device, before)
+    if plan is not None:
+        outcome.devices.append(plan)
+        outcome.changes.devices[device.device_id] = _changed_fields(device, before)
+
+
 def upgrade(
     steps: Sequence[Migration],
     devices: Sequence[DeviceState],
@@ -82,7 +103,7 @@ def upgrade(
 ) -> Outcome:
     """Apply ``steps`` in order to every device, recording provenance per step."""
     outcome = Outcome()
-    provenance: dict[str, DeviceProvenance] = {m.revision: {} for m in steps}
+    provenance = {m.revision: ProvenanceBuilder() for m in steps}
     removed_pending: dict[str, list[RemovedPending]] = defaultdict(list)
     repairs: dict[str, list[tuple[int, PendingRequest]]] = defaultdict(list)
     for index, request in enumerate(pending):
@@ -90,6 +111,9 @@ def upgrade(
             repairs[request.device_id].append((index, request))
 
     by_kind = _OperationIndex(steps)
+    memo: dict[
+        _Shape, tuple[dict[str, ScopeList], list[tuple[str, dict[str, list[FieldEdit]]]]]
+    ] = {}
     progress.start("Upgrading", len(devices))
     for count, device in enumerate(devices, 1):
         if count % _REPORT_EVERY == 0:
@@ -98,12 +122,25 @@ def upgrade(
         device_repairs = [
             (i, r) for i, r in repairs.get(device.device_id, ()) if r.roles <= device.roles
         ]
+        # Without repair requests, a device's edits follow from what operations
+        # read of it (roles, client, scope lists): computed once per such kind.
+        shape = None if device_repairs else _shape(device)
+        known = None if shape is None else memo.get(shape)
+        if known is not None:
+            final, made = known
+            device.fields.update({n: None if v is None else list(v) for n, v in final.items()})
+            for revision, edits in made:
+                provenance[revision].add(device.device_id, edits)
+            _record(outcome, device, before)
+            continue
+        made = []
         for migration, operations in by_kind.for_device(device):
             if not operations and not device_repairs:
                 continue
             # Decided per step, as a run of this step alone would, so that a
             # composed run and the same steps run one by one agree.
             open_repairs = [(i, r) for i, r in device_repairs if not _holds(device.scopes(), r)]
+            change: dict[str, list[FieldEdit]] = {}
             for operation in operations:
                 if not operation.matches(device):
                     continue
@@ -112,8 +149,10 @@ def upgrade(
                     if edit is None:
                         continue
                     device.fields[name] = value
-                    per_device = provenance[migration.revision].setdefault(device.device_id, {})
-                    per_device.setdefault(name, []).append(edit)
+                    change.setdefault(name, []).append(edit)
+            provenance[migration.revision].add(device.device_id, change)
+            if change:
+                made.append((migration.revision, change))
             if open_repairs:
                 held = device.scopes()
                 satisfied = [(i, r) for i, r in open_repairs if _holds(held, r)]
@@ -123,17 +162,16 @@ def upgrade(
                     )
                     outcome.changes.pending_removed.append(request.request_id)
                 device_repairs = [item for item in device_repairs if item not in satisfied]
-        plan = net_plan(device, before)
-        if plan is not None:
-            outcome.devices.append(plan)
-            outcome.changes.devices[device.device_id] = _changed_fields(device, before)
+        if shape is not None:
+            memo[shape] = (dict(device.fields), made)
+        _record(outcome, device, before)
     progress.finish()
 
     for migration in steps:
         outcome.applied[migration.revision] = AppliedRevision(
             migration=migration,
             applied_at=applied_at,
-            provenance=provenance[migration.revision],
+            provenance=provenance[migration.revision].build(),
             removed_pending=removed_pending.get(migration.revision, []),
         )
     return outcome
@@ -155,9 +193,9 @@ def downgrade(
     before = {device_id: dict(device.fields) for device_id, device in by_id.items()}
     touched: set[str] = set()
     present = {request.request_id for request in pending}
-    progress.start("Downgrading", sum(len(entry.provenance) for entry in steps))
+    progress.start("Downgrading", sum(changed_devices(entry.provenance) for entry in steps))
     for entry in steps:
-        for count, (device_id, fields) in enumerate(entry.provenance.items(), 1):
+        for count, (device_id, fields) in enumerate(iter_device_changes(entry.provenance), 1):
             if count % _REPORT_EVERY == 0:
                 progress.advance(_REPORT_EVERY)
             device = by_id.get(device_id)
@@ -215,13 +253,24 @@ def check_provenance(entry: AppliedRevision, migration: Migration, where: str) -
     by_role: dict[str, tuple[set[str], set[str]]] = {}
     for op in migration.operations:
         by_role.setdefault(op.role, _reach(o for o in migration.operations if o.role == op.role))
-    for device_id, fields in entry.provenance.items():
-        for name, edits in fields.items():
+    for group in entry.provenance:
+        device_id = group.devices[0] if group.devices else "(none)"
+        for name, edits in group.fields.items():
             role = name[len(TOKEN_PREFIX) :] if name.startswith(TOKEN_PREFIX) else None
             adds, removes = everywhere if role is None else by_role.get(role, (set(), set()))
+            # A pattern or role-prefix revoke removes scopes it does not name.
+            revokes = [
+                op
+                for op in migration.operations
+                if isinstance(op, Revoke) and (role is None or op.role == role)
+            ]
             for edit in edits:
                 beyond = [s for s in edit.added if s not in adds]
-                beyond += [s for _, s in edit.removed if s not in removes]
+                beyond += [
+                    s
+                    for _, s in edit.removed
+                    if s not in removes and not any(op.revokes(s) for op in revokes)
+                ]
                 if beyond:
                     raise BadStoreError(
                         f"{where}: revision {migration.revision}, device {device_id}, "

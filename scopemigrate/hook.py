@@ -17,7 +17,7 @@ Only stdlib-only modules at import: the quick path builds a ``HookResult``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from scopemigrate.config import Config
@@ -27,6 +27,7 @@ from scopemigrate.stores.layout import state_dir_of
 
 if TYPE_CHECKING:
     from scopemigrate.commands import SyncResult
+    from scopemigrate.findings import Finding
 
 __all__ = ["DEFAULT_TIMEOUT_SECONDS", "HookResult", "hook", "store_location"]
 
@@ -39,6 +40,7 @@ class HookResult:
     installed: InstalledVersion
     heads: list[str]
     sync: SyncResult | None = None  # None: nothing to do, known without a full run
+    findings: list[Finding] = field(default_factory=list)  # read on a full run only
 
     @property
     def changed(self) -> bool:
@@ -66,6 +68,7 @@ class HookResult:
             "changed": self.changed,
             "heads": self.heads,
             "sync": None if self.sync is None else self.sync.to_json(),
+            "findings": [asdict(finding) for finding in self.findings],
         }
 
 
@@ -90,4 +93,5 @@ def hook(
 
     bounded = replace(config, lock_timeout=min(config.lock_timeout, timeout))
     result = commands.sync(bounded, installed.version)
-    return HookResult(result.store, installed, result.to_heads, result)
+    found = commands.store_findings(bounded, installed.version) if result.store_exists else []
+    return HookResult(result.store, installed, result.to_heads, result, found)

@@ -10,6 +10,7 @@ import getpass
 import json
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,14 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scopemigrate.errors import BadStoreError, StoreAheadError
 from scopemigrate.migration import Migration
-from scopemigrate.operations import FieldEdit
+from scopemigrate.provenance import Provenance, dump_groups
 from scopemigrate.stores.jsontext import check_text, check_values
 from scopemigrate.stores.layout import LEDGER_FORMAT, read_ledger_prefix
 
 __all__ = [
     "LEDGER_FORMAT",
     "AppliedRevision",
-    "DeviceProvenance",
     "Ledger",
     "RemovedPending",
     "RunRecord",
@@ -33,9 +33,6 @@ __all__ = [
     "parse_ledger",
     "who",
 ]
-
-# device id -> field -> edits in the order they were made
-DeviceProvenance = dict[str, dict[str, list[FieldEdit]]]
 
 
 class RemovedPending(BaseModel):
@@ -56,7 +53,8 @@ class AppliedRevision(BaseModel):
 
     migration: Migration
     applied_at: str
-    provenance: DeviceProvenance = Field(default_factory=dict)
+    # One group per distinct change, with the devices it was made to.
+    provenance: Provenance = Field(default_factory=list)
     removed_pending: list[RemovedPending] = Field(default_factory=list)
 
 
@@ -114,11 +112,37 @@ class Ledger(BaseModel):
         moved.history.append(record)
         return moved
 
+    def dump(self) -> bytes:
+        """The ledger as stored: indented JSON, except each revision's provenance,
+        written one group a line (``provenance.dump_groups``): at a million devices
+        the device ids are nearly all of the ledger, and a line per id would add a
+        fifth to it. The groups are serialised one at a time, never as one tree."""
+        marker = f"provenance-{uuid.uuid4().hex}-"
+        document = self.model_dump(mode="json", exclude={"applied": {"__all__": {"provenance"}}})
+        for revision, entry in document["applied"].items():
+            # The stored key order: provenance where the model declares it.
+            document["applied"][revision] = {
+                name: f"{marker}{revision}" if name == "provenance" else entry[name]
+                for name in AppliedRevision.model_fields
+            }
+        text = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
+        pieces: list[bytes] = []
+        position = 0
+        for revision, entry in self.applied.items():
+            placeholder = json.dumps(f"{marker}{revision}", ensure_ascii=False).encode("utf-8")
+            found = text.index(placeholder, position)
+            pieces.append(text[position:found])
+            pieces.extend(dump_groups(entry.provenance))
+            position = found + len(placeholder)
+        pieces.append(text[position:])
+        return b"".join(pieces)
+
     def with_provenance_of(self, applied: Mapping[str, AppliedRevision]) -> Ledger:
         """A copy whose applied revisions also hold what ``applied`` changed (more devices)."""
         grown = self.model_copy(deep=True)
         for revision, entry in applied.items():
-            grown.applied[revision].provenance.update(entry.provenance)
+            # Newcomers are devices the run had not seen: new groups, no merging needed.
+            grown.applied[revision].provenance.extend(entry.provenance)
             grown.applied[revision].removed_pending.extend(entry.removed_pending)
         return grown
 
@@ -135,10 +159,18 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def _format_1_to_2(document: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 groups each revision's provenance per distinct change. Format 1's
+    object (device id -> field -> edits) is regrouped, losing nothing, by the
+    ``Provenance`` type as the document is validated, so a bad edit in it is
+    named like any other field; nothing else changed."""
+    return document
+
+
 # Older formats, each brought one format forward on read: {format: upgrade of
-# the parsed document to format + 1}. Format 1 is the first; a format 2 adds
-# its step from 1 here, and bumps LEDGER_FORMAT in stores/layout.py.
-FORMAT_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+# the parsed document to format + 1}. A new format adds its step here and bumps
+# LEDGER_FORMAT in stores/layout.py.
+FORMAT_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _format_1_to_2}
 
 
 def _stored_format(data: bytes, where: str) -> int:

@@ -37,6 +37,7 @@ from scopemigrate.stores import open_store
 from scopemigrate.stores.base import (
     MAX_ATTEMPTS,
     InPlaceApply,
+    InPlaceDeclined,
     InPlaceResult,
     InPlaceStore,
     InPlaceUndo,
@@ -228,15 +229,22 @@ def apply(
         return ledger.advance(record, at_head_of=mark, applied=applied, undone=plan.leave)
 
     if plan.direction != "stamp" and isinstance(store, InPlaceStore):
-        # Provenance stays in the store's own tables, next to the rows.
+        # Provenance in the store's own tables (PostgreSQL), or in the ledger (SQLite).
         def ledger_for(result: InPlaceResult) -> Ledger:
-            return advanced(result.devices_changed, entered)
+            return advanced(result.devices_changed, {**entered, **result.applied})
 
-        if plan.direction == "upgrade":
-            done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
-            return InPlaceResult(done.devices, done.pending_removed, 0, done.unreported, done.notes)
-        done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
-        return InPlaceResult(done.devices, 0, done.pending_restored, done.unreported, done.notes)
+        try:
+            if plan.direction == "upgrade":
+                done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
+                return InPlaceResult(
+                    done.devices, done.pending_removed, 0, done.unreported, done.notes
+                )
+            done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
+            return InPlaceResult(
+                done.devices, 0, done.pending_restored, done.unreported, done.notes
+            )
+        except InPlaceDeclined:
+            pass  # nothing changed: the row path below
 
     progress.start(READING, 0)
     snapshot = store.read()

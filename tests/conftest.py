@@ -14,6 +14,17 @@ from typing import Any
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openclaw"
+# The chain first shipped (2026.2.19 alone), byte for byte. Tests of the
+# framework's mechanics whose expected stores, device counts and heads are
+# that chain's run against it with ``--migrations``, so the shipped chain can
+# grow (test_openclaw_chain.py tests the shipped chain itself).
+FIRST_CHAIN = Path(__file__).parent / "fixtures" / "chains" / "openclaw-2026.2.19"
+FIRST = ("--migrations", str(FIRST_CHAIN))
+
+# The real-gateway suite (tests/realgw) installs gigabytes of OpenClaw
+# releases: only ``nox -s openclaw``, which names their cache, collects it.
+if not os.environ.get("SCOPEMIGRATE_OPENCLAW_CACHE"):
+    collect_ignore = ["realgw"]
 
 
 def copy_store(name: str, dest: Path) -> Path:
@@ -50,6 +61,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=120,
         check=False,
     )
+
+
+def run_first(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``run_cli`` against FIRST_CHAIN."""
+    return run_cli(*args, *FIRST, env=env)
 
 
 def load_json(path: Path) -> Any:

@@ -190,11 +190,13 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         "scopemigrate.errors",
         "scopemigrate.installed",
         "scopemigrate.ownership",
-        # rendering: its own text renderers, the progress bar, the report type of a device
+        # rendering: its own text renderers, the progress bar, the report types
+        # of a device and of a finding
         "scopemigrate.cli.text",
         "scopemigrate.progress",
         "scopemigrate.printable",
         "scopemigrate.devices",
+        "scopemigrate.findings",
         "scopemigrate",
     }
     names = _imports("scopemigrate.cli")["scopemigrate.cli"]
@@ -236,3 +238,9 @@ def test_the_architecture_page_names_every_module() -> None:
         if path.name != "__init__.py" and path.stem not in page
     ]
     assert missing == []
+
+
+def test_findings_read_devices_not_stores() -> None:
+    # The CLI renders findings; reading them from a store is a verb's job (commands).
+    ours = {name for name, _ in GRAPH["scopemigrate.findings"] if name.startswith("scopemigrate")}
+    assert ours <= {"scopemigrate.devices", "scopemigrate.versions"}

@@ -272,6 +272,30 @@ def test_check_reports_parallel_conflicts_and_ungranted_revokes(project: Path) -
     assert "operator.x" in text.stdout and "never.given" in text.stdout
 
 
+@pytest.mark.parametrize(
+    ("revoke", "how"),
+    [
+        (("--revoke", "operator:operator.*"), "operator.x (by the pattern operator.*)"),
+        (("--revoke-outside-role", "node"), "tool.x (outside role node's prefix node.)"),
+    ],
+)
+def test_check_sees_a_pattern_revoke_clash_with_a_grant_on_a_parallel_branch(
+    project: Path, revoke: tuple[str, ...], how: str
+) -> None:
+    scope = "operator:operator.x" if "operator" in revoke[1] else "node:tool.x"
+    revision(project, "-m", "base", "--release", "2026.3.1", "--rev-id", "root")
+    revision(project, "-m", "give", "--release", "2026.3.2", "--rev-id", "give", "--grant", scope)
+    revision(
+        project, "-m", "take", "--release", "2026.3.2", "--rev-id", "take", "--head", "root",
+        *revoke,
+    )  # fmt: skip
+    result = cli_in(project, "check", "--json")
+    assert result.returncode == 11, result.stderr
+    conflicts = [p for p in json.loads(result.stdout)["problems"] if p["kind"] == "conflict"]
+    assert [p["revisions"] for p in conflicts] == [["give", "take"]]
+    assert f"give grants and take revokes {how}" in conflicts[0]["message"]
+
+
 def test_a_plugin_registers_its_migrations_through_an_entry_point(
     project: Path, tmp_path: Path
 ) -> None:

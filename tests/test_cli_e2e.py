@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, copy_store, load_json, run_cli, token_values
+from conftest import FIXTURES, copy_store, load_json, token_values
+from conftest import run_first as run_cli
 
 READ_WRITE = ["operator.read", "operator.write"]
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import cli_path, load_json
+from conftest import FIRST, cli_path, load_json
 from storegen import make_store
 
 REVISION = "4f2c19a0b7e1"
@@ -53,7 +53,7 @@ def test_two_runs_at_once_apply_the_migration_exactly_once(tmp_path: Path) -> No
     state = make_store(tmp_path / "state", 3000)
     runs = [
         subprocess.Popen(
-            [cli_path(), "upgrade", "head", "--json", "--store", str(state)],
+            [cli_path(), "upgrade", "head", "--json", "--store", str(state), *FIRST],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -85,7 +85,7 @@ def test_a_live_gateway_loses_nothing_and_every_device_ends_migrated(tmp_path: P
         for round_ in range(4):
             for verb, target in (("upgrade", "head"), ("downgrade", "base")):
                 run = subprocess.run(
-                    [cli_path(), verb, target, "-q", "--store", str(state)],
+                    [cli_path(), verb, target, "-q", "--store", str(state), *FIRST],
                     capture_output=True,
                     text=True,
                     timeout=120,

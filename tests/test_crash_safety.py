@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import cli_path
+from conftest import FIRST, cli_path
 from storegen import make_store
 
 from scopemigrate.stores.openclaw_json import OpenClawJsonStore
@@ -112,7 +112,7 @@ def test_kill_at_any_instant_leaves_old_or_new(tmp_path: Path) -> None:
     for _ in range(2):  # calibrate: how long each direction takes here, unkilled
         for args in (["upgrade", "head"], ["downgrade", "base"]):
             started = time.monotonic()
-            subprocess.run([cli_path(), *args, "-q", "--store", str(store)], check=True)
+            subprocess.run([cli_path(), *args, "-q", "--store", str(store), *FIRST], check=True)
             durations[args[0]] = max(durations[args[0]], time.monotonic() - started)
     migrated, _ = check_consistent(store, device_ids)
     rng = random.Random(2026)
@@ -121,7 +121,7 @@ def test_kill_at_any_instant_leaves_old_or_new(tmp_path: Path) -> None:
         args = ["downgrade", "base"] if migrated else ["upgrade", "head"]
         if trial % 4 == 1:
             args.append("--no-backup")
-        proc = subprocess.Popen([cli_path(), *args, "-q", "--store", str(store)])
+        proc = subprocess.Popen([cli_path(), *args, "-q", "--store", str(store), *FIRST])
         if trial % 2 == 0:
             # Anywhere in the run.
             time.sleep(rng.uniform(0, durations[args[0]] * 1.1))

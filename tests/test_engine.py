@@ -212,3 +212,36 @@ def test_downgrade_skips_devices_unpaired_since_and_tokens_removed_since() -> No
     down = engine.downgrade([up.applied["one"]], [device], [])
     assert down.changes.devices == {device.device_id: {"scopes": ["operator.admin"]}}
     assert engine.downgrade([up.applied["one"]], [], []).changes.is_empty()
+
+
+def test_devices_of_one_kind_get_their_edit_computed_once(monkeypatch: Any) -> None:
+    """Same roles, client and scope lists: one computed edit, applied to each device."""
+    calls: list[str] = []
+    original = Grant.edit
+
+    def counted(self: Grant, name: str, current: Any) -> Any:
+        calls.append(name)
+        return original(self, name, current)
+
+    monkeypatch.setattr(Grant, "edit", counted)
+    devices = [
+        DeviceState(
+            device_id=f"d{i}",
+            label=f"d{i}",
+            roles=frozenset({"operator"}),
+            fields={"scopes": ["operator.admin"], "tokens.operator": ["operator.admin"]},
+        )
+        for i in range(50)
+    ]
+    step = Migration(
+        revision="r1",
+        release="2026.3.1",
+        operations=(Grant(role="operator", scopes=("operator.read",), if_any=("operator.admin",)),),
+    )
+    outcome = engine.upgrade([step], devices, [], "now")
+    assert len(calls) == 2  # two lists of the first device; none for the other 49
+    assert len(outcome.devices) == 50
+    assert all(d.fields["scopes"] == ["operator.admin", "operator.read"] for d in devices)
+    assert devices[0].fields["scopes"] is not devices[1].fields["scopes"]
+    (group,) = outcome.applied["r1"].provenance
+    assert group.devices == [f"d{i}" for i in range(50)]

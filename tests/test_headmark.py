@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli_path, copy_store
+from conftest import FIRST_CHAIN, cli_path, copy_store
 
 from scopemigrate import commands
 from scopemigrate.config import load_config
-from scopemigrate.migration_files import at_head_mark, files_digest, shipped_migrations_dir
+from scopemigrate.migration_files import at_head_mark, files_digest
 from scopemigrate.quick import quick_marked_head
 from scopemigrate.quick.mark import read_mark
 
@@ -42,7 +42,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """A store and a private copy of the shipped chain, run from an empty folder."""
     store = copy_store("2026.2.15-mixed", tmp_path)
     chain = tmp_path / "chain"
-    shutil.copytree(shipped_migrations_dir(), chain)
+    shutil.copytree(FIRST_CHAIN, chain)
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -6,10 +6,12 @@ The store is input from whoever can write the state dir (see docs/threat-model.m
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,15 +178,27 @@ def test_a_ledger_claiming_an_earlier_head_is_not_answered_at_head(mixed: Path) 
     assert done.returncode == 0 and "nothing to do" not in done.stdout
 
 
+def edit_provenance(store: Path, edit: Callable[[dict[str, Any]], Any]) -> None:
+    """Edit the ledger's one revision's provenance as device id -> field -> edits
+    (the ledger groups it per distinct change: it is written back a group a device)."""
+
+    def per_device(document: dict[str, Any]) -> None:
+        (entry,) = document["applied"].values()
+        devices = {d: copy.deepcopy(g["fields"]) for g in entry["provenance"] for d in g["devices"]}
+        edit(devices)
+        entry["provenance"] = [{"fields": f, "devices": [d]} for d, f in devices.items()]
+
+    edit_ledger(store, per_device)
+
+
 def test_edited_provenance_cannot_make_a_downgrade_remove_admin(mixed: Path) -> None:
     assert run_cli("upgrade", "head", "--store", str(mixed)).returncode == 0
 
-    def remove_admin(document: dict[str, Any]) -> None:
-        (entry,) = document["applied"].values()
-        edits = entry["provenance"].setdefault(FIRST, {}).setdefault("scopes", [])
+    def remove_admin(provenance: dict[str, Any]) -> None:
+        edits = provenance.setdefault(FIRST, {}).setdefault("scopes", [])
         edits.append({"added": ["operator.admin"], "removed": []})
 
-    edit_ledger(mixed, remove_admin)
+    edit_provenance(mixed, remove_admin)
     message = refused(mixed, "downgrade", "base")
     assert "operator.admin" in message and "ledger was edited" in message
     assert "operator.admin" in load_json(mixed / "devices" / "paired.json")[FIRST]["scopes"]
@@ -198,12 +212,11 @@ def test_edited_provenance_cannot_make_a_downgrade_grant_admin(mixed: Path) -> N
         if "operator.admin" not in v.get("scopes", [])
     )
 
-    def grant_admin(document: dict[str, Any]) -> None:
-        (entry,) = document["applied"].values()
-        fields = entry["provenance"].setdefault(node, {})
+    def grant_admin(provenance: dict[str, Any]) -> None:
+        fields = provenance.setdefault(node, {})
         fields.setdefault("scopes", []).append({"removed": [[0, "operator.admin"]]})
 
-    edit_ledger(mixed, grant_admin)
+    edit_provenance(mixed, grant_admin)
     refused(mixed, "downgrade", "base")
 
 
@@ -228,11 +241,10 @@ def test_a_downgrade_undoes_only_what_the_revision_could_do(
     store = copy_store("2026.2.15-mixed", tmp_path_factory.mktemp("prov"))
     config = load_config(store=str(store), env={})
     commands.upgrade(config, "head")
-    edit_ledger(
+    edit_provenance(
         store,
-        lambda d: (
-            next(iter(d["applied"].values()))["provenance"]
-            .setdefault(FIRST, {})
+        lambda provenance: (
+            provenance.setdefault(FIRST, {})
             .setdefault(field, [])
             .append({"added": added, "removed": [[i, s] for i, s in enumerate(removed)]})
         ),

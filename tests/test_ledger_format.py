@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli
+from conftest import FIXTURES, copy_store, run_cli
 
 from scopemigrate import ledger
 from scopemigrate.cli import EXIT_CODES
@@ -24,7 +24,8 @@ def _document(format: int, **more: Any) -> bytes:
 
 
 def test_a_newer_format_is_a_store_ahead_of_this_release() -> None:
-    with pytest.raises(StoreAheadError, match=r"where: ledger format 2 was written by a newer"):
+    newer = rf"where: ledger format {LEDGER_FORMAT + 1} was written by a newer"
+    with pytest.raises(StoreAheadError, match=newer):
         parse_ledger(_document(LEDGER_FORMAT + 1, something_new={}), "where")
 
 
@@ -75,5 +76,40 @@ def test_every_path_refuses_a_store_of_a_newer_format(
     before = {p: p.read_bytes() for p in (mixed / "devices").iterdir() if p.is_file()}
     done = run_cli(*command, "--store", str(mixed))
     assert done.returncode == STORE_AHEAD, done.stderr
-    assert "ledger format 2 was written by a newer scopemigrate" in done.stderr
+    assert f"ledger format {LEDGER_FORMAT + 1} was written by a newer scopemigrate" in done.stderr
     assert {p: p.read_bytes() for p in (mixed / "devices").iterdir() if p.is_file()} == before
+
+
+FORMAT_1 = "2026.2.15-ledger-format-1"  # written by scopemigrate at 2e03118 (format 1)
+
+
+def test_a_format_1_ledger_written_by_the_previous_release_is_read_and_migrated(
+    tmp_path: Path,
+) -> None:
+    """The mixed store upgraded by the previous release's CLI (per-device provenance):
+    this release reads its heads, and its provenance still undoes the upgrade exactly."""
+    store = copy_store(FORMAT_1, tmp_path)
+    stored = json.loads((store / LEDGER).read_text())
+    assert stored["format"] == 1 and isinstance(
+        stored["applied"]["4f2c19a0b7e1"]["provenance"], dict
+    )
+    read = parse_ledger((store / LEDGER).read_bytes(), "where")
+    assert read.format == LEDGER_FORMAT
+    assert read.heads == ["4f2c19a0b7e1"]
+    groups = read.applied["4f2c19a0b7e1"].provenance
+    assert sum(len(group.devices) for group in groups) == len(
+        stored["applied"]["4f2c19a0b7e1"]["provenance"]
+    )
+
+    current = run_cli("current", "--store", str(store))
+    assert current.returncode == 0 and "4f2c19a0b7e1" in current.stdout, current.stderr
+    done = run_cli("downgrade", "base", "--store", str(store))
+    assert done.returncode == 0, done.stderr
+    original = FIXTURES / "2026.2.15-mixed" / "devices"
+    assert (store / "devices" / "paired.json").read_bytes() == (
+        original / "paired.json"
+    ).read_bytes()
+    assert json.loads((store / "devices" / "pending.json").read_bytes()) == json.loads(
+        (original / "pending.json").read_bytes()
+    )
+    assert json.loads((store / LEDGER).read_text())["format"] == LEDGER_FORMAT

@@ -20,6 +20,7 @@ from scopemigrate.cli import main as cli_main
 from scopemigrate.config import load_config
 from scopemigrate.quick.argv import UPGRADE_FLAG_OPTIONS, UPGRADE_VALUE_OPTIONS
 from scopemigrate.quick.verdicts import at_head
+from scopemigrate.stores.layout import LEDGER_FORMAT
 
 MIXED = FIXTURES / "2026.2.15-mixed"
 
@@ -61,7 +62,7 @@ def test_a_large_ledger_is_not_parsed(tmp_path: Path) -> None:
     commands.upgrade(config, "head")
     ledger = store / "devices" / "scopemigrate-ledger.json"
     text = ledger.read_text()
-    assert text.startswith('{\n  "format": 1,\n  "heads": [')
+    assert text.startswith(f'{{\n  "format": {LEDGER_FORMAT},\n  "heads": [')
     # Break everything after the heads: a full parse would fail, the quick read does not.
     ledger.write_text(text[: text.index("]") + 1] + ', "applied": {broken')
     assert at_head(config)[0] is True

@@ -9,7 +9,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, copy_store, load_json, run_cli
+from conftest import FIXTURES, copy_store, load_json
+from conftest import run_first as run_cli
 
 from scopemigrate import commands
 from scopemigrate.config import load_config

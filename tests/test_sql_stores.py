@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, cli_path, copy_store, run_cli
+from conftest import FIRST, FIRST_CHAIN, FIXTURES, cli_path, copy_store
+from conftest import run_first as run_cli
 from sqlstores import load_postgres, make_sqlite
 
 MIXED = FIXTURES / "2026.2.15-mixed"
@@ -155,7 +156,7 @@ def test_postgres_holds_gateway_writes_until_commit_and_loses_none(pg_url: str) 
     load_postgres(pg_url, MIXED)
     device = "31a26516362262a5cc9331078bce2e53ad724023e222894ff9fb96f18db4d223"
     run = subprocess.Popen(
-        [cli_path(), "upgrade", "head", "--store", pg_url],
+        [cli_path(), "upgrade", "head", "--store", pg_url, *FIRST],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -218,7 +219,7 @@ def test_postgres_runs_are_set_based_with_provenance_beside_the_rows(pg_url: str
         ).fetchone()[0]
         ledger = json.loads(conn.execute("SELECT document FROM scopemigrate_ledger").fetchone()[0])
     assert edits == 6
-    assert all(entry["provenance"] == {} for entry in ledger["applied"].values())
+    assert all(entry["provenance"] == [] for entry in ledger["applied"].values())
     down = run_cli("downgrade", "base", "--json", "--store", pg_url)
     assert json.loads(down.stdout)["pending_restored"] == 2
     with psycopg.connect(pg_url) as conn:
@@ -307,7 +308,7 @@ def test_postgres_counts_without_listing_when_no_report_is_wanted(pg_url: str) -
     with psycopg.connect(pg_url) as conn:
         ledger = json.loads(conn.execute("SELECT document FROM scopemigrate_ledger").fetchone()[0])
     assert ledger["history"][-1]["devices_changed"] == 6
-    config = load_config(store=pg_url, env={})
+    config = load_config(store=pg_url, env={}, locations=[str(FIRST_CHAIN)])
     down = commands.downgrade(config, "base", report=False)
     assert (down.devices, down.unreported_devices, down.devices_changed) == ([], 6, 6)
     again = commands.upgrade(config, "head")  # the Python API lists by default
@@ -318,12 +319,13 @@ def test_postgres_counts_net_changes_across_statements(pg_url: str, tmp_path: Pa
     """A chain granting a scope and revoking it again changes no device by it."""
     import shutil
 
+    from conftest import FIRST_CHAIN
+
     from scopemigrate import commands
     from scopemigrate.config import load_config
-    from scopemigrate.migration_files import shipped_migrations_dir
 
     chain = tmp_path / "chain"
-    shutil.copytree(shipped_migrations_dir(), chain)
+    shutil.copytree(FIRST_CHAIN, chain)
     grant = (
         'revision = "b7d1e0c2a9f4"\ndown_revision = "4f2c19a0b7e1"\nrelease = "2026.3.1"\n'
         'message = "talk"\n\n[[operations]]\nkind = "grant"\nrole = "operator"\n'

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, cli_path, copy_store, run_cli
+from conftest import FIRST, FIXTURES, cli_path, copy_store
+from conftest import run_first as run_cli
 from sqlstores import load_postgres, make_sqlite, view
 
 MIXED = FIXTURES / "2026.2.15-mixed"
@@ -140,7 +141,7 @@ def test_a_failed_run_leaves_the_store_as_it_was(case: Case) -> None:
     else:
         preexec = _disk_full  # writes past 4 KiB fail with EFBIG, as on a full disk
     result = subprocess.run(
-        [cli_path(), "upgrade", "head", "--store", case.spec],
+        [cli_path(), "upgrade", "head", "--store", case.spec, *FIRST],
         capture_output=True,
         text=True,
         preexec_fn=preexec,
@@ -156,7 +157,7 @@ def test_a_failed_run_leaves_the_store_as_it_was(case: Case) -> None:
 def test_two_runs_at_once_apply_the_migration_once(case: Case) -> None:
     runs = [
         subprocess.Popen(
-            [cli_path(), "upgrade", "head", "--json", "--store", case.spec],
+            [cli_path(), "upgrade", "head", "--json", "--store", case.spec, *FIRST],
             stdout=subprocess.PIPE,
             text=True,
         )

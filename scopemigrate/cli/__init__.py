@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 import click
 
-from scopemigrate import authoring, commands, errors, revisions
+from scopemigrate import authoring, commands, errors, findings, revisions
 from scopemigrate.check import check as check_migrations
 from scopemigrate.cli import text
 from scopemigrate.config import Config, load_config
@@ -332,8 +332,8 @@ def hook(installed_version: str | None, timeout: float, **options: Any) -> None:
     result = run_hook(config, installed_version, timeout=timeout)
     if result.installed.warning and not output.quiet:
         click.echo(printable(f"warning: {result.installed.warning}"), err=True)
-    summary = result.summary()
-    output.emit(result.to_json, lambda: [summary] if summary else [])
+    lines = [line for line in (result.summary(), findings.summary(result.findings)) if line]
+    output.emit(result.to_json, lambda: lines)
     _say_notes(output, result.sync.runs if result.sync else [])
 
 
@@ -458,6 +458,45 @@ def init(directory: Path, as_json: bool) -> None:
 @click.option("--if-any", multiple=True, metavar="SCOPE", help="Only devices holding any of these.")
 @click.option("--if-all", multiple=True, metavar="SCOPE", help="Only devices holding all of these.")
 @click.option("--if-none", multiple=True, metavar="SCOPE", help="Only devices holding none.")
+@click.option(
+    "--revoke-outside-role",
+    "revokes_outside_role",
+    multiple=True,
+    metavar="ROLE",
+    help="Remove every scope without the ROLE. prefix from devices of ROLE.",
+)
+@click.option(
+    "--ensure",
+    "ensures",
+    multiple=True,
+    metavar="ROLE:LIST[,LIST]",
+    help="Add these device lists (scopes, approvedScopes) as [] where missing.",
+)
+@click.option(
+    "--holding-in",
+    multiple=True,
+    type=click.Choice(["scopes", "approvedScopes"]),
+    help="The lists --if-any/--if-all/--if-none look in (default: scopes).",
+)
+@click.option(
+    "--unless-role",
+    "unless_roles",
+    multiple=True,
+    metavar="ROLE",
+    help="Skip devices that also hold ROLE.",
+)
+@click.option(
+    "--if-missing",
+    multiple=True,
+    type=click.Choice(["scopes", "approvedScopes"]),
+    help="Only devices whose record lacks this list (absent, not empty).",
+)
+@click.option(
+    "--lists",
+    multiple=True,
+    type=click.Choice(["scopes", "approvedScopes", "token"]),
+    help="The lists grants, revokes and renames edit (default: all three).",
+)
 @click.option("--head", metavar="REV", help="Parent revision (default: the single head; 'base').")
 @click.option(
     "--branch-label",
@@ -483,6 +522,12 @@ def revision(
     if_any: tuple[str, ...],
     if_all: tuple[str, ...],
     if_none: tuple[str, ...],
+    revokes_outside_role: tuple[str, ...],
+    ensures: tuple[str, ...],
+    holding_in: tuple[str, ...],
+    unless_roles: tuple[str, ...],
+    if_missing: tuple[str, ...],
+    lists: tuple[str, ...],
     head: str | None,
     branch_labels: tuple[str, ...],
     depends_on: tuple[str, ...],
@@ -491,7 +536,20 @@ def revision(
 ) -> None:
     """Write a new migration file (into the first migration location)."""
     config, output = _setup(options)
-    spec = authoring.OperationSpec(grants, revokes, renames, if_any, if_all, if_none)
+    spec = authoring.OperationSpec(
+        grants,
+        revokes,
+        renames,
+        if_any,
+        if_all,
+        if_none,
+        revokes_outside_role,
+        ensures,
+        holding_in,
+        unless_roles,
+        if_missing,
+        lists,
+    )
     result = authoring.revision(
         config,
         message,

@@ -42,6 +42,8 @@ def device_line(plan: DevicePlan) -> str:
             for scope in scopes:
                 by_scope.setdefault(scope, []).append(field_name)
         parts.extend(f"{sign}{scope} [{', '.join(fields)}]" for scope, fields in by_scope.items())
+    parts.extend(f"+{name}: []" for name in plan.created)
+    parts.extend(f"-{name}: []" for name in plan.emptied)
     return f"  {plan.device_id}  {plan.label}: {'  '.join(parts)}"
 
 
@@ -127,11 +129,15 @@ def stamp(result: commands.StampResult, verbose: int) -> list[str]:
 def verify(result: commands.VerifyResult, verbose: int) -> list[str]:
     if not result.store_exists:
         return [f"No device store at {result.store}: nothing to verify."]
+    found = [f"  {finding.message}" for finding in result.findings]
+    found = [f"{len(found)} device(s) no data repair can fix:", *found] if found else []
     if result.ok:
-        return [f"{result.store} satisfies {short(result.heads)}."]
-    return [f"{len(result.devices)} device(s) lack what {short(result.heads)} declares:"] + [
-        device_line(plan) for plan in result.devices
-    ]
+        return [f"{result.store} satisfies {short(result.heads)}.", *found]
+    return (
+        [f"{len(result.devices)} device(s) lack what {short(result.heads)} declares:"]
+        + [device_line(plan) for plan in result.devices]
+        + found
+    )
 
 
 def _operation_lines(operations: list[dict[str, Any]]) -> list[str]:

@@ -13,6 +13,7 @@ import os
 
 from scopemigrate.errors import ConfigError, StoreNotFoundError
 from scopemigrate.stores.layout import (
+    ARCHIVED_SUFFIX,
     SQLITE_RELATIVE,
     named_path_missing,
     openclaw_state_dir,
@@ -121,6 +122,11 @@ def detect_generation(
     no live ``paired.json`` (OpenClaw's import renamed it to
     ``paired.json.migrated``, which is never edited): the SQLite store. Both
     live at once: refuse, since migrating either would leave the other stale.
+
+    Releases 5.30-beta.1 to 7.1 (and 7.33-7.35) create the device tables
+    and leave them empty while ``paired.json`` stays live: a database counts
+    as live only once it holds rows (or our ledger), or the JSON files were
+    archived to ``*.migrated``.
     """
     from scopemigrate.stores.openclaw_json import OpenClawJsonStore
     from scopemigrate.stores.openclaw_sqlite import OpenClawSqliteStore
@@ -128,7 +134,8 @@ def detect_generation(
     database = OpenClawSqliteStore(state_dir.joinpath(*SQLITE_RELATIVE))
     json_store = OpenClawJsonStore(state_dir, keep_backups, backups_max_bytes)
     paired = json_store.paired_path
-    if database.exists():
+    archived = paired.with_name(paired.name + ARCHIVED_SUFFIX).exists()
+    if database.exists() and (archived or database.holds_devices()):
         if paired.exists():
             raise ConfigError(
                 f"{state_dir}: both {paired} and {database.location} hold devices; OpenClaw "

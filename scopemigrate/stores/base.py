@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from scopemigrate.devices import ChangeSet, DevicePlan, DeviceState, PendingRequest
-from scopemigrate.ledger import Ledger
+from scopemigrate.ledger import AppliedRevision, Ledger
 from scopemigrate.migration import Migration
 
 __all__ = [
@@ -115,6 +115,9 @@ class InPlaceResult:
     pending_restored: int = 0
     unreported: int = 0  # devices changed and not listed (no report asked for)
     notes: tuple[str, ...] = ()  # what the user should know of how it ran, each once
+    # Revisions whose provenance the store keeps in the ledger (SQLite), with it;
+    # empty when the store keeps it in its own tables (PostgreSQL).
+    applied: dict[str, AppliedRevision] = field(default_factory=dict)
 
     @property
     def devices_changed(self) -> int:
@@ -135,6 +138,10 @@ class InPlaceUndo:
     revisions: Sequence[str]
 
 
+class InPlaceDeclined(Exception):
+    """``run_in_place`` changed nothing: this run goes row by row (read, engine, commit)."""
+
+
 # What a set-based run is given to do, and how it learns the ledger to commit.
 InPlaceSteps = InPlaceApply | InPlaceUndo
 LedgerFor = Callable[[InPlaceResult], Ledger]
@@ -149,7 +156,8 @@ class InPlaceStore(Protocol):
     With ``dry_run`` the store does the same work and then rolls it back, so
     a dry run reports exactly what a real run would do. Without ``report``
     it only counts the devices it changed: listing a million of them costs
-    a third of the run.
+    a third of the run. A store that cannot run these steps set-based raises
+    ``InPlaceDeclined`` having changed nothing, still holding the lock.
     """
 
     def run_in_place(

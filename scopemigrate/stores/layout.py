@@ -56,6 +56,8 @@ LEGACY_DIRS = (".clawdbot", ".moldbot", ".moltbot")
 DEVICES_DIR = "devices"
 PAIRED_NAME = "paired.json"
 PENDING_NAME = "pending.json"
+# What OpenClaw's SQLite import renames the JSON files to (never edited again).
+ARCHIVED_SUFFIX = ".migrated"
 # OpenClaw's database generation, relative to the state dir.
 SQLITE_RELATIVE = ("state", "openclaw.sqlite")
 # A path with one of these suffixes, to a file, names an SQLite database itself.
@@ -73,7 +75,7 @@ LEDGER_TABLE = "scopemigrate_ledger"  # one row, id 1, column ``document``
 PROVENANCE_TABLE = "scopemigrate_provenance"
 REMOVED_PENDING_TABLE = "scopemigrate_removed_pending"
 # The ledger format this release writes (ledger.py checks it on read).
-LEDGER_FORMAT = 1
+LEDGER_FORMAT = 2  # 2: provenance grouped per distinct change (provenance.py)
 
 
 class OpenClawLayout:

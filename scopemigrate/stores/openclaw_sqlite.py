@@ -19,8 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from scopemigrate.errors import BadStoreError, LockTimeoutError
+from scopemigrate.ledger import now_iso
+from scopemigrate.stores.base import (
+    InPlaceApply,
+    InPlaceDeclined,
+    InPlaceResult,
+    InPlaceSteps,
+    LedgerFor,
+)
 from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE
+from scopemigrate.stores.pairing_rows import ledger_statement
 from scopemigrate.stores.sql_base import SqlPairingStore
+from scopemigrate.stores.sqlite_setbased import SetBasedUnavailable, upgrade_set_based
+
+# Where a set-based upgrade starts, so that a store it must decline is left as read.
+_SAVEPOINT = "scopemigrate_set_based"
 
 # One row: the ledger document (the same JSON model the file stores use).
 LEDGER_SCHEMA = (
@@ -52,6 +65,13 @@ class OpenClawSqliteStore(SqlPairingStore):
             return False
         with self._connect(read_only=True, timeout=5.0) as conn:
             return self._has_table(conn, PAIRED_TABLE)
+
+    def holds_devices(self) -> bool:
+        """Whether the device table has rows or we ever kept a ledger here."""
+        with self._connect(read_only=True, timeout=5.0) as conn:
+            if self._has_table(conn, LEDGER_TABLE):
+                return True
+            return conn.execute(f"SELECT 1 FROM {PAIRED_TABLE} LIMIT 1").fetchone() is not None
 
     def _connect(self, *, read_only: bool, timeout: float) -> sqlite3.Connection:
         mode = "ro" if read_only else "rw"
@@ -115,3 +135,35 @@ class OpenClawSqliteStore(SqlPairingStore):
 
     def _keep_lock(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")
+
+    def run_in_place(
+        self, steps: InPlaceSteps, ledger_for: LedgerFor, dry_run: bool = False, report: bool = True
+    ) -> InPlaceResult:
+        """An upgrade as one UPDATE per operation (``sqlite_setbased``), its provenance
+        in the ledger, committed with it. A downgrade, or rows only the engine may
+        judge, go row by row: ``InPlaceDeclined``, the savepoint rolled back."""
+        if not isinstance(steps, InPlaceApply):
+            raise InPlaceDeclined(f"{self.database}: a downgrade goes row by row")
+        conn = self._locked()
+        declined: str | None = None
+        with self._transaction(conn, keep=not dry_run):
+            conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+            try:
+                run = upgrade_set_based(conn, str(self.database), steps.migrations, report=report)
+            except SetBasedUnavailable as why:
+                conn.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                declined = str(why)
+            conn.execute(f"RELEASE {_SAVEPOINT}")
+            if declined is None:
+                result = InPlaceResult(
+                    run.devices,
+                    pending_removed=len(run.pending_removed),
+                    unreported=0 if report else run.changed,
+                    applied=run.applied(steps.migrations, now_iso()),
+                )
+                conn.execute(self.ledger_schema)
+                document = ledger_for(result).dump().decode("utf-8")
+                conn.execute(*ledger_statement(document, self.placeholder))
+        if declined is not None:
+            raise InPlaceDeclined(declined)
+        return result

@@ -22,6 +22,7 @@ from scopemigrate.devices import (
     DeviceState,
     PendingRequest,
     ScopeList,
+    revoked_roles,
     token_field,
 )
 from scopemigrate.errors import BadStoreError
@@ -118,6 +119,7 @@ def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> Devi
         client_id=check.text(row, "client_id"),
         client_mode=check.text(row, "client_mode"),
         fields=fields,
+        revoked_tokens=revoked_roles(tokens or {}),
     )
 
 
@@ -239,12 +241,15 @@ def write_statements(
                 {name: encode(value) for name, value in record.items()},
             )
         )
-    document = placeholder.format("document")
-    statements.append(
-        (
-            f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, {document}) "
-            "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
-            {"document": ledger_document},
-        )
-    )
+    statements.append(ledger_statement(ledger_document, placeholder))
     return statements
+
+
+def ledger_statement(ledger_document: str, placeholder: str) -> tuple[str, dict[str, Any]]:
+    """The statement that stores the ledger document (its one row)."""
+    document = placeholder.format("document")
+    return (
+        f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, {document}) "
+        "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
+        {"document": ledger_document},
+    )

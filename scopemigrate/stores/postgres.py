@@ -221,7 +221,7 @@ class PostgresStore(SqlPairingStore):
             conn.execute(
                 f"INSERT INTO {LEDGER_TABLE} (id, document) VALUES (1, %s) "
                 "ON CONFLICT (id) DO UPDATE SET document = excluded.document",
-                (ledger.model_dump_json(indent=2),),
+                (ledger.dump().decode("utf-8"),),
             )
         return result
 

@@ -76,14 +76,19 @@ BEGIN
     'created', cur IS NULL OR jsonb_typeof(cur) = 'null', 'dropped', false));
 END $$;
 
-CREATE OR REPLACE FUNCTION pg_temp.sm_revoke(cur jsonb, scopes text[], sorted boolean)
+-- Revoke.revokes: an exact name, a prefix of a pattern, or (kept not NULL)
+-- any scope without the role's own prefix.
+CREATE OR REPLACE FUNCTION pg_temp.sm_revoke(cur jsonb, scopes text[], sorted boolean,
+                                             prefixes text[], kept text)
 RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE old text[] := pg_temp.sm_arr(cur); r text[] := '{}'; removed jsonb := '[]';
         i int;
 BEGIN
   IF old IS NULL OR cardinality(old) = 0 THEN RETURN pg_temp.sm_result(cur, NULL, NULL); END IF;
   FOR i IN 1 .. cardinality(old) LOOP
-    IF old[i] = ANY (scopes) THEN
+    IF old[i] = ANY (scopes)
+       OR EXISTS (SELECT 1 FROM unnest(prefixes) p WHERE starts_with(old[i], p))
+       OR (kept IS NOT NULL AND NOT starts_with(old[i], kept)) THEN
       removed := removed || jsonb_build_array(jsonb_build_array(i - 1, old[i]));
     ELSE r := r || old[i]; END IF;
   END LOOP;
@@ -116,6 +121,14 @@ BEGIN
   END IF;
   RETURN pg_temp.sm_result(cur, r, pg_temp.sm_edit(added, removed, false, false));
 END $$;
+
+-- Ensure: an absent list becomes [], recorded as created.
+CREATE OR REPLACE FUNCTION pg_temp.sm_ensure(cur jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN cur IS NULL OR jsonb_typeof(cur) = 'null'
+    THEN jsonb_build_object('v', '[]'::jsonb, 'e', pg_temp.sm_edit(NULL, NULL, true, false))
+    ELSE jsonb_build_object('v', cur, 'e', NULL) END
+$$;
 
 CREATE OR REPLACE FUNCTION pg_temp.sm_undo(cur jsonb, edit jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE AS $$

@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from scopemigrate.operations import Grant, Rename, Revoke
+from scopemigrate.operations import Ensure, Grant, ListName, Rename, Revoke
 from scopemigrate.stores.layout import (
     PAIRED_TABLE,
     PENDING_TABLE,
@@ -46,44 +46,80 @@ FUNCTIONS = (resources.files("scopemigrate.stores") / "postgres_setbased.sql").r
 )
 
 HELD = "coalesce(d.scopes_json, '[]'::jsonb)"
+# The engine's device lists -> their columns in a filter.
+LIST_COLUMN = {"scopes": "d.scopes_json", "approvedScopes": "d.approved_scopes_json"}
+Op = Grant | Revoke | Rename | Ensure
 
 
-def operation_filter(op: Grant | Revoke | Rename) -> tuple[str, dict[str, Any]]:
+def _held(op: Op) -> str:
+    """The scopes the filters look in (``holding_in``), as one jsonb array."""
+    if op.holding_in == ("scopes",):
+        return HELD
+    lists = " || ".join(
+        f"coalesce(nullif({LIST_COLUMN[name]}, 'null'::jsonb), '[]'::jsonb)"
+        for name in op.holding_in
+    )
+    return f"({lists})"
+
+
+def operation_filter(op: Op) -> tuple[str, dict[str, Any]]:
     """The WHERE clause selecting the rows ``op.matches`` would select, and its params."""
     clauses = ["pg_temp.sm_roles(d.role, d.roles_json) ? %(role)s"]
     params: dict[str, Any] = {"role": op.role}
+    held = _held(op)
     for name, values, clause in (
+        (
+            "unless_roles",
+            op.unless_roles,
+            "NOT (pg_temp.sm_roles(d.role, d.roles_json) ?| %(unless_roles)s)",
+        ),
         ("client_ids", op.client_ids, "d.client_id = ANY (%(client_ids)s)"),
         ("client_modes", op.client_modes, "d.client_mode = ANY (%(client_modes)s)"),
-        ("if_any", op.if_any, f"{HELD} ?| %(if_any)s"),
-        ("if_all", op.if_all, f"{HELD} ?& %(if_all)s"),
-        ("if_none", op.if_none, f"NOT ({HELD} ?| %(if_none)s)"),
+        ("if_any", op.if_any, f"{held} ?| %(if_any)s"),
+        ("if_all", op.if_all, f"{held} ?& %(if_all)s"),
+        ("if_none", op.if_none, f"NOT ({held} ?| %(if_none)s)"),
     ):
         if values:
             clauses.append(clause)
             params[name] = list(values)
+    for name in op.if_missing:  # no parameter: the list names are ours, not input
+        column = LIST_COLUMN[name]
+        clauses.append(f"({column} IS NULL OR jsonb_typeof({column}) = 'null')")
     return " AND ".join(clauses), params
 
 
-def edit_call(op: Grant | Revoke | Rename, column: str, sorted_list: bool) -> str:
+def edit_call(op: Op, column: str, sorted_list: bool, name: ListName) -> str:
     """The function call that edits one scope list (a jsonb expression) for ``op``;
-    its parameters are ``edit_params(op)``."""
+    its parameters are ``edit_params(op)``. A list ``op`` does not edit comes
+    back as it is, with no edit."""
     flag = "true" if sorted_list else "false"
+    if name not in op.lists:
+        return f"jsonb_build_object('v', {column}, 'e', NULL)"
+    if isinstance(op, Ensure):
+        return f"pg_temp.sm_ensure({column})"
     if isinstance(op, Grant):
         return f"pg_temp.sm_grant({column}, %(scopes)s::text[], {flag})"
     if isinstance(op, Revoke):
-        return f"pg_temp.sm_revoke({column}, %(scopes)s::text[], {flag})"
+        return (
+            f"pg_temp.sm_revoke({column}, %(scopes)s::text[], {flag}, "
+            "%(prefixes)s::text[], %(kept)s::text)"
+        )
     return f"pg_temp.sm_rename({column}, %(old)s, %(new)s, {flag})"
 
 
-def edit_params(op: Grant | Revoke | Rename) -> dict[str, Any]:
+def edit_params(op: Op) -> dict[str, Any]:
     if isinstance(op, Rename):
         return {"old": op.old, "new": op.new}
+    if isinstance(op, Revoke):
+        # Revoke.revokes: exact names, pattern prefixes, the role's own prefix.
+        return {"scopes": sorted(op.exact), "prefixes": list(op.prefixes), "kept": op.kept_prefix}
+    if isinstance(op, Ensure):
+        return {}
     return {"scopes": list(op.scopes)}
 
 
 def operation_statement(
-    revision: str, index: int, op: Grant | Revoke | Rename, first: bool, keep_before: bool
+    revision: str, index: int, op: Op, first: bool, keep_before: bool
 ) -> tuple[str, dict[str, Any]]:
     """One statement: edit every matching row and record each edit's provenance.
 
@@ -93,9 +129,15 @@ def operation_statement(
     without a conflict check.
     """
     where, params = operation_filter(op)
-    scopes_call = edit_call(op, "d.scopes_json", False)
-    approved_call = edit_call(op, "d.approved_scopes_json", False)
-    token_call = edit_call(op, "d.tokens_json -> %(role)s -> 'scopes'", True)
+    scopes_call = edit_call(op, "d.scopes_json", False, "scopes")
+    approved_call = edit_call(op, "d.approved_scopes_json", False, "approvedScopes")
+    token_call = edit_call(op, "d.tokens_json -> %(role)s -> 'scopes'", True, "token")
+    # An ensure creates approvedScopes; every other kind edits it only where it is.
+    approved_present = (
+        "true"
+        if isinstance(op, Ensure)
+        else "d.approved_scopes_json IS NOT NULL AND jsonb_typeof(d.approved_scopes_json) <> 'null'"
+    )
     token_exists = "jsonb_typeof(d.tokens_json -> %(role)s) = 'object'"
     old_lists = (
         "d.scopes_json AS old_s, d.approved_scopes_json AS old_a, d.tokens_json AS old_t,"
@@ -121,9 +163,7 @@ WITH changed AS MATERIALIZED (
   SELECT * FROM (
     SELECT d.ctid AS row_id, d.device_id, {old_lists}
       {scopes_call} AS s,
-      CASE WHEN d.approved_scopes_json IS NOT NULL
-                AND jsonb_typeof(d.approved_scopes_json) <> 'null'
-           THEN {approved_call} END AS a,
+      CASE WHEN {approved_present} THEN {approved_call} END AS a,
       CASE WHEN {token_exists} THEN {token_call} END AS t
     FROM {PAIRED_TABLE} d
     WHERE {where}

@@ -114,7 +114,7 @@ class SqlPairingStore:
         statements = write_statements(
             snapshot,
             changes,
-            ledger.model_dump_json(indent=2),
+            ledger.dump().decode("utf-8"),
             text_json=self.text_json,
             placeholder=self.placeholder,
             encode=self._encode,

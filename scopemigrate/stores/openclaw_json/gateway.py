@@ -20,6 +20,7 @@ from scopemigrate.errors import GatewayRewroteError, StoreChangedError
 from scopemigrate.ledger import Ledger
 from scopemigrate.stores.atomic import exchange, fsync_dir, identity, write_temp
 from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
+from scopemigrate.stores.openclaw_json.index import records_of
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
     get_scope_list,
@@ -85,7 +86,8 @@ def rebase(
     """
     for attempt in range(REBASE_ROUNDS):
         try:
-            publish(raw, restore_reverted(raw.paired, changes, base))
+            current = records_of(raw.paired_index, changes.devices)
+            publish(raw, restore_reverted(current, changes, base))
         except StoreChangedError:
             raw = reread()
             continue

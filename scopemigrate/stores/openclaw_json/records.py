@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scopemigrate.devices import (
     APPROVED_SCOPES,
@@ -22,6 +22,7 @@ from scopemigrate.devices import (
     DeviceState,
     PendingRequest,
     ScopeList,
+    revoked_roles,
     token_field,
 )
 from scopemigrate.errors import BadStoreError
@@ -30,17 +31,24 @@ from scopemigrate.stores.atomic import Identity
 from scopemigrate.stores.jsontext import loads
 from scopemigrate.stores.openclaw_json.splice import splice_records
 
+if TYPE_CHECKING:
+    from scopemigrate.stores.openclaw_json.index import PairedIndex
+
 
 @dataclass(frozen=True)
 class RawFiles:
-    """What was read, byte for byte, and the parsed trees the commit edits."""
+    """What was read, byte for byte: paired.json indexed (its bytes and each
+    record's span, no parsed tree: ``index.py``), and the small pending tree."""
 
-    paired_bytes: bytes | None
+    paired_index: PairedIndex | None
     pending_bytes: bytes | None
     paired_identity: Identity | None
     pending_identity: Identity | None
-    paired: dict[str, Any]
     pending: dict[str, Any]
+
+    @property
+    def paired_bytes(self) -> bytes | None:
+        return None if self.paired_index is None else self.paired_index.data
 
 
 def read_regular(path: Path) -> tuple[Identity | None, bytes | None]:
@@ -161,6 +169,7 @@ def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
         client_id=check.string(record, "clientId"),
         client_mode=check.string(record, "clientMode"),
         fields=fields,
+        revoked_tokens=revoked_roles(tokens),
     )
 
 

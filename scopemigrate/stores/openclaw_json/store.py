@@ -45,11 +45,12 @@ from scopemigrate.stores.openclaw_json.gateway import (
     scope_base,
     settle_seconds,
 )
+from scopemigrate.stores.openclaw_json.index import read_paired, records_of
+from scopemigrate.stores.openclaw_json.index import render_paired as render_indexed
 from scopemigrate.stores.openclaw_json.journal import Journal, NewFile
 from scopemigrate.stores.openclaw_json.liveness import gateway_answering
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
-    device_from_record,
     dump_openclaw_json,
     edit_pending,
     ends_with_newline,
@@ -57,7 +58,6 @@ from scopemigrate.stores.openclaw_json.records import (
     pending_from_record,
     read_bytes,
     read_regular,
-    render_paired,
 )
 
 __all__ = ["BACKUP_DIR", "LOCK_NAME", "OpenClawJsonStore"]
@@ -141,21 +141,15 @@ class OpenClawJsonStore:
         pending_identity, pending_bytes = read_regular(self.pending_path)
         self._checked(self.paired_path)
         self._checked(self.pending_path)
-        paired = (
-            {}
-            if paired_bytes is None
-            else parse_object_file(self.paired_path, paired_bytes, "device id")
-        )
+        index = None if paired_bytes is None else read_paired(self.paired_path, paired_bytes)
         pending = (
             {}
             if pending_bytes is None
             else parse_object_file(self.pending_path, pending_bytes, "request id")
         )
-        devices = [device_from_record(self.paired_path, k, v) for k, v in paired.items()]
+        devices = [] if index is None else index.devices
         requests = [pending_from_record(self.pending_path, k, v) for k, v in pending.items()]
-        raw = RawFiles(
-            paired_bytes, pending_bytes, paired_identity, pending_identity, paired, pending
-        )
+        raw = RawFiles(index, pending_bytes, paired_identity, pending_identity, pending)
         self._settle_seconds = settle_seconds(time.monotonic() - started)
         return Snapshot(devices, requests, raw)
 
@@ -183,7 +177,8 @@ class OpenClawJsonStore:
         Returns the store as others left it when anyone wrote it around our
         commit, so the run can migrate devices they added meanwhile.
         """
-        base = scope_base(snapshot.private.paired, changes)
+        # From the bytes read: the engine edited the snapshot's devices in place.
+        base = scope_base(records_of(snapshot.private.paired_index, changes.devices), changes)
         rebased = rebase(
             snapshot.private,
             changes,
@@ -223,23 +218,27 @@ class OpenClawJsonStore:
         ledger: Ledger,
         edited: dict[str, dict[str, ScopeList]],
     ) -> None:
-        """One attempt at the commit protocol (``journal.py``).
+        """One attempt at the commit protocol (``journal.py``); ``edited`` names the
+        fields to set (each with the value it held), set to ``changes``' values.
 
         Raises ``StoreChangedError``, having published nothing, when
         paired.json (or the first file) changed since ``raw`` was read.
         """
         files: list[NewFile] = []
         if changes.devices:
-            data = render_paired(raw.paired_bytes, raw.paired, edited)
+            assert raw.paired_index is not None  # devices changed: paired.json was read
+            new = {
+                device_id: {name: changes.devices[device_id][name] for name in fields}
+                for device_id, fields in edited.items()
+            }
+            data = render_indexed(raw.paired_index, new)
             files.append(NewFile(self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
             data = dump_openclaw_json(
                 edit_pending(raw.pending, changes), ends_with_newline(raw.pending_bytes)
             )
             files.append(NewFile(self.pending_path, data, raw.pending_identity))
-        files.append(
-            NewFile(self.ledger_path, ledger.model_dump_json(indent=2).encode("utf-8"), None)
-        )
+        files.append(NewFile(self.ledger_path, ledger.dump(), None))
         entry = self.journal.write(files, changes)
         try:
             self._check_unchanged(raw)

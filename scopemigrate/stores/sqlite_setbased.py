@@ -1,0 +1,585 @@
+"""Set-based runs for OpenClaw's SQLite store: each operation one ``UPDATE`` over its rows.
+
+The row-by-row way reads every device into Python, runs the engine and writes
+each changed row back: about 5x a hand-written ``UPDATE`` at 100k devices.
+Here, as ``postgres_sql.py`` does for PostgreSQL, each operation of each
+revision selects its rows in SQL (JSON1's ``json_each`` over the scope
+columns: roles, client, if_any/if_all/if_none) and rewrites them in one
+statement, recording each edit in a temporary table. The list edits are the
+engine's own functions (``Operation.edit``), computed once per distinct list
+text among the operation's rows (a store holds few) into a temporary map that
+every row joins by index: the result is the engine's to the byte (same order
+of scopes, same sorted token lists, same separators as
+``pairing_rows.dump_like``). A token's list is written back with ``json_set``
+where the column is OpenClaw's compact JSON without escapes (``json_set`` then
+changes nothing else), otherwise as the engine writes the column.
+
+Pending repair requests, few by nature, are decided in Python per revision
+exactly as the engine decides them.
+
+Rows the row-by-row reader refuses are found by one scan first (JSON1 type
+checks); the first suspect row is then read the engine's way, so that the
+error is today's, word for word, and nothing is written. A row that JSON1
+doubts but Python's reader accepts (``NaN``, say) makes the whole run fall
+back to the row-by-row way (``SetBasedUnavailable``). A hypothesis test holds
+both ways equal.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scopemigrate.devices import DevicePlan, ScopeList, net_plan, token_field
+from scopemigrate.ledger import AppliedRevision, RemovedPending
+from scopemigrate.migration import Migration
+from scopemigrate.operations import ALL_LISTS, FieldEdit, Grant, Operation, Rename, Revoke
+from scopemigrate.provenance import EditGroup, ProvenanceBuilder
+from scopemigrate.stores.layout import PAIRED_TABLE as PAIRED
+from scopemigrate.stores.layout import PENDING_TABLE as PENDING
+from scopemigrate.stores.pairing_rows import (
+    DEVICE_COLUMNS,
+    device_from_row,
+    dump_like,
+    pending_from_row,
+    updated_columns,
+)
+
+
+class SetBasedUnavailable(Exception):
+    """This store must be migrated row by row (the caller's engine path), not set-based."""
+
+
+# SQLite 3.42 to 3.44 accept JSON5 in json_valid, which Python's reader refuses;
+# from 3.45 json_valid(x, 1) checks RFC 8259 only.
+def _json_valid(column: str) -> str:
+    if sqlite3.sqlite_version_info >= (3, 45):
+        return f"json_valid({column}, 1)"
+    return f"json_valid({column})"
+
+
+def _list_suspect(column: str) -> str:
+    return (
+        f"({column} IS NOT NULL AND (typeof({column}) <> 'text' OR NOT {_json_valid(column)}"
+        f" OR json_type({column}) NOT IN ('array', 'null')"
+        f" OR (json_type({column}) = 'array' AND EXISTS ("
+        f"SELECT 1 FROM json_each({column}) WHERE type <> 'text'))))"
+    )
+
+
+def _first_suspect_row() -> str:
+    """The first row (in the reader's order) that the reader might refuse."""
+    texts = " OR ".join(
+        f"typeof({c}) NOT IN ('text', 'null')"
+        for c in ("display_name", "client_id", "client_mode", "role")
+    )
+    lists = " OR ".join(
+        _list_suspect(c) for c in ("roles_json", "scopes_json", "approved_scopes_json")
+    )
+    tokens = (
+        "(tokens_json IS NOT NULL AND (typeof(tokens_json) <> 'text'"
+        f" OR NOT {_json_valid('tokens_json')}"
+        " OR json_type(tokens_json) NOT IN ('object', 'null')"
+        " OR (json_type(tokens_json) = 'object' AND ("
+        "(SELECT count(*) <> count(DISTINCT key) FROM json_each(tokens_json))"
+        " OR EXISTS (SELECT 1 FROM json_each(tokens_json) t WHERE t.type <> 'object'"
+        " OR json_type(t.value, '$.scopes') NOT IN ('array', 'null')"
+        " OR (json_type(t.value, '$.scopes') = 'array' AND EXISTS ("
+        "SELECT 1 FROM json_each(t.value, '$.scopes') s WHERE s.type <> 'text')))))))"
+    )
+    return (
+        f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} "
+        f"WHERE typeof(device_id) <> 'text' OR device_id = '' OR {texts} OR {lists} "
+        f"OR {tokens} ORDER BY rowid LIMIT 1"
+    )
+
+
+TEMP_TABLES = """
+CREATE TEMP TABLE IF NOT EXISTS sm_changed (
+  row_id INTEGER PRIMARY KEY, device_id TEXT, es TEXT, ea TEXT, et TEXT,
+  ns TEXT, na TEXT, nt TEXT
+);
+CREATE TEMP TABLE IF NOT EXISTS sm_prov (
+  step INTEGER, row_id INTEGER, device_id TEXT, op INTEGER, seq INTEGER, field TEXT, edit TEXT
+);
+CREATE TEMP TABLE IF NOT EXISTS sm_map (
+  kind INTEGER, old TEXT, edit TEXT, new TEXT, PRIMARY KEY (kind, old)
+);
+CREATE TEMP TABLE IF NOT EXISTS sm_before (
+  row_id INTEGER PRIMARY KEY, scopes_json TEXT, approved_scopes_json TEXT, tokens_json TEXT
+);
+DELETE FROM temp.sm_changed;
+DELETE FROM temp.sm_prov;
+DELETE FROM temp.sm_before;
+"""
+
+# The scopes the filters test: an absent or null list holds nothing.
+_HELD = "SELECT value FROM json_each(coalesce(d.scopes_json, '[]')) WHERE type = 'text'"
+_TOKEN_PATH = "'$.\"' || :role || '\"'"
+# json_set rewrites only the path it is given when the text is already minified
+# and holds no escapes (which it keeps as written, where Python would not).
+_COMPACT = (
+    "instr(d.tokens_json, '\\') = 0 AND instr(d.tokens_json, ', ') = 0"
+    " AND instr(d.tokens_json, ': ') = 0"
+)
+
+
+def operation_filter(op: Grant | Revoke | Rename) -> str:
+    """The WHERE clause selecting the rows ``op.matches`` selects (named parameters)."""
+    clauses = [
+        "(d.role = :role OR EXISTS (SELECT 1 FROM json_each(coalesce(d.roles_json, '[]')) "
+        "WHERE type = 'text' AND value = :role))"
+    ]
+    if op.client_ids:
+        clauses.append("d.client_id IN (SELECT value FROM json_each(:client_ids))")
+    if op.client_modes:
+        clauses.append("d.client_mode IN (SELECT value FROM json_each(:client_modes))")
+    if op.if_any:
+        clauses.append(f"EXISTS ({_HELD} AND value IN (SELECT value FROM json_each(:if_any)))")
+    if op.if_all:
+        clauses.append(
+            f"NOT EXISTS (SELECT 1 FROM json_each(:if_all) a WHERE a.value NOT IN ({_HELD}))"
+        )
+    if op.if_none:
+        clauses.append(f"NOT EXISTS ({_HELD} AND value IN (SELECT value FROM json_each(:if_none)))")
+    return " AND ".join(clauses)
+
+
+def _parameters(op: Grant | Revoke | Rename, index: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"op": index, "role": op.role}
+    for name in ("client_ids", "client_modes", "if_any", "if_all", "if_none"):
+        values = getattr(op, name)
+        if values:
+            params[name] = json.dumps(list(values))
+    return params
+
+
+# Each distinct list text among the operation's rows, per kind of list (0: a
+# device's scopes or approved scopes, 1: a token's, kept sorted), with the
+# engine's edit of it: a store holds few, so the edits are computed once per
+# text in Python and every row then finds its own by index.
+_TOKEN_SCOPES = f"json_extract(d.tokens_json, {_TOKEN_PATH} || '.scopes')"
+_APPROVED_PRESENT = (
+    "d.approved_scopes_json IS NOT NULL AND json_type(d.approved_scopes_json) <> 'null'"
+)
+_TOKEN_PRESENT = f"json_type(d.tokens_json, {_TOKEN_PATH}) = 'object'"
+# A column never holds '' (the scan refuses it): it stands for an absent list.
+_ABSENT_TEXT = ""
+_ABSENT = f"'{_ABSENT_TEXT}'"
+
+
+def distinct_lists(op: Grant | Revoke | Rename) -> str:
+    """(kind, list text) of every list the operation may edit, once each."""
+    where = operation_filter(op)
+    return f"""
+SELECT DISTINCT 0, d.scopes_json FROM {PAIRED} d WHERE {where}
+UNION
+SELECT DISTINCT 0, d.approved_scopes_json FROM {PAIRED} d WHERE {where} AND {_APPROVED_PRESENT}
+UNION
+SELECT DISTINCT 1, {_TOKEN_SCOPES} FROM {PAIRED} d WHERE {where} AND {_TOKEN_PRESENT}
+"""
+
+
+def select_changes(op: Grant | Revoke | Rename) -> str:
+    """Fill sm_changed with each matching row's edits (JSON, or NULL where none) and
+    new lists, from the map of the operation's distinct lists."""
+    return f"""
+INSERT INTO temp.sm_changed (row_id, device_id, es, ea, et, ns, na, nt)
+SELECT * FROM (
+  SELECT d.rowid AS row_id, d.device_id, ms.edit AS es, ma.edit AS ea, mt.edit AS et,
+    ms.new, ma.new, mt.new
+  FROM {PAIRED} d
+  JOIN temp.sm_map ms ON ms.kind = 0 AND ms.old = coalesce(d.scopes_json, {_ABSENT})
+  LEFT JOIN temp.sm_map ma ON {_APPROVED_PRESENT}
+    AND ma.kind = 0 AND ma.old = d.approved_scopes_json
+  LEFT JOIN temp.sm_map mt ON {_TOKEN_PRESENT}
+    AND mt.kind = 1 AND mt.old = coalesce({_TOKEN_SCOPES}, {_ABSENT})
+  WHERE {operation_filter(op)}
+) WHERE es IS NOT NULL OR ea IS NOT NULL OR et IS NOT NULL
+"""
+
+
+# The lists each changed row held before the run (its first edit's old lists),
+# kept when a report is asked or a row may be edited more than once.
+SAVE_BEFORE = f"""
+INSERT OR IGNORE INTO temp.sm_before (row_id, scopes_json, approved_scopes_json, tokens_json)
+SELECT d.rowid, d.scopes_json, d.approved_scopes_json, d.tokens_json
+FROM temp.sm_changed c JOIN {PAIRED} d ON d.rowid = c.row_id
+"""
+
+APPLY_CHANGES = f"""
+UPDATE {PAIRED} AS d SET
+  scopes_json = CASE WHEN c.es IS NULL THEN d.scopes_json ELSE c.ns END,
+  approved_scopes_json = CASE WHEN c.ea IS NULL THEN d.approved_scopes_json ELSE c.na END,
+  tokens_json = CASE
+    WHEN c.et IS NULL THEN d.tokens_json
+    WHEN NOT ({_COMPACT}) THEN sm_tokens(:op, d.tokens_json)
+    WHEN c.nt IS NULL THEN json_remove(d.tokens_json, {_TOKEN_PATH} || '.scopes')
+    ELSE json_set(d.tokens_json, {_TOKEN_PATH} || '.scopes', json(c.nt)) END
+FROM temp.sm_changed c WHERE d.rowid = c.row_id
+"""
+
+
+RECORD_EDITS = """
+INSERT INTO temp.sm_prov (step, row_id, device_id, op, seq, field, edit)
+SELECT :step, row_id, device_id, :op, 0, 'scopes', es FROM temp.sm_changed WHERE es IS NOT NULL
+UNION ALL
+SELECT :step, row_id, device_id, :op, 1, 'approvedScopes', ea FROM temp.sm_changed
+WHERE ea IS NOT NULL
+UNION ALL
+SELECT :step, row_id, device_id, :op, 2, :token_field, et FROM temp.sm_changed
+WHERE et IS NOT NULL
+"""
+
+# A row edited by several operations went through intermediate lists, which
+# can lose the column's separator style (a one-item list shows none) or come
+# back to where they started. The engine writes each changed column once, from
+# its original text, and leaves an unchanged one alone: so do these rows.
+_LIST_COLUMNS = ("scopes_json", "approved_scopes_json", "tokens_json")
+RESTORE_STYLE = f"""
+UPDATE {PAIRED} AS d SET
+{",".join(f"  {c} = sm_final(b.{c}, d.{c})" for c in _LIST_COLUMNS)}
+FROM temp.sm_before b
+WHERE d.rowid = b.row_id
+  AND b.row_id IN (SELECT row_id FROM temp.sm_prov GROUP BY row_id HAVING count(DISTINCT op) > 1)
+"""
+
+CHANGED_ROWS = f"""
+SELECT b.row_id, {", ".join(f"d.{c}" for c in DEVICE_COLUMNS)},
+       b.scopes_json AS old_scopes, b.approved_scopes_json AS old_approved,
+       b.tokens_json AS old_tokens
+FROM temp.sm_before b JOIN {PAIRED} d ON d.rowid = b.row_id
+WHERE {" OR ".join(f"b.{c} IS NOT d.{c}" for c in _LIST_COLUMNS)}
+ORDER BY b.row_id
+"""
+
+EDITS_IN_ORDER = """
+SELECT step, device_id, field, edit FROM temp.sm_prov ORDER BY step, row_id, op, seq
+"""
+
+
+class _Edits:
+    """The engine's edits, memoised by (operation, kind of list, the list's text)."""
+
+    def __init__(self, operations: Sequence[Operation]):
+        self.operations = operations
+        self._done: dict[tuple[int, int, str | None], tuple[str | None, str | None]] = {}
+
+    def result(self, op: int, sorted_list: int, text: str | None) -> tuple[str | None, str | None]:
+        key = (op, sorted_list, text)
+        found = self._done.get(key)
+        if found is None:
+            current: ScopeList = None if text is None else json.loads(text)
+            # Only the field's kind matters to an edit: sorted token list or device list.
+            name = token_field("token") if sorted_list else "scopes"
+            value, edit = self.operations[op].edit(name, current)
+            found = (
+                None if value is None else dump_like(text, value),
+                None if edit is None else _edit_text(edit),
+            )
+            self._done[key] = found
+        return found
+
+    def tokens(self, op: int, text: str) -> str:
+        """A whole tokens_json with the operation's role's list edited, as the engine writes it."""
+        operation = self.operations[op]
+        tokens = json.loads(text)
+        name = token_field(operation.role)
+        value, _ = operation.edit(name, tokens[operation.role].get("scopes"))
+        row = {"device_id": "", "tokens_json": text}
+        return str(updated_columns(row, {name: value}, as_text=True)["tokens_json"])
+
+
+@functools.lru_cache(maxsize=1024)
+def _edit_text(edit: FieldEdit) -> str:
+    return edit.model_dump_json()
+
+
+@functools.lru_cache(maxsize=1024)
+def _edit_of(text: str) -> FieldEdit:
+    return FieldEdit.model_validate_json(text)
+
+
+def _final(before: str | None, after: str | None) -> str | None:
+    """A column's text as the engine writes it: the original text when the value
+    is back to what it held, else the new value in the original's style."""
+    if before == after:
+        return before
+    old = None if before is None else json.loads(before)
+    new = None if after is None else json.loads(after)
+    if old == new:
+        return before
+    return None if new is None else dump_like(before, new)
+
+
+@dataclass
+class SetBasedRun:
+    """What a set-based upgrade did, in the engine's terms."""
+
+    provenance: dict[str, list[EditGroup]] = field(default_factory=dict)
+    removed_pending: dict[str, list[RemovedPending]] = field(default_factory=dict)
+    pending_removed: list[str] = field(default_factory=list)
+    changed: int = 0
+    devices: list[DevicePlan] = field(default_factory=list)  # only when a report was asked
+
+    def applied(self, steps: Sequence[Migration], applied_at: str) -> dict[str, AppliedRevision]:
+        """The ledger entries: provenance grouped per distinct change."""
+        return {
+            m.revision: AppliedRevision(
+                migration=m,
+                applied_at=applied_at,
+                provenance=self.provenance.get(m.revision, []),
+                removed_pending=self.removed_pending.get(m.revision, []),
+            )
+            for m in steps
+        }
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Rows as dicts, whatever row factory the caller's connection uses."""
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return [dict(row) for row in cursor.execute(sql, params).fetchall()]
+
+
+def check_rows(conn: sqlite3.Connection, store: str) -> None:
+    """Refuse, with the row-by-row reader's message, the first row it would refuse.
+
+    Raises ``SetBasedUnavailable`` when JSON1 doubts a row that reader accepts.
+    """
+    suspect = _rows(conn, _first_suspect_row())
+    if not suspect:
+        return
+    device_from_row(store, suspect[0], text_json=True)  # raises today's error
+    raise SetBasedUnavailable(f"{store}: a row the set-based path cannot vouch for")
+
+
+def _pending(conn: sqlite3.Connection, store: str) -> list[tuple[int, Any]]:
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (PENDING,)
+    ).fetchone()
+    if has_table is None:
+        return []
+    rows = _rows(conn, f"SELECT * FROM {PENDING} ORDER BY ts, rowid")
+    requests = [pending_from_row(store, row, text_json=True) for row in rows]
+    return [(i, r) for i, r in enumerate(requests) if r.is_repair]
+
+
+class _Repairs:
+    """Open repair requests per device, settled per revision as the engine settles them."""
+
+    def __init__(self, conn: sqlite3.Connection, store: str):
+        self.conn, self.store = conn, store
+        self.by_device: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+        repairs = _pending(conn, store)
+        wanted = {request.device_id for _, request in repairs}
+        roles = {device_id: self._device(device_id) for device_id in wanted}
+        for index, request in repairs:
+            device = roles.get(request.device_id)
+            if device is not None and request.roles <= device.roles:
+                self.by_device[request.device_id].append((index, request))
+        # Devices in the reader's order, as the engine visits them.
+        order = (
+            {
+                device_id: position
+                for position, (device_id,) in enumerate(
+                    conn.execute(f"SELECT device_id FROM {PAIRED} ORDER BY rowid")
+                )
+                if device_id in self.by_device
+            }
+            if self.by_device
+            else {}
+        )
+        self.by_device = defaultdict(
+            list, sorted(self.by_device.items(), key=lambda item: order[item[0]])
+        )
+
+    def _device(self, device_id: str) -> Any:
+        rows = _rows(
+            self.conn,
+            f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} WHERE device_id = ?",
+            (device_id,),
+        )
+        return device_from_row(self.store, rows[0], text_json=True) if rows else None
+
+    def _held(self, device_id: str) -> set[str]:
+        device = self._device(device_id)
+        return set(device.scopes()) if device is not None else set()
+
+    def open(self) -> dict[str, list[tuple[int, Any]]]:
+        """Per device, the requests its scopes do not cover now."""
+        found = {}
+        for device_id, requests in self.by_device.items():
+            held = self._held(device_id)
+            still = [(i, r) for i, r in requests if not set(r.scopes) <= held]
+            if still:
+                found[device_id] = still
+        return found
+
+    def settle(self, opened: dict[str, list[tuple[int, Any]]]) -> list[RemovedPending]:
+        """Remove the requests of ``opened`` that the device's scopes now cover."""
+        removed = []
+        for device_id, requests in opened.items():
+            held = self._held(device_id)
+            for index, request in requests:
+                if set(request.scopes) <= held:
+                    removed.append(
+                        RemovedPending(
+                            index=index, record=request.raw, request_id=request.request_id
+                        )
+                    )
+                    self.by_device[device_id].remove((index, request))
+                    self.conn.execute(
+                        f"DELETE FROM {PENDING} WHERE request_id = ?", (request.request_id,)
+                    )
+        return removed
+
+
+def _register(conn: sqlite3.Connection, edits: _Edits) -> None:
+    functions: list[tuple[str, int, Callable[..., Any]]] = [
+        ("sm_tokens", 2, edits.tokens),
+        ("sm_final", 2, _final),
+    ]
+    for name, arity, function in functions:
+        conn.create_function(name, arity, function, deterministic=True)
+
+
+def upgrade_set_based(
+    conn: sqlite3.Connection, store: str, steps: Sequence[Migration], *, report: bool = False
+) -> SetBasedRun:
+    """Apply ``steps`` to the store inside the caller's open transaction.
+
+    Writes the devices and pending requests, not the ledger: the caller records
+    ``SetBasedRun`` (``applied``) in the same transaction and commits. Raises
+    ``BadStoreError`` (nothing written) as the row-by-row reader would, and
+    ``SetBasedUnavailable`` when that reader must decide; the caller then
+    rolls back to its savepoint and runs the engine.
+    """
+    if (3, 42) <= sqlite3.sqlite_version_info < (3, 45):
+        raise SetBasedUnavailable(f"{store}: SQLite {sqlite3.sqlite_version} reads JSON5")
+    operations = [op for m in steps for op in m.operations]
+    for op in operations:
+        if not isinstance(op, Grant | Revoke | Rename) or _engine_only(op):
+            raise SetBasedUnavailable(f"{store}: {type(op).__name__} runs in the engine only")
+    check_rows(conn, store)
+    repairs = _Repairs(conn, store)
+    edits = _Edits(operations)
+    _register(conn, edits)
+    _script(conn, TEMP_TABLES)
+    run = SetBasedRun()
+    # A row edited once is changed (an edit always changes its list); only
+    # rows edited by several operations may end where they began.
+    keep_before = report or len(operations) > 1
+    index = 0
+    for step, migration in enumerate(steps):
+        opened = repairs.open()
+        for op in migration.operations:
+            assert isinstance(op, Grant | Revoke | Rename)  # checked above
+            params = _parameters(op, index) | {"step": step}
+            _run_operation(conn, edits, op, params, keep_before)
+            index += 1
+        removed = repairs.settle(opened)
+        if removed:
+            run.removed_pending[migration.revision] = removed
+            run.pending_removed.extend(r.request_id for r in removed)
+    if keep_before:
+        conn.execute(RESTORE_STYLE)
+    run.provenance = _provenance(conn, steps)
+    if not keep_before:
+        run.changed = conn.execute("SELECT count(DISTINCT row_id) FROM temp.sm_prov").fetchone()[0]
+    elif report:
+        changed = _rows(conn, CHANGED_ROWS)
+        run.devices = [plan for plan in (_plan(store, row) for row in changed) if plan]
+        run.changed = len(changed)
+    else:
+        run.changed = conn.execute(f"SELECT count(*) FROM ({CHANGED_ROWS})").fetchone()[0]
+    return run
+
+
+def _script(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one (executescript would commit the open transaction)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _fill_map(
+    conn: sqlite3.Connection, edits: _Edits, op: Grant | Revoke | Rename, params: dict[str, Any]
+) -> None:
+    conn.execute("DELETE FROM temp.sm_map")
+    lists = conn.execute(distinct_lists(op), params).fetchall()
+    conn.executemany(
+        "INSERT INTO temp.sm_map (kind, old, edit, new) VALUES (?, ?, ?, ?)",
+        [
+            (
+                kind,
+                _ABSENT_TEXT if text is None else text,
+                *edits.result(params["op"], kind, text)[::-1],
+            )
+            for kind, text in lists
+        ],
+    )
+
+
+def _run_operation(
+    conn: sqlite3.Connection,
+    edits: _Edits,
+    op: Grant | Revoke | Rename,
+    params: dict[str, Any],
+    keep_before: bool,
+) -> None:
+    _fill_map(conn, edits, op, params)
+    conn.execute("DELETE FROM temp.sm_changed")
+    conn.execute(select_changes(op), params)
+    if keep_before:
+        conn.execute(SAVE_BEFORE)
+    conn.execute(APPLY_CHANGES, {"op": params["op"], "role": op.role})
+    conn.execute(
+        RECORD_EDITS,
+        {"step": params["step"], "op": params["op"], "token_field": token_field(op.role)},
+    )
+
+
+def _provenance(conn: sqlite3.Connection, steps: Sequence[Migration]) -> dict[str, list[EditGroup]]:
+    builders = [ProvenanceBuilder() for _ in steps]
+    for step, device_id, change in _device_changes(conn):
+        builders[step].add(device_id, change)
+    return {m.revision: b.build() for m, b in zip(steps, builders, strict=True) if len(b)}
+
+
+def _device_changes(
+    conn: sqlite3.Connection,
+) -> Iterator[tuple[int, str, dict[str, list[FieldEdit]]]]:
+    current: tuple[int, str] | None = None
+    change: dict[str, list[FieldEdit]] = {}
+    for step, device_id, name, edit in conn.execute(EDITS_IN_ORDER):
+        if (step, device_id) != current:
+            if current is not None:
+                yield current[0], current[1], change
+            current, change = (step, device_id), {}
+        change.setdefault(name, []).append(_edit_of(edit))
+    if current is not None:
+        yield current[0], current[1], change
+
+
+def _plan(store: str, after: dict[str, Any]) -> DevicePlan | None:
+    before = after | {
+        "scopes_json": after["old_scopes"],
+        "approved_scopes_json": after["old_approved"],
+        "tokens_json": after["old_tokens"],
+    }
+    old = device_from_row(store, before, text_json=True)
+    return net_plan(device_from_row(store, after, text_json=True), old.fields)
+
+
+def _engine_only(op: Grant | Revoke | Rename) -> bool:
+    """Filters and revokes this SQL does not express (the chain's patterns, role
+    prefix, lists and holding_in): such a run goes through the engine."""
+    pattern = isinstance(op, Revoke) and (bool(op.prefixes) or op.outside_role)
+    narrowed = op.holding_in != ("scopes",) or op.lists != ALL_LISTS
+    return pattern or narrowed or bool(op.unless_roles) or bool(op.if_missing)
