@@ -168,3 +168,11 @@ def openclaw(session: nox.Session) -> None:
         *session.posargs,
         env={"SCOPEMIGRATE_OPENCLAW_CACHE": cache},
     )
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The free-running live-gateway soak test (not run by default: it depends on
+    the machine's load; tests/test_hostile_writers.py is its deterministic twin)."""
+    session.install(".[test]")
+    session.run("pytest", "-m", "soak", *session.posargs)

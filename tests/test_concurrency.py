@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import FIRST, cli_path, load_json
 from storegen import make_store
 
@@ -71,6 +72,7 @@ def test_two_runs_at_once_apply_the_migration_exactly_once(tmp_path: Path) -> No
             assert migrated(record)
 
 
+@pytest.mark.soak
 def test_a_live_gateway_loses_nothing_and_every_device_ends_migrated(tmp_path: Path) -> None:
     state = make_store(tmp_path / "state", 400)
     original = set(devices_file(state))

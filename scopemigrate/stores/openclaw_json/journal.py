@@ -96,8 +96,8 @@ class JournalEntry:
         """
         # write_private never leaves a torn journal; an unreadable one was edited by hand.
         unreadable = BadJournalError(
-            f"{path}: not a commit journal scopemigrate wrote (edited by hand?); nothing "
-            "was changed: move it away to continue"
+            f"{path}: unreadable commit journal (not one scopemigrate wrote: edited by "
+            "hand?); nothing was changed: move it away to continue"
         )
         try:
             raw = loads(path, data)
@@ -120,7 +120,7 @@ class JournalEntry:
         if (
             not entry.files
             or len(set(names)) != len(names)
-            or any(f.name not in OWN_FILES or temp_target(f.tmp) != f.name for f in entry.files)
+            or any(f.name not in OWN_FILES or temp_target(f.tmp) is None for f in entry.files)
         ):
             raise unreadable
         return entry
