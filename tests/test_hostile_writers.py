@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_store, load_json
+from conftest import FIRST_CHAIN, copy_store, load_json
 from storegen import make_store
 
 from scopemigrate import cli, commands, load_config
@@ -189,7 +189,9 @@ def run_trial(root: Path, seed: int) -> tuple[str, dict[str, Any]]:
         patch.setattr(journal.Journal, "_publish", publish_then)
         patch.setattr(gateway.time, "sleep", settle)
         try:
-            commands.upgrade(load_config(store=str(state), env={}), "head")
+            # The one-revision chain: the trial checks its one head in the ledger.
+            config = load_config(store=str(state), locations=[str(FIRST_CHAIN)], env={})
+            commands.upgrade(config, "head")
         except GatewayRewroteError:
             outcome = "rewritten"
     for point in POINTS:  # whatever the run did not reach still lands
