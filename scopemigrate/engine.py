@@ -87,11 +87,28 @@ def _shape(device: DeviceState) -> _Shape:
     )
 
 
-def _record(outcome: Outcome, device: DeviceState, before: dict[str, ScopeList]) -> None:
+# A device's net change: its plan and its changed fields' final values (None: unchanged).
+_Result = tuple[DevicePlan, dict[str, ScopeList]] | None
+
+
+def _result(device: DeviceState, before: dict[str, ScopeList]) -> _Result:
     plan = net_plan(device, before)
-    if plan is not None:
-        outcome.devices.append(plan)
-        outcome.changes.devices[device.device_id] = _changed_fields(device, before)
+    return None if plan is None else (plan, _changed_fields(device, before))
+
+
+def _record(outcome: Outcome, device: DeviceState, result: _Result) -> None:
+    """Record ``result`` for ``device``. Devices of one shape share the result's
+    lists and dicts (nothing edits a plan or a change set once made): at 100k
+    devices, a plan and a change each per device were a sixth of the peak."""
+    if result is None:
+        return
+    plan, changed = result
+    if plan.device_id != device.device_id:
+        plan = DevicePlan(
+            device.device_id, device.label, plan.added, plan.removed, plan.emptied, plan.created
+        )
+    outcome.devices.append(plan)
+    outcome.changes.devices[device.device_id] = changed
 
 
 def upgrade(
@@ -112,13 +129,13 @@ def upgrade(
 
     by_kind = _OperationIndex(steps)
     memo: dict[
-        _Shape, tuple[dict[str, ScopeList], list[tuple[str, dict[str, list[FieldEdit]]]]]
+        _Shape,
+        tuple[dict[str, ScopeList], list[tuple[str, dict[str, list[FieldEdit]]]], _Result],
     ] = {}
     progress.start("Upgrading", len(devices))
     for count, device in enumerate(devices, 1):
         if count % _REPORT_EVERY == 0:
             progress.advance(_REPORT_EVERY)
-        before = dict(device.fields)
         device_repairs = [
             (i, r) for i, r in repairs.get(device.device_id, ()) if r.roles <= device.roles
         ]
@@ -127,12 +144,13 @@ def upgrade(
         shape = None if device_repairs else _shape(device)
         known = None if shape is None else memo.get(shape)
         if known is not None:
-            final, made = known
+            final, made, result = known
             device.fields.update({n: None if v is None else list(v) for n, v in final.items()})
             for revision, edits in made:
                 provenance[revision].add(device.device_id, edits)
-            _record(outcome, device, before)
+            _record(outcome, device, result)
             continue
+        before = dict(device.fields)
         made = []
         for migration, operations in by_kind.for_device(device):
             if not operations and not device_repairs:
@@ -162,9 +180,10 @@ def upgrade(
                     )
                     outcome.changes.pending_removed.append(request.request_id)
                 device_repairs = [item for item in device_repairs if item not in satisfied]
+        result = _result(device, before)
         if shape is not None:
-            memo[shape] = (dict(device.fields), made)
-        _record(outcome, device, before)
+            memo[shape] = (dict(device.fields), made, result)
+        _record(outcome, device, result)
     progress.finish()
 
     for migration in steps:

@@ -3,11 +3,13 @@
 Today's reader parses the whole file into Python dicts and keeps them so a
 commit can edit them: about three times the file in memory on top of its
 bytes. This one keeps the original bytes, each record's byte span and the
-engine's view of each device (``DeviceState``: its roles and scope lists),
-and parses the file record by record with orjson, dropping each record's
-dicts as soon as its device is built. The writer re-parses only the records
-that changed, splices their new lists into the original bytes and joins the
-pieces once.
+engine's view of each device (``DeviceState``: its roles and scope lists)
+and the lists as read (shared by devices holding the same), and parses the
+file record by record with orjson, dropping each record's dicts as soon as
+its device is built. The writer parses no record again: it finds each changed
+list in the original bytes, checks that the text there is the list as read,
+and joins views of the original bytes with the new lists once. A rebase
+compares against the lists as read, not against the records parsed again.
 
 OpenClaw writes ``JSON.stringify(value, null, 2)``: each record starts a line
 with two spaces and a quote, and a JSON string never holds a raw newline, so
@@ -30,6 +32,7 @@ worded by the standard library, and nothing is written from its values).
 from __future__ import annotations
 
 import gc
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,17 +54,22 @@ from scopemigrate.devices import (
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.jsontext import check_constant, check_number, check_text
 from scopemigrate.stores.openclaw_json.records import (
+    ReadLists,
     _set_scope_list,
     device_from_record,
     dump_openclaw_json,
+    lists_record,
     parse_object_file,
+    read_lists,
 )
 from scopemigrate.stores.openclaw_json.splice import (
     TOP_LEVEL_KEY,
+    Edit,
     _find,
-    _get,
     _list_path,
+    _render,
     _value_end,
+    join_edits,
     render_string_list,
 )
 
@@ -77,12 +85,14 @@ class PairedIndex:
     ``spans`` maps a device id to the byte range of its record's value (the
     ``{...}`` after its key); None when the file is not in OpenClaw's layout.
     Editing a record without a span serialises the whole file again.
+    ``read`` maps a device id to its scope lists as read (``ReadLists``).
     """
 
     path: Path
     data: bytes
     devices: list[DeviceState]
     spans: dict[str, tuple[int, int]] | None
+    read: dict[str, ReadLists]
 
     @property
     def trailing_newline(self) -> bool:
@@ -104,7 +114,19 @@ def read_paired(path: Path, data: bytes) -> PairedIndex:
             return indexed
     tree = parse_object_file(path, data, "device id")
     devices = [device_from_record(path, key, record) for key, record in tree.items()]
-    return PairedIndex(path, data, devices, None)
+    shared = _Shared()
+    read = {device.device_id: shared.lists(read_lists(device)) for device in devices}
+    return PairedIndex(path, data, devices, None, read)
+
+
+class _Shared:
+    """One ``ReadLists`` per distinct set of lists: a store holds few."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[tuple[str, tuple[str, ...] | None], ...], ReadLists] = {}
+
+    def lists(self, lists: dict[str, tuple[str, ...] | None]) -> ReadLists:
+        return self._known.setdefault(tuple(lists.items()), lists)
 
 
 @contextmanager
@@ -174,29 +196,29 @@ def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> Pa
     """The index from the members' pieces; None when today's way must decide."""
     devices: list[DeviceState] = []
     spans: dict[str, tuple[int, int]] = {}
-    seen: set[str] = set()
+    read: dict[str, ReadLists] = {}
     lists = _FastDevices()
     for number, (start, end) in enumerate(members):
         try:
             key, record = _member(data, start, end)
         except ValueError:
             return None  # invalid JSON: today's reader words the error
-        if key in seen:
+        if key in read:
             return None  # a key twice: the last one counts, at the first one's place
-        seen.add(key)
         try:
-            devices.append(lists.device(key, record) or device_from_record(path, key, record))
+            device, read[key] = lists.device(key, record) or lists.checked(path, key, record)
         except BadStoreError:
             if not _all_parse(data, members[number + 1 :]):
                 return None  # a JSON error later in the file is reported first, as today
             raise
+        devices.append(device)
         # A record whose key is written otherwise (escaped) or that does not
         # close where the layout says gets no span: editing it rewrites the
         # whole file, as today's writer does.
         prefix = b"\n  " + encode_basestring(key).encode("utf-8") + b": "
         if data.startswith(prefix, start) and _value_end(data, start + len(prefix), 1) == end:
             spans[key] = (start + len(prefix), end)
-    return PairedIndex(path, data, devices, spans)
+    return PairedIndex(path, data, devices, spans, read)
 
 
 class _FastDevices:
@@ -211,8 +233,18 @@ class _FastDevices:
     def __init__(self) -> None:
         self._lists: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._roles: dict[tuple[Any, ...], frozenset[str]] = {}
+        self._shared = _Shared()
+        # Names, clients, token fields and revoked roles repeat across devices
+        # too: one object each (a sixth of the devices' memory at 100k).
+        self._texts: dict[str, str] = {}
+        self._revoked: dict[frozenset[str], frozenset[str]] = {}
 
-    def _strings(self, holder: dict[str, Any], name: str) -> tuple[bool, ScopeList]:
+    def checked(self, path: Path, key: str, record: Any) -> tuple[DeviceState, ReadLists]:
+        """``device_from_record``'s device (or its one-line error), with its lists."""
+        device = device_from_record(path, key, record)
+        return device, self._shared.lists(read_lists(device))
+
+    def _strings(self, holder: dict[str, Any], name: str) -> tuple[bool, tuple[str, ...] | None]:
         value = holder.get(name)
         if value is None:
             return name not in holder, None
@@ -227,9 +259,9 @@ class _FastDevices:
             if not all(type(item) is str for item in key):
                 return False, None
             known = self._lists[key] = key
-        return True, list(known)
+        return True, known
 
-    def device(self, key: str, record: Any) -> DeviceState | None:
+    def device(self, key: str, record: Any) -> tuple[DeviceState, ReadLists] | None:
         if type(record) is not dict:
             return None
         device_id = record.get("deviceId")
@@ -240,7 +272,7 @@ class _FastDevices:
             value = record.get(name)
             if (value is None and name in record) or (value is not None and type(value) is not str):
                 return None
-            texts.append(value)
+            texts.append(None if value is None else self._texts.setdefault(value, value))
         role, display_name, client_id, client_mode = texts
         ok, listed = self._strings(record, "roles")
         if not ok:
@@ -249,9 +281,9 @@ class _FastDevices:
         roles = self._roles.get(roles_key)
         if roles is None:
             roles = self._roles[roles_key] = frozenset([*(listed or ()), *([role] if role else [])])
-        fields: dict[str, ScopeList] = {}
+        read: dict[str, tuple[str, ...] | None] = {}
         for name in (SCOPES, APPROVED_SCOPES):
-            ok, fields[name] = self._strings(record, name)
+            ok, read[name] = self._strings(record, name)
             if not ok:
                 return None
         tokens = record.get("tokens", _NO_TOKENS)
@@ -260,18 +292,24 @@ class _FastDevices:
         for token_role, token in tokens.items():
             if type(token) is not dict:
                 return None
-            ok, fields[token_field(token_role)] = self._strings(token, "scopes")
+            name = token_field(token_role)
+            ok, read[self._texts.setdefault(name, name)] = self._strings(token, "scopes")
             if not ok:
                 return None
-        return DeviceState(
-            device_id=device_id,
-            label=display_name or client_id or device_id[:12],
+        fields: dict[str, ScopeList] = {
+            name: None if value is None else list(value) for name, value in read.items()
+        }
+        revoked = revoked_roles(tokens)
+        device = DeviceState(
+            device_id=key,  # the key's string, equal to deviceId: one copy of each id
+            label=display_name or client_id or key[:12],
             roles=roles,
             client_id=client_id,
             client_mode=client_mode,
             fields=fields,
-            revoked_tokens=revoked_roles(tokens),
+            revoked_tokens=self._revoked.setdefault(revoked, revoked),
         )
+        return device, self._shared.lists(read)
 
 
 _TEXT_FIELDS = ("role", "displayName", "clientId", "clientMode")
@@ -291,47 +329,59 @@ def render_paired(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeLis
     """paired.json's new bytes: ``edited`` (device id -> field -> new list) applied.
 
     Byte for byte what today's writer gives: each changed list spliced in
-    where its old text is exactly the list as OpenClaw writes it, a record
-    whose list is added or removed rewritten whole, and the whole file
-    serialised again when the layout allows neither.
+    where its old text is exactly the list as read, written as OpenClaw
+    writes it; a record whose list is added or removed rewritten whole; and
+    the whole file serialised again when the layout allows neither. The old
+    bytes are copied straight from views of them into the new file's buffer,
+    which becomes the bytes returned (``BytesIO.getvalue`` shares it): the
+    new file is the only copy made.
     """
     if not edited:
         return index.data
     spans = index.spans
     if spans is not None and all(device_id in spans for device_id in edited):
-        pieces: list[bytes] = []
+        view = memoryview(index.data)
+        out = io.BytesIO()
         position = 0
         for device_id in sorted(edited, key=lambda device_id: spans[device_id][0]):
             start, end = spans[device_id]
-            record_pieces = _splice_record(index.data, start, end, edited[device_id])
-            if record_pieces is None:
+            edits = _record_edits(index, device_id, start, end, edited[device_id])
+            if edits is None:
                 break
-            pieces.append(index.data[position:start])
-            pieces.extend(record_pieces)
-            position = end
+            position = join_edits(view, position, edits, out.write)
         else:
-            pieces.append(index.data[position:])
-            return b"".join(pieces)
+            out.write(view[position:])
+            return out.getvalue()
     return _dump_whole(index, edited)
 
 
-def _splice_record(
-    data: bytes, start: int, end: int, fields: Mapping[str, ScopeList]
-) -> list[bytes] | None:
-    """The record's new text in pieces, or None when the whole file must be written."""
-    try:
-        record = _loads(data[start:end])
-    except ValueError:
-        return None  # not a record we read: the full writer decides
-    edits: list[tuple[int, int, bytes]] = []
+def new_values(
+    edited: Mapping[str, Mapping[str, ScopeList]], values: Mapping[str, dict[str, ScopeList]]
+) -> dict[str, Mapping[str, ScopeList]]:
+    """The new value of each field ``edited`` names, from ``values`` (a change
+    set's): its own dict where every field of it is set (the usual case), so
+    no dict is built per device."""
+    new: dict[str, Mapping[str, ScopeList]] = {}
+    for device_id, fields in edited.items():
+        ours = values[device_id]
+        new[device_id] = ours if fields.keys() == ours.keys() else {f: ours[f] for f in fields}
+    return new
+
+
+def _record_edits(
+    index: PairedIndex, device_id: str, start: int, end: int, fields: Mapping[str, ScopeList]
+) -> list[Edit] | None:
+    """The edits making the record's new text, or None when the whole file must be written."""
+    data, read = index.data, index.read[device_id]
+    edits: list[Edit] = []
     for field, value in fields.items():
+        old = read.get(field)
         path = _list_path(field)
-        old = _get(record, path)
         depth = 1 + len(path)
-        if isinstance(old, list) and isinstance(value, list):
+        if old is not None and value is not None:
             value_start, value_end = _find(data, start, end, path)
             try:
-                expected = render_string_list(old, depth)
+                expected = _render(old, depth)
             except UnicodeError:
                 return None  # a string JSON cannot hold: the full writer decides
             if value_start >= 0 and data[value_start:value_end] == expected:
@@ -339,16 +389,8 @@ def _splice_record(
                 continue
         # Rewritten whole: with the standard library's values, as today (orjson
         # reads an integer beyond 64 bits as a float, which would be written so).
-        return [_rewrite(json.loads(data[start:end]), fields)]
-    edits.sort()
-    out: list[bytes] = []
-    position = start
-    for edit_start, edit_end, text in edits:
-        out.append(data[position:edit_start])
-        out.append(text)
-        position = edit_end
-    out.append(data[position:end])
-    return out
+        return [(start, end, _rewrite(json.loads(data[start:end]), fields))]
+    return sorted(edits)
 
 
 def _rewrite(record: dict[str, Any], fields: Mapping[str, ScopeList]) -> bytes:
@@ -388,22 +430,19 @@ def iter_records(index: PairedIndex, device_ids: Iterable[str]) -> Iterator[tupl
 
 
 def records_of(index: PairedIndex | None, device_ids: Iterable[str]) -> dict[str, Any]:
-    """The records of ``device_ids`` as read, to compare their scope lists and tokens
-    (a rebase): parsed with orjson, whose lists and strings are the standard
-    library's; nothing is written from these values. None without a file."""
+    """The records of ``device_ids`` as read, to compare their scope lists and
+    tokens (a rebase): read-only views holding the lists as read
+    (``records.lists_record``), one per distinct set, so nothing is parsed
+    again. None without a file."""
     if index is None:
         return {}
-    spans = index.spans
+    views: dict[int, Any] = {}
     found: dict[str, Any] = {}
-    rest: list[str] = []
     for device_id in device_ids:
-        span = None if spans is None else spans.get(device_id)
-        try:
-            if span is not None:
-                found[device_id] = _loads(index.data[span[0] : span[1]])
-                continue
-        except ValueError:
-            pass
-        rest.append(device_id)
-    found.update(iter_records(index, rest))
+        lists = index.read.get(device_id)
+        if lists is not None:
+            view = views.get(id(lists))
+            if view is None:
+                view = views[id(lists)] = lists_record(lists)
+            found[device_id] = view
     return found

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -29,6 +29,9 @@ from scopemigrate.devices import TOKEN_PREFIX
 
 # A key of the top-level object: a line of two spaces and a quote.
 TOP_LEVEL_KEY = b'\n  "'
+
+# A piece of a new file: a slice of the old bytes (a view, no copy) or new text.
+Piece = bytes | memoryview
 
 
 @functools.lru_cache(maxsize=256)
@@ -115,7 +118,8 @@ def splice_records(
         return None
     if original.count(TOP_LEVEL_KEY) != len(tree):
         return None  # a key twice (the parser kept the last), or another layout
-    pieces: list[bytes] = []
+    view = memoryview(original)
+    pieces: list[Piece] = []
     position = 0
     for device_id in tree:
         fields = edited.get(device_id)
@@ -129,34 +133,49 @@ def splice_records(
         end = _value_end(original, start, 1)
         if end < 0 or original.find(TOP_LEVEL_KEY, start, end) >= 0:
             return None  # the record does not end where its layout says
-        pieces.append(original[position:start])
         try:
-            record_pieces = _splice_record(original, start, end, tree[device_id], fields)
+            edits = _record_edits(original, start, end, tree[device_id], fields)
         except UnicodeError:  # a string JSON cannot hold: the full writer decides
             return None
-        if record_pieces is None:
+        if edits is None:
             return None
-        pieces.extend(record_pieces)
-        position = end
-    pieces.append(original[position:])
+        position = join_edits(view, position, edits, pieces.append)
+    pieces.append(view[position:])
     return b"".join(pieces)
 
 
-def _splice_record(
+# An edit of a file: the byte range it replaces and the new text.
+Edit = tuple[int, int, bytes]
+
+
+def join_edits(
+    view: memoryview, position: int, edits: list[Edit], write: Callable[[Piece], object]
+) -> int:
+    """Write the bytes from ``position`` on with ``edits`` (in order, none
+    overlapping) applied; returns where the last edit ended."""
+    for start, end, text in edits:
+        write(view[position:start])
+        write(text)
+        position = end
+    return position
+
+
+def _record_edits(
     original: bytes,
     start: int,
     end: int,
     record: dict[str, Any],
     fields: Mapping[str, list[str] | None],
-) -> list[bytes] | None:
-    """The record's new text, in pieces, or None when the original cannot be vouched for.
+) -> list[Edit] | None:
+    """The edits making the record's new text, or None when the original cannot be
+    vouched for.
 
     Each changed list replaces the text at its key, once that text is exactly
     what the list held before, written at that depth. A list added or removed
     rewrites the whole record (OpenClaw's key order then decides), once the
     old text parses to the record as it was.
     """
-    edits: list[tuple[int, int, bytes]] = []
+    edits: list[Edit] = []
     for field, before in fields.items():
         path = _list_path(field)
         value = _get(record, path)
@@ -169,16 +188,8 @@ def _splice_record(
                 edits.append((value_start, value_end, render_string_list(value, depth)))
                 continue
         rewritten = _rewrite_record(original[start:end], record, fields)
-        return None if rewritten is None else [rewritten]
-    edits.sort()
-    out: list[bytes] = []
-    position = start
-    for edit_start, edit_end, text in edits:
-        out.append(original[position:edit_start])
-        out.append(text)
-        position = edit_end
-    out.append(original[position:end])
-    return out
+        return None if rewritten is None else [(start, end, rewritten)]
+    return sorted(edits)
 
 
 def _rewrite_record(
