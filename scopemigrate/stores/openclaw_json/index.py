@@ -34,12 +34,13 @@ from __future__ import annotations
 import gc
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -192,15 +193,34 @@ def _member(data: bytes, start: int, end: int) -> tuple[str, Any]:
     return key, value
 
 
+# A member's key as JSON.stringify writes one that needs no escape (device ids):
+# after the line's two spaces, up to the value.
+_PLAIN_KEY = re.compile(rb'"([^"\\\x00-\x1f]*)": ')
+
+
+def _plain_member(view: memoryview, start: int, end: int) -> tuple[str, Any, int] | None:
+    """The key, value and value's offset of a member whose key needs no escape
+    and whose value orjson reads, parsed from a view (no copy); None otherwise."""
+    found = _PLAIN_KEY.match(view, start + len(TOP_LEVEL_KEY) - 1, end)
+    if found is None:
+        return None
+    try:
+        return found.group(1).decode("utf-8"), orjson.loads(view[found.end() : end]), found.end()
+    except ValueError:  # not UTF-8, or not JSON orjson reads: _member decides
+        return None
+
+
 def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> PairedIndex | None:
     """The index from the members' pieces; None when today's way must decide."""
     devices: list[DeviceState] = []
     spans: dict[str, tuple[int, int]] = {}
     read: dict[str, ReadLists] = {}
     lists = _FastDevices()
+    view = memoryview(data)
     for number, (start, end) in enumerate(members):
+        plain = _plain_member(view, start, end)
         try:
-            key, record = _member(data, start, end)
+            key, record, value_start = plain or (*_member(data, start, end), -1)
         except ValueError:
             return None  # invalid JSON: today's reader words the error
         if key in read:
@@ -215,9 +235,11 @@ def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> Pa
         # A record whose key is written otherwise (escaped) or that does not
         # close where the layout says gets no span: editing it rewrites the
         # whole file, as today's writer does.
-        prefix = b"\n  " + encode_basestring(key).encode("utf-8") + b": "
-        if data.startswith(prefix, start) and _value_end(data, start + len(prefix), 1) == end:
-            spans[key] = (start + len(prefix), end)
+        if value_start < 0:
+            prefix = b"\n  " + encode_basestring(key).encode("utf-8") + b": "
+            value_start = start + len(prefix) if data.startswith(prefix, start) else -1
+        if value_start >= 0 and _value_end(data, value_start, 1) == end:
+            spans[key] = (value_start, end)
     return PairedIndex(path, data, devices, spans, read)
 
 
@@ -343,9 +365,16 @@ def render_paired(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeLis
         view = memoryview(index.data)
         out = io.BytesIO()
         position = 0
+        plans: dict[tuple[int, int], _Plan] = {}
         for device_id in sorted(edited, key=lambda device_id: spans[device_id][0]):
             start, end = spans[device_id]
-            edits = _record_edits(index, device_id, start, end, edited[device_id])
+            fields, read = edited[device_id], index.read[device_id]
+            # Devices share their lists as read and (from the engine) their new
+            # lists: what to write is found once per such pair.
+            plan = plans.get((id(read), id(fields)))
+            if plan is None:
+                plan = plans[id(read), id(fields)] = _plan(read, fields)
+            edits = _record_edits(index.data, start, end, plan, fields)
             if edits is None:
                 break
             position = join_edits(view, position, edits, out.write)
@@ -353,6 +382,28 @@ def render_paired(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeLis
             out.write(view[position:])
             return out.getvalue()
     return _dump_whole(index, edited)
+
+
+# How a device's changed lists are written: per list its path in the record, its
+# text as read and its new text; or the record rewritten whole (a list comes or
+# goes); or the whole file (a string JSON cannot hold).
+_Plan = list[tuple[tuple[str, ...], bytes, bytes]] | Literal["record", "file"]
+
+
+def _plan(read: ReadLists, fields: Mapping[str, ScopeList]) -> _Plan:
+    splices: list[tuple[tuple[str, ...], bytes, bytes]] = []
+    for field, value in fields.items():
+        old = read.get(field)
+        if old is None or value is None:
+            return "record"
+        path = _list_path(field)
+        depth = 1 + len(path)
+        try:
+            old_text = _render(old, depth)
+        except UnicodeError:
+            return "file"
+        splices.append((path, old_text, render_string_list(value, depth)))
+    return splices
 
 
 def new_values(
@@ -369,28 +420,23 @@ def new_values(
 
 
 def _record_edits(
-    index: PairedIndex, device_id: str, start: int, end: int, fields: Mapping[str, ScopeList]
+    data: bytes, start: int, end: int, plan: _Plan, fields: Mapping[str, ScopeList]
 ) -> list[Edit] | None:
     """The edits making the record's new text, or None when the whole file must be written."""
-    data, read = index.data, index.read[device_id]
-    edits: list[Edit] = []
-    for field, value in fields.items():
-        old = read.get(field)
-        path = _list_path(field)
-        depth = 1 + len(path)
-        if old is not None and value is not None:
+    if plan == "file":
+        return None
+    if plan != "record":
+        edits: list[Edit] = []
+        for path, old_text, new_text in plan:
             value_start, value_end = _find(data, start, end, path)
-            try:
-                expected = _render(old, depth)
-            except UnicodeError:
-                return None  # a string JSON cannot hold: the full writer decides
-            if value_start >= 0 and data[value_start:value_end] == expected:
-                edits.append((value_start, value_end, render_string_list(value, depth)))
-                continue
-        # Rewritten whole: with the standard library's values, as today (orjson
-        # reads an integer beyond 64 bits as a float, which would be written so).
-        return [(start, end, _rewrite(json.loads(data[start:end]), fields))]
-    return sorted(edits)
+            if value_start < 0 or data[value_start:value_end] != old_text:
+                break  # not where, or not as, OpenClaw writes it: the record is rewritten
+            edits.append((value_start, value_end, new_text))
+        else:
+            return sorted(edits)
+    # Rewritten whole: with the standard library's values, as today (orjson
+    # reads an integer beyond 64 bits as a float, which would be written so).
+    return [(start, end, _rewrite(json.loads(data[start:end]), fields))]
 
 
 def _rewrite(record: dict[str, Any], fields: Mapping[str, ScopeList]) -> bytes:

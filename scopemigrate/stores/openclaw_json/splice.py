@@ -45,14 +45,22 @@ def _key(name: str, depth: int) -> bytes:
 
 def _value_end(data: bytes, start: int, depth: int) -> int:
     """Where the list or object that opens at ``start`` (at ``depth``) ends, or -1."""
-    opener = data[start : start + 1]
-    closer = b"]" if opener == b"[" else b"}" if opener == b"{" else b""
-    if not closer:
+    closer = _CLOSERS.get(data[start]) if start < len(data) else None
+    if closer is None:
         return -1
-    if data[start + 1 : start + 2] == closer:
+    if data.startswith(closer, start + 1):
         return start + 2
-    end = data.find(b"\n" + b"  " * depth + closer, start)
+    end = data.find(_closing_line(closer, depth), start)
     return -1 if end < 0 else end + 2 * depth + 2
+
+
+# Run for every list and object looked up: a lookup, not a slice and a join each time.
+_CLOSERS = {ord("["): b"]", ord("{"): b"}"}
+
+
+@functools.lru_cache(maxsize=64)
+def _closing_line(closer: bytes, depth: int) -> bytes:
+    return b"\n" + b"  " * depth + closer
 
 
 def _find(data: bytes, start: int, end: int, path: tuple[str, ...]) -> tuple[int, int]:
