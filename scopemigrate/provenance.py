@@ -79,14 +79,18 @@ class ProvenanceBuilder:
     def add(self, device_id: str, change: DeviceChange) -> None:
         """Record ``change`` (field -> edits in order), the device's whole change
         in this revision, as made to ``device_id``."""
+        self.add_devices((device_id,), change)
+
+    def add_devices(self, device_ids: Iterable[str], change: DeviceChange) -> None:
+        """Record ``change`` as made to each of ``device_ids``, in order."""
         if not change:
             return
         key = _key(change)
         found = self._groups.get(key)
         if found is None:
-            self._groups[key] = (dict(key), [device_id])
+            self._groups[key] = (dict(key), list(device_ids))
         else:
-            found[1].append(device_id)
+            found[1].extend(device_ids)
 
     def __len__(self) -> int:
         return sum(len(devices) for _, devices in self._groups.values())

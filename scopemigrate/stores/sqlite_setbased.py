@@ -31,7 +31,7 @@ import functools
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,8 +258,11 @@ WHERE {" OR ".join(f"b.{c} IS NOT d.{c}" for c in _LIST_COLUMNS)}
 ORDER BY b.row_id
 """
 
-EDITS_IN_ORDER = """
-SELECT step, device_id, field, edit FROM temp.sm_prov ORDER BY step, row_id, op, seq
+# Each changed row's edits of a step as one text (a JSON array's items, in
+# whatever order group_concat gives: decoding sorts them), rows in order.
+EDITS_BY_ROW = """
+SELECT step, device_id, group_concat(json_array(op, seq, field, edit), ',')
+FROM temp.sm_prov GROUP BY step, row_id ORDER BY step, row_id
 """
 
 
@@ -546,25 +549,47 @@ def _run_operation(
 
 
 def _provenance(conn: sqlite3.Connection, steps: Sequence[Migration]) -> dict[str, list[EditGroup]]:
-    builders = [ProvenanceBuilder() for _ in steps]
-    for step, device_id, change in _device_changes(conn):
-        builders[step].add(device_id, change)
-    return {m.revision: b.build() for m, b in zip(steps, builders, strict=True) if len(b)}
+    """Each step's provenance, grouped as the engine groups it.
+
+    SQL gathers each changed row's edits into one text; a store holds few
+    distinct such texts, so each is decoded once and the rows are grouped by
+    it (a dict lookup per row, where building each row's change in Python
+    was a sixth of the run at 100k devices).
+    """
+    changes: dict[str, tuple[_ChangeKey, dict[str, list[FieldEdit]]]] = {}
+    groups: list[dict[_ChangeKey, list[str]]] = [{} for _ in steps]
+    for step, device_id, text in conn.execute(EDITS_BY_ROW):
+        found = changes.get(text)
+        if found is None:
+            found = changes[text] = _change_of(text)
+        devices = groups[step].get(found[0])
+        if devices is None:
+            groups[step][found[0]] = [device_id]
+        else:
+            devices.append(device_id)
+    by_key = dict(changes.values())
+    built = {}
+    for migration, step_groups in zip(steps, groups, strict=True):
+        builder = ProvenanceBuilder()
+        for key, device_ids in step_groups.items():
+            builder.add_devices(device_ids, by_key[key])
+        if len(builder):
+            built[migration.revision] = builder.build()
+    return built
 
 
-def _device_changes(
-    conn: sqlite3.Connection,
-) -> Iterator[tuple[int, str, dict[str, list[FieldEdit]]]]:
-    current: tuple[int, str] | None = None
-    change: dict[str, list[FieldEdit]] = {}
-    for step, device_id, name, edit in conn.execute(EDITS_IN_ORDER):
-        if (step, device_id) != current:
-            if current is not None:
-                yield current[0], current[1], change
-            current, change = (step, device_id), {}
-        change.setdefault(name, []).append(_edit_of(edit))
-    if current is not None:
-        yield current[0], current[1], change
+# A change as grouped: per field, the edits' texts in order.
+_ChangeKey = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _change_of(text: str) -> tuple[_ChangeKey, dict[str, list[FieldEdit]]]:
+    """One row's edits (``EDITS_BY_ROW``'s text, in any order) in the engine's order:
+    by operation, then by list within it."""
+    texts: dict[str, list[str]] = {}
+    for _, _, name, edit in sorted(json.loads(f"[{text}]"), key=lambda item: item[:2]):
+        texts.setdefault(name, []).append(edit)
+    key = tuple((name, tuple(edits)) for name, edits in texts.items())
+    return key, {name: [_edit_of(edit) for edit in edits] for name, edits in texts.items()}
 
 
 def _plan(store: str, after: dict[str, Any]) -> DevicePlan | None:
