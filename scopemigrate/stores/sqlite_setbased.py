@@ -110,6 +110,7 @@ CREATE TEMP TABLE IF NOT EXISTS sm_prov (
 CREATE TEMP TABLE IF NOT EXISTS sm_map (
   kind INTEGER, old TEXT, edit TEXT, new TEXT, PRIMARY KEY (kind, old)
 );
+CREATE TEMP TABLE IF NOT EXISTS sm_rows (row_id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS sm_before (
   row_id INTEGER PRIMARY KEY, scopes_json TEXT, approved_scopes_json TEXT, tokens_json TEXT
 );
@@ -173,33 +174,37 @@ _ABSENT_TEXT = ""
 _ABSENT = f"'{_ABSENT_TEXT}'"
 
 
-def distinct_lists(op: Grant | Revoke | Rename) -> str:
-    """(kind, list text) of every list the operation may edit, once each."""
-    where = operation_filter(op)
-    return f"""
-SELECT DISTINCT 0, d.scopes_json FROM {PAIRED} d WHERE {where}
+def select_rows(op: Grant | Revoke | Rename) -> str:
+    """Fill sm_rows with the rows ``op`` selects: its filter (JSON1 over every
+    row) evaluated once, then joined by the statements below."""
+    return f"INSERT INTO temp.sm_rows SELECT d.rowid FROM {PAIRED} d WHERE {operation_filter(op)}"
+
+
+# The operation's rows, as the statements below read them.
+_SELECTED = f"temp.sm_rows r JOIN {PAIRED} d ON d.rowid = r.row_id"
+
+# (kind, list text) of every list the operation may edit, once each.
+DISTINCT_LISTS = f"""
+SELECT DISTINCT 0, d.scopes_json FROM {_SELECTED}
 UNION
-SELECT DISTINCT 0, d.approved_scopes_json FROM {PAIRED} d WHERE {where} AND {_APPROVED_PRESENT}
+SELECT DISTINCT 0, d.approved_scopes_json FROM {_SELECTED} WHERE {_APPROVED_PRESENT}
 UNION
-SELECT DISTINCT 1, {_TOKEN_SCOPES} FROM {PAIRED} d WHERE {where} AND {_TOKEN_PRESENT}
+SELECT DISTINCT 1, {_TOKEN_SCOPES} FROM {_SELECTED} WHERE {_TOKEN_PRESENT}
 """
 
-
-def select_changes(op: Grant | Revoke | Rename) -> str:
-    """Fill sm_changed with each matching row's edits (JSON, or NULL where none) and
-    new lists, from the map of the operation's distinct lists."""
-    return f"""
+# Fill sm_changed with each selected row's edits (JSON, or NULL where none) and
+# new lists, from the map of the operation's distinct lists.
+SELECT_CHANGES = f"""
 INSERT INTO temp.sm_changed (row_id, device_id, es, ea, et, ns, na, nt)
 SELECT * FROM (
   SELECT d.rowid AS row_id, d.device_id, ms.edit AS es, ma.edit AS ea, mt.edit AS et,
     ms.new, ma.new, mt.new
-  FROM {PAIRED} d
+  FROM {_SELECTED}
   JOIN temp.sm_map ms ON ms.kind = 0 AND ms.old = coalesce(d.scopes_json, {_ABSENT})
   LEFT JOIN temp.sm_map ma ON {_APPROVED_PRESENT}
     AND ma.kind = 0 AND ma.old = d.approved_scopes_json
   LEFT JOIN temp.sm_map mt ON {_TOKEN_PRESENT}
     AND mt.kind = 1 AND mt.old = coalesce({_TOKEN_SCOPES}, {_ABSENT})
-  WHERE {operation_filter(op)}
 ) WHERE es IS NOT NULL OR ea IS NOT NULL OR et IS NOT NULL
 """
 
@@ -515,7 +520,7 @@ def _fill_map(
     conn: sqlite3.Connection, edits: _Edits, op: Grant | Revoke | Rename, params: dict[str, Any]
 ) -> None:
     conn.execute("DELETE FROM temp.sm_map")
-    lists = conn.execute(distinct_lists(op), params).fetchall()
+    lists = conn.execute(DISTINCT_LISTS, params).fetchall()
     conn.executemany(
         "INSERT INTO temp.sm_map (kind, old, edit, new) VALUES (?, ?, ?, ?)",
         [
@@ -536,9 +541,11 @@ def _run_operation(
     params: dict[str, Any],
     keep_before: bool,
 ) -> None:
+    conn.execute("DELETE FROM temp.sm_rows")
+    conn.execute(select_rows(op), params)
     _fill_map(conn, edits, op, params)
     conn.execute("DELETE FROM temp.sm_changed")
-    conn.execute(select_changes(op), params)
+    conn.execute(SELECT_CHANGES, params)
     if keep_before:
         conn.execute(SAVE_BEFORE)
     conn.execute(APPLY_CHANGES, {"op": params["op"], "role": op.role})
