@@ -130,7 +130,7 @@ def upgrade(
     by_kind = _OperationIndex(steps)
     memo: dict[
         _Shape,
-        tuple[dict[str, ScopeList], list[tuple[str, dict[str, list[FieldEdit]]]], _Result],
+        tuple[dict[str, ScopeList], list[list[str]], _Result],
     ] = {}
     progress.start("Upgrading", len(devices))
     for count, device in enumerate(devices, 1):
@@ -144,10 +144,10 @@ def upgrade(
         shape = None if device_repairs else _shape(device)
         known = None if shape is None else memo.get(shape)
         if known is not None:
-            final, made, result = known
+            final, groups, result = known
             device.fields.update({n: None if v is None else list(v) for n, v in final.items()})
-            for revision, edits in made:
-                provenance[revision].add(device.device_id, edits)
+            for group in groups:
+                group.append(device.device_id)
             _record(outcome, device, result)
             continue
         before = dict(device.fields)
@@ -182,7 +182,8 @@ def upgrade(
                 device_repairs = [item for item in device_repairs if item not in satisfied]
         result = _result(device, before)
         if shape is not None:
-            memo[shape] = (dict(device.fields), made, result)
+            groups = [provenance[revision].devices_of(edits) for revision, edits in made]
+            memo[shape] = (dict(device.fields), groups, result)
         _record(outcome, device, result)
     progress.finish()
 

@@ -83,14 +83,18 @@ class ProvenanceBuilder:
 
     def add_devices(self, device_ids: Iterable[str], change: DeviceChange) -> None:
         """Record ``change`` as made to each of ``device_ids``, in order."""
-        if not change:
-            return
+        if change:
+            self.devices_of(change).extend(device_ids)
+
+    def devices_of(self, change: DeviceChange) -> list[str]:
+        """The devices ``change`` (not empty) is recorded for, in order: appending
+        to it records the change for one more device without keying it again
+        (hashing a change's edits was most of a device's cost at 100k)."""
         key = _key(change)
         found = self._groups.get(key)
         if found is None:
-            self._groups[key] = (dict(key), list(device_ids))
-        else:
-            found[1].extend(device_ids)
+            found = self._groups[key] = (dict(key), [])
+        return found[1]
 
     def __len__(self) -> int:
         return sum(len(devices) for _, devices in self._groups.values())

@@ -49,7 +49,6 @@ from scopemigrate.devices import (
     SCOPES,
     DeviceState,
     ScopeList,
-    revoked_roles,
     token_field,
 )
 from scopemigrate.errors import BadStoreError
@@ -259,7 +258,7 @@ class _FastDevices:
         # Names, clients, token fields and revoked roles repeat across devices
         # too: one object each (a sixth of the devices' memory at 100k).
         self._texts: dict[str, str] = {}
-        self._revoked: dict[frozenset[str], frozenset[str]] = {}
+        self._revoked: dict[tuple[str, ...], frozenset[str]] = {}
 
     def checked(self, path: Path, key: str, record: Any) -> tuple[DeviceState, ReadLists]:
         """``device_from_record``'s device (or its one-line error), with its lists."""
@@ -311,9 +310,12 @@ class _FastDevices:
         tokens = record.get("tokens", _NO_TOKENS)
         if type(tokens) is not dict:
             return None
+        revoked: list[str] = []  # as devices.revoked_roles, in the same pass
         for token_role, token in tokens.items():
             if type(token) is not dict:
                 return None
+            if token.get("revokedAtMs") is not None:
+                revoked.append(token_role)
             name = token_field(token_role)
             ok, read[self._texts.setdefault(name, name)] = self._strings(token, "scopes")
             if not ok:
@@ -321,7 +323,9 @@ class _FastDevices:
         fields: dict[str, ScopeList] = {
             name: None if value is None else list(value) for name, value in read.items()
         }
-        revoked = revoked_roles(tokens)
+        revoked_tokens = self._revoked.get(tuple(revoked))
+        if revoked_tokens is None:
+            revoked_tokens = self._revoked[tuple(revoked)] = frozenset(revoked)
         device = DeviceState(
             device_id=key,  # the key's string, equal to deviceId: one copy of each id
             label=display_name or client_id or key[:12],
@@ -329,7 +333,7 @@ class _FastDevices:
             client_id=client_id,
             client_mode=client_mode,
             fields=fields,
-            revoked_tokens=self._revoked.setdefault(revoked, revoked),
+            revoked_tokens=revoked_tokens,
         )
         return device, self._shared.lists(read)
 
