@@ -291,10 +291,18 @@ def restore_reverted(
     ``current`` holds records parsed (a tree to render again: the fields are
     set in it) or the read-only views of ``lists_record`` (only compared)."""
     restored: dict[str, dict[str, ScopeList]] = {}
+    # Views are shared by devices with the same lists, and the engine shares
+    # their changes: one comparison per such pair, while the base agrees.
+    known: dict[tuple[int, int], tuple[dict[str, ScopeList], dict[str, ScopeList]]] = {}
     for device_id, fields in changes.devices.items():
         record = current.get(device_id)
         if not isinstance(record, _RECORD):
             continue  # unpaired since: the gateway's decision stands
+        seen = known.get((id(record), id(fields))) if type(record) is MappingProxyType else None
+        if seen is not None and seen[0] == base[device_id]:
+            if seen[1]:
+                restored[device_id] = seen[1]
+            continue
         for name, ours in fields.items():
             if name.startswith(TOKEN_PREFIX) and not isinstance(
                 record.get("tokens", _NO_TOKENS).get(name[len(TOKEN_PREFIX) :]), _RECORD
@@ -305,6 +313,8 @@ def restore_reverted(
                 if isinstance(record, dict):
                     _set_scope_list(record, name, ours)
                 restored.setdefault(device_id, {})[name] = held
+        if type(record) is MappingProxyType:
+            known[id(record), id(fields)] = (base[device_id], restored.get(device_id, {}))
     return restored
 
 
