@@ -25,7 +25,12 @@ from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke, undo_edit
 from scopemigrate.progress import NO_PROGRESS, Progress
-from scopemigrate.provenance import ProvenanceBuilder, changed_devices, iter_device_changes
+from scopemigrate.provenance import (
+    DeviceChange,
+    ProvenanceBuilder,
+    changed_devices,
+    iter_device_changes,
+)
 
 
 @dataclass
@@ -77,14 +82,14 @@ _REPORT_EVERY = 4096
 _Shape = tuple[object, ...]
 
 
+def _lists(device: DeviceState) -> _Shape:
+    """A device's scope lists, hashable."""
+    return tuple((n, None if v is None else tuple(v)) for n, v in device.fields.items())
+
+
 def _shape(device: DeviceState) -> _Shape:
     """What operations read of a device: its roles, client and scope lists."""
-    return (
-        device.roles,
-        device.client_id,
-        device.client_mode,
-        tuple((n, None if v is None else tuple(v)) for n, v in device.fields.items()),
-    )
+    return (device.roles, device.client_id, device.client_mode, _lists(device))
 
 
 # A device's net change: its plan and its changed fields' final values (None: unchanged).
@@ -210,23 +215,17 @@ def downgrade(
     """
     outcome = Outcome()
     by_id = {device.device_id: device for device in devices}
-    before = {device_id: dict(device.fields) for device_id, device in by_id.items()}
-    touched: set[str] = set()
     present = {request.request_id for request in pending}
     progress.start("Downgrading", sum(changed_devices(entry.provenance) for entry in steps))
+    # Each device's changes to undo, in the order of ``steps``: the groups'
+    # own dicts, shared by every device of a group.
+    undo: dict[str, list[DeviceChange]] = defaultdict(list)
     for entry in steps:
         for count, (device_id, fields) in enumerate(iter_device_changes(entry.provenance), 1):
             if count % _REPORT_EVERY == 0:
                 progress.advance(_REPORT_EVERY)
-            device = by_id.get(device_id)
-            if device is None:
-                continue  # unpaired since: nothing left to undo
-            for name, edits in fields.items():
-                if name not in device.fields:
-                    continue  # the token was removed since
-                for edit in reversed(edits):
-                    device.fields[name] = undo_edit(device.fields[name], edit)
-            touched.add(device_id)
+            if device_id in by_id:  # else unpaired since: nothing left to undo
+                undo[device_id].append(fields)
     for entry in steps:
         for removed in entry.removed_pending:
             request_id = removed.key()
@@ -234,14 +233,32 @@ def downgrade(
                 outcome.changes.pending_restored.append((removed.index, removed.record))
                 present.add(request_id)
     progress.finish()
+    # Devices holding the same lists that undo the same groups end the same:
+    # computed once per such kind, as an upgrade does.
+    memo: dict[tuple[tuple[int, ...], _Shape], tuple[dict[str, ScopeList], _Result]] = {}
     for device_id, device in by_id.items():
-        if device_id not in touched:
+        changes = undo.get(device_id)
+        if changes is None:
             continue
-        plan = net_plan(device, before[device_id])
-        if plan is not None:
-            outcome.devices.append(plan)
-            outcome.changes.devices[device_id] = _changed_fields(device, before[device_id])
+        key = (tuple(map(id, changes)), _lists(device))
+        known = memo.get(key)
+        if known is None:
+            before = dict(device.fields)
+            _undo(device, changes)
+            known = memo[key] = (dict(device.fields), _result(device, before))
+        else:
+            device.fields.update({n: None if v is None else list(v) for n, v in known[0].items()})
+        _record(outcome, device, known[1])
     return outcome
+
+
+def _undo(device: DeviceState, changes: Iterable[DeviceChange]) -> None:
+    for fields in changes:
+        for name, edits in fields.items():
+            if name not in device.fields:
+                continue  # the token was removed since
+            for edit in reversed(edits):
+                device.fields[name] = undo_edit(device.fields[name], edit)
 
 
 def _reach(operations: Iterable[Operation]) -> tuple[set[str], set[str]]:
