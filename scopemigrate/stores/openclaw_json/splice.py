@@ -34,11 +34,6 @@ TOP_LEVEL_KEY = b'\n  "'
 Piece = bytes | memoryview
 
 
-@functools.lru_cache(maxsize=256)
-def _field_key(name: str, depth: int) -> bytes:
-    return _key(name, depth)
-
-
 def _key(name: str, depth: int) -> bytes:
     return b"\n" + b"  " * depth + encode_basestring(name).encode("utf-8") + b": "
 
@@ -66,18 +61,37 @@ def _closing_line(closer: bytes, depth: int) -> bytes:
 def _find(data: bytes, start: int, end: int, path: tuple[str, ...]) -> tuple[int, int]:
     """The byte range of the value at ``path`` in the record ``data[start:end]``,
     or (-1, -1) unless each key on the way is there exactly once."""
-    depth = 2
-    for name in path:
-        key = _field_key(name, depth)
+    # Run for every changed list of every device: _value_end inlined, the keys
+    # and closing lines of each path built once.
+    for key, closing in _path_keys(path):
         at = data.find(key, start, end)
         if at < 0 or data.find(key, at + 1, end) >= 0:
             return -1, -1
         start = at + len(key)
-        end = _value_end(data, start, depth)
-        if end < 0:
+        closers = closing.get(data[start]) if start < end else None
+        if closers is None:
             return -1, -1
-        depth += 1
+        closer, line = closers
+        if data.startswith(closer, start + 1):  # empty: [] or {}
+            end = start + 2
+            continue
+        found = data.find(line, start)
+        if found < 0:
+            return -1, -1
+        end = found + len(line)
     return start, end
+
+
+@functools.lru_cache(maxsize=64)
+def _path_keys(
+    path: tuple[str, ...],
+) -> tuple[tuple[bytes, dict[int, tuple[bytes, bytes]]], ...]:
+    """Per key of ``path`` (from depth 2): the key's text and, per opening byte,
+    the closer and the line that closes its value."""
+    return tuple(
+        (_key(name, depth), {b: (c, _closing_line(c, depth)) for b, c in _CLOSERS.items()})
+        for depth, name in enumerate(path, 2)
+    )
 
 
 def render_string_list(values: list[str], depth: int) -> bytes:
