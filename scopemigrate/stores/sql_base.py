@@ -22,6 +22,7 @@ from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
     Rows,
+    Statement,
     snapshot_of,
     write_statements,
 )
@@ -117,7 +118,17 @@ class SqlPairingStore:
         catch_up: CatchUp | None = None,  # every writer takes our lock: no newcomer
     ) -> None:
         conn = self._locked()
-        statements = write_statements(
+        statements = self._write_statements(snapshot, changes, ledger)
+        with self._transaction(conn):
+            conn.execute(self.ledger_schema)
+            for statement, params in statements:
+                conn.execute(statement, params)
+
+    def _write_statements(
+        self, snapshot: Snapshot[Rows], changes: ChangeSet, ledger: Ledger
+    ) -> list[Statement]:
+        """A commit's statements in this dialect: what ``commit`` runs and ``--sql`` writes."""
+        return write_statements(
             snapshot,
             changes,
             ledger.dump().decode("utf-8"),
@@ -125,10 +136,6 @@ class SqlPairingStore:
             placeholder=self.placeholder,
             encode=self._encode,
         )
-        with self._transaction(conn):
-            conn.execute(self.ledger_schema)
-            for statement, params in statements:
-                conn.execute(statement, params)
 
     # -- offline SQL (--sql): the same statements, as a script ------------------------------
 
@@ -166,14 +173,7 @@ class SqlPairingStore:
         others = ChangeSet(
             pending_removed=changes.pending_removed, pending_restored=changes.pending_restored
         )
-        statements = write_statements(
-            snapshot,
-            others,
-            ledger.dump().decode("utf-8"),
-            text_json=self.text_json,
-            placeholder=self.placeholder,
-            encode=self._encode,
-        )
+        statements = self._write_statements(snapshot, others, ledger)
         return [
             *self.script_header(),
             *self.script_begin(lock_timeout),
