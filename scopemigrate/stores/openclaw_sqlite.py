@@ -60,6 +60,10 @@ class OpenClawSqliteStore(SqlPairingStore):
     paired_order = "rowid"
     pending_order = "ts, rowid"
     holder = "store"
+    run_script_with = (
+        "Run it with: sqlite3 -bail DATABASE < THIS-FILE  (-bail: a failed guard",
+        "stops the script, and its transaction rolls back)",
+    )
 
     def __init__(self, database: Path):
         self.database = database
@@ -181,13 +185,6 @@ class OpenClawSqliteStore(SqlPairingStore):
 
     def literal(self, value: Any) -> str:
         return sqlite_literal(value)
-
-    def script_header(self) -> list[str]:
-        return [
-            *super().script_header(),
-            "-- Run it with: sqlite3 -bail DATABASE < THIS-FILE  (-bail: a failed guard",
-            "-- stops the script, and its transaction rolls back)",
-        ]
 
     def script_begin(self, lock_timeout: float) -> list[str]:
         # Plain SQL, for any client: how long to wait on a busy database is the

@@ -95,6 +95,10 @@ class PostgresStore(SqlPairingStore):
     paired_order = "device_id"
     pending_order = "ts, request_id"
     holder = "registry"
+    run_script_with = (
+        "Run it with: psql -v ON_ERROR_STOP=1 -f THIS-FILE URL  (a failed guard",
+        "aborts the transaction: nothing is kept)",
+    )
 
     def __init__(self, url: str):
         problem = check_url(url)
@@ -264,13 +268,6 @@ class PostgresStore(SqlPairingStore):
         if isinstance(value, str):
             return postgres_text_literal(value, quote)
         return quote(value)
-
-    def script_header(self) -> list[str]:
-        return [
-            *super().script_header(),
-            "-- Run it with: psql -v ON_ERROR_STOP=1 -f THIS-FILE URL  (a failed guard",
-            "-- aborts the transaction: nothing is kept)",
-        ]
 
     def script_begin(self, lock_timeout: float) -> list[str]:
         with self._reading() as conn:

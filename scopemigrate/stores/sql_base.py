@@ -41,6 +41,7 @@ class SqlPairingStore:
     paired_order: str  # ORDER BY of the devices, as OpenClaw lists them
     pending_order: str
     holder: str  # what messages call the store ("store", "registry")
+    run_script_with: tuple[str, ...]  # how to run a --sql script (comment lines)
 
     _conn: Any = None  # the run's connection, while the lock is held
 
@@ -159,7 +160,10 @@ class SqlPairingStore:
         ]
 
     def script_header(self) -> list[str]:
-        return [f"-- scopemigrate offline SQL for {printable(self.location)}"]
+        return [
+            f"-- scopemigrate offline SQL for {printable(self.location)}",
+            *(f"-- {line}" for line in self.run_script_with),
+        ]
 
     def script_commit(
         self,
