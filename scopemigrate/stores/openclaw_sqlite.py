@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scopemigrate.devices import TOKEN_PREFIX, ChangeSet
+from scopemigrate.devices import ChangeSet, token_field, token_role
 from scopemigrate.errors import BadStoreError, LockTimeoutError
 from scopemigrate.ledger import now_iso
 from scopemigrate.stores.base import (
@@ -244,7 +244,7 @@ class OpenClawSqliteStore(SqlPairingStore):
             removed = []
             for role in _token_roles(fields):
                 path = self.literal(_scopes_path(role))
-                value = fields[TOKEN_PREFIX + role]
+                value = fields[token_field(role)]
                 if value is None:
                     removed.append(path)
                 else:
@@ -266,7 +266,7 @@ def _tokens(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _token_roles(fields: dict[str, Any]) -> list[str]:
-    return [name[len(TOKEN_PREFIX) :] for name in fields if name.startswith(TOKEN_PREFIX)]
+    return [role for role in map(token_role, fields) if role is not None]
 
 
 def _scopes_path(role: str) -> str:
