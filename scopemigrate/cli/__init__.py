@@ -459,10 +459,15 @@ def history(rev_range: str | None, indicate_current: bool, **options: Any) -> No
 
 @main.command(context_settings=TARGET_ARGUMENT)
 @click.argument("target", callback=_target)
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Replace the ledger unread, whatever it holds (even revisions no file knows).",
+)
 @common_options
-def stamp(target: str, **options: Any) -> None:
+def stamp(target: str, purge: bool, **options: Any) -> None:
     """Record TARGET as applied without changing any device (adopt a store)."""
-    _answer(options, lambda config: commands.stamp(config, target), text.stamp)
+    _answer(options, lambda config: commands.stamp(config, target, purge=purge), text.stamp)
 
 
 @main.command()
