@@ -21,9 +21,10 @@ from scopemigrate.cli import text
 from scopemigrate.config import Config, load_config
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
+from scopemigrate.installed import ENV_VAR as INSTALLED_VERSION_ENV
 from scopemigrate.installed import resolve_installed, with_version_sources
 from scopemigrate.logs import log_to
-from scopemigrate.ownership import act_for_store
+from scopemigrate.ownership import AS_USER_ENV, act_for_store
 from scopemigrate.printable import printable, printable_json
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 from scopemigrate.results import json_document
@@ -82,24 +83,50 @@ class Output:
                 click.echo(printable(line))
 
 
+class EnvOption(click.Option):
+    """An option that names in ``--help`` the environment variable standing in for it.
+
+    ``config.load_config`` (and ``installed``, ``ownership``) read the variable,
+    the one place that orders the layers (option, environment, file, default)
+    and names the variable in its errors; so click shows it and never reads it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, show_envvar=True, **kwargs)
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        return None
+
+
 _STORE = click.option(
     "--store",
     "store",
+    cls=EnvOption,
+    envvar="SCOPEMIGRATE_STORE",
     metavar="PATH|URL",
-    help="Device store (default: OpenClaw's state dir).",
+    help="Device store (default: OpenClaw's state dir, $OPENCLAW_STATE_DIR or ~/.openclaw).",
 )
 _MIGRATIONS = click.option(
     "--migrations",
     "locations",
+    cls=EnvOption,
+    envvar="SCOPEMIGRATE_LOCATIONS",
     multiple=True,
     metavar="DIR",
-    help="Migration folder; replaces the configured ones.",
+    help="Migration folder; replaces the configured ones (the variable holds DIR:DIR...).",
 )
 _CONFIG = click.option(
-    "--config", "config_file", type=click.Path(path_type=Path), help="Configuration file."
+    "--config",
+    "config_file",
+    cls=EnvOption,
+    envvar="SCOPEMIGRATE_CONFIG",
+    type=click.Path(path_type=Path),
+    help="Configuration file (default: the nearest, from here upwards).",
 )
 _LOCK_TIMEOUT = click.option(
     "--lock-timeout",
+    cls=EnvOption,
+    envvar="SCOPEMIGRATE_LOCK_TIMEOUT",
     type=click.FloatRange(min=0),
     default=None,
     metavar="SECONDS",
@@ -107,6 +134,8 @@ _LOCK_TIMEOUT = click.option(
 )
 _AS_USER = click.option(
     "--as-user",
+    cls=EnvOption,
+    envvar=AS_USER_ENV,
     metavar="USER",
     help="As root: act as USER, whose home finds the store (default: the store's owner).",
 )
@@ -342,8 +371,10 @@ def version_options(func: F) -> F:
     options = [
         click.option(
             "--installed-version",
+            cls=EnvOption,
+            envvar=INSTALLED_VERSION_ENV,
             metavar="VERSION",
-            help="The installed release (else: $SCOPEMIGRATE_INSTALLED_VERSION, then detected).",
+            help="The installed release (default: detected, see the options below).",
         ),
         click.option(
             "--distribution", metavar="NAME", help="Read the version of this Python distribution."
