@@ -18,6 +18,7 @@ import click
 from scopemigrate import authoring, commands, errors, findings, revisions
 from scopemigrate.check import check as check_migrations
 from scopemigrate.cli import text
+from scopemigrate.cli.completion import COMPLETE_VAR, revision_completer
 from scopemigrate.config import Config, load_config
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
@@ -92,7 +93,8 @@ class EnvOption(click.Option):
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, show_envvar=True, **kwargs)
+        kwargs.setdefault("show_envvar", True)
+        super().__init__(*args, **kwargs)
 
     def resolve_envvar_value(self, ctx: click.Context) -> str | None:
         return None
@@ -299,7 +301,9 @@ def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target", default="head", callback=_target)
+@click.argument(
+    "target", default="head", callback=_target, shell_complete=revision_completer("head", "heads")
+)
 @dry_run_option
 @sql_option
 @backup_options
@@ -313,7 +317,7 @@ def upgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target", callback=_target)
+@click.argument("target", callback=_target, shell_complete=revision_completer("base"))
 @dry_run_option
 @sql_option
 @backup_options
@@ -489,7 +493,9 @@ def history(rev_range: str | None, indicate_current: bool, **options: Any) -> No
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target", callback=_target)
+@click.argument(
+    "target", callback=_target, shell_complete=revision_completer("head", "heads", "base")
+)
 @click.option(
     "--purge",
     is_flag=True,
@@ -532,7 +538,7 @@ def branches(**options: Any) -> None:
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("rev", callback=_target)
+@click.argument("rev", callback=_target, shell_complete=revision_completer("head", "current"))
 @show_options
 def show(rev: str, **options: Any) -> None:
     """Show one revision in full (REV, LABEL, LABEL@head, current, a release...)."""
@@ -626,7 +632,12 @@ def init(directory: Path, as_json: bool) -> None:
     type=click.Choice(["scopes", "approvedScopes", "token"]),
     help="The lists grants, revokes and renames edit (default: all three).",
 )
-@click.option("--head", metavar="REV", help="Parent revision (default: the single head; 'base').")
+@click.option(
+    "--head",
+    metavar="REV",
+    shell_complete=revision_completer("base"),
+    help="Parent revision (default: the single head; 'base').",
+)
 @click.option(
     "--branch-label",
     "branch_labels",
@@ -638,6 +649,7 @@ def init(directory: Path, as_json: bool) -> None:
     "--depends-on",
     multiple=True,
     metavar="REV",
+    shell_complete=revision_completer(),
     help="A revision on another branch that must be applied first.",
 )
 @click.option("--rev-id", metavar="ID", help="Use this revision id instead of a fresh one.")
@@ -693,7 +705,7 @@ def revision(
 
 
 @main.command()
-@click.argument("revs", nargs=-1)
+@click.argument("revs", nargs=-1, shell_complete=revision_completer())
 @click.option("-m", "--message", required=True, help="What the merge joins, for humans.")
 @click.option("--release", help="Release of the merge (default: the newest parent's).")
 @graph_options
@@ -732,7 +744,8 @@ def run() -> None:
     """Console entry point: maps every anticipated error to its exit code, in one place."""
     as_json = _wants_json(sys.argv[1:])
     try:
-        main.main(standalone_mode=False)
+        # complete_var: a shell's request is understood under any program name.
+        main.main(standalone_mode=False, complete_var=COMPLETE_VAR)
     except click.exceptions.Abort:
         if not as_json:
             click.echo("Aborted.", err=True)
