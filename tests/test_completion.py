@@ -104,4 +104,3 @@ def test_a_request_reaches_click_past_the_quick_paths_and_under_python_m() -> No
         [sys.executable, "-m", "scopemigrate"], env=env, capture_output=True, text=True, check=False
     )
     assert answered.stdout.splitlines() == ["plain,base"], answered.stderr
-
