@@ -250,8 +250,12 @@ def test_a_downgrade_counts_out_of_the_same_devices_as_the_upgrade(tmp_path: Pat
     commands.upgrade(config, "head", progress=up)
     done = commands.downgrade(config, "base", progress=down)
     assert 0 < len(done.devices) < 20_000
-    (upgrading,) = [(total, n) for (label, total), n in zip(up.phases, up.done) if total]
-    (downgrading,) = [(total, n) for (label, total), n in zip(down.phases, down.done) if total]
+    (upgrading,) = [
+        (total, n) for (label, total), n in zip(up.phases, up.done, strict=True) if total
+    ]
+    (downgrading,) = [
+        (total, n) for (label, total), n in zip(down.phases, down.done, strict=True) if total
+    ]
     assert upgrading[0] == downgrading[0] == 20_000
     assert downgrading[1] == 20_000  # every device counted once, ending at the total
     assert [label for label, _ in down.phases] == [READING, "Downgrading", WRITING]
