@@ -300,34 +300,42 @@ def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value
 
 
+def run_options(func: F) -> F:
+    """The options of ``upgrade`` and ``downgrade``."""
+    return _with(dry_run_option, sql_option, backup_options, common_options)(func)
+
+
 @main.command(context_settings=TARGET_ARGUMENT)
 @click.argument(
     "target", default="head", callback=_target, shell_complete=revision_completer("head", "heads")
 )
-@dry_run_option
-@sql_option
-@backup_options
-@common_options
+@run_options
 def upgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
-    if sql:
-        _print_sql(commands.upgrade_sql, target, dry_run, options)
-    else:
-        _migrate(commands.upgrade, target, dry_run, options)
+    _run_or_script((commands.upgrade, commands.upgrade_sql), target, dry_run, sql, options)
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
 @click.argument("target", callback=_target, shell_complete=revision_completer("base"))
-@dry_run_option
-@sql_option
-@backup_options
-@common_options
+@run_options
 def downgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
+    _run_or_script((commands.downgrade, commands.downgrade_sql), target, dry_run, sql, options)
+
+
+def _run_or_script(
+    verbs: tuple[Callable[..., commands.RunResult], Callable[[Config, str], commands.SqlScript]],
+    target: str,
+    dry_run: bool,
+    sql: bool,
+    options: dict[str, Any],
+) -> None:
+    """The run of ``verbs`` (its verb, its ``--sql`` script's verb), or with ``sql`` its script."""
+    run, script = verbs
     if sql:
-        _print_sql(commands.downgrade_sql, target, dry_run, options)
+        _print_sql(script, target, dry_run, options)
     else:
-        _migrate(commands.downgrade, target, dry_run, options)
+        _migrate(run, target, dry_run, options)
 
 
 def _print_sql(
@@ -566,72 +574,64 @@ def init(directory: Path, as_json: bool) -> None:
     )
 
 
+_LISTS = ("scopes", "approvedScopes")
+# revision's operation options, one per field of authoring.OperationSpec, each
+# repeatable: (field, option, its metavar or its choices, help).
+OPERATION_OPTIONS: tuple[tuple[str, str, str | tuple[str, ...], str], ...] = (
+    ("grants", "--grant", "ROLE:SCOPE[,SCOPE]", "Add these scopes to devices of ROLE."),
+    ("revokes", "--revoke", "ROLE:SCOPE[,SCOPE]", "Remove these scopes from devices of ROLE."),
+    ("renames", "--rename", "ROLE:OLD=NEW", "Replace scope OLD with NEW on devices of ROLE."),
+    ("if_any", "--if-any", "SCOPE", "Only devices holding any of these."),
+    ("if_all", "--if-all", "SCOPE", "Only devices holding all of these."),
+    ("if_none", "--if-none", "SCOPE", "Only devices holding none."),
+    (
+        "revokes_outside_role",
+        "--revoke-outside-role",
+        "ROLE",
+        "Remove every scope without the ROLE. prefix from devices of ROLE.",
+    ),
+    (
+        "ensures",
+        "--ensure",
+        "ROLE:LIST[,LIST]",
+        "Add these device lists (scopes, approvedScopes) as [] where missing.",
+    ),
+    (
+        "holding_in",
+        "--holding-in",
+        _LISTS,
+        "The lists --if-any/--if-all/--if-none look in (default: scopes).",
+    ),
+    ("unless_roles", "--unless-role", "ROLE", "Skip devices that also hold ROLE."),
+    (
+        "if_missing",
+        "--if-missing",
+        _LISTS,
+        "Only devices whose record lacks this list (absent, not empty).",
+    ),
+    (
+        "lists",
+        "--lists",
+        (*_LISTS, "token"),
+        "The lists grants, revokes and renames edit (default: all three).",
+    ),
+)
+
+
+def _operation_option(
+    field: str, flag: str, shape: str | tuple[str, ...], help: str
+) -> Callable[[F], F]:
+    typed = {"metavar": shape} if isinstance(shape, str) else {"type": click.Choice(shape)}
+    return click.option(flag, field, multiple=True, help=help, **typed)
+
+
+operation_options = _with(*(_operation_option(*row) for row in OPERATION_OPTIONS))
+
+
 @main.command()
 @click.option("-m", "--message", required=True, help="What the revision does, for humans.")
 @click.option("--release", required=True, help="The release that needs it, such as 2026.2.19.")
-@click.option(
-    "--grant",
-    "grants",
-    multiple=True,
-    metavar="ROLE:SCOPE[,SCOPE]",
-    help="Add these scopes to devices of ROLE.",
-)
-@click.option(
-    "--revoke",
-    "revokes",
-    multiple=True,
-    metavar="ROLE:SCOPE[,SCOPE]",
-    help="Remove these scopes from devices of ROLE.",
-)
-@click.option(
-    "--rename",
-    "renames",
-    multiple=True,
-    metavar="ROLE:OLD=NEW",
-    help="Replace scope OLD with NEW on devices of ROLE.",
-)
-@click.option("--if-any", multiple=True, metavar="SCOPE", help="Only devices holding any of these.")
-@click.option("--if-all", multiple=True, metavar="SCOPE", help="Only devices holding all of these.")
-@click.option("--if-none", multiple=True, metavar="SCOPE", help="Only devices holding none.")
-@click.option(
-    "--revoke-outside-role",
-    "revokes_outside_role",
-    multiple=True,
-    metavar="ROLE",
-    help="Remove every scope without the ROLE. prefix from devices of ROLE.",
-)
-@click.option(
-    "--ensure",
-    "ensures",
-    multiple=True,
-    metavar="ROLE:LIST[,LIST]",
-    help="Add these device lists (scopes, approvedScopes) as [] where missing.",
-)
-@click.option(
-    "--holding-in",
-    multiple=True,
-    type=click.Choice(["scopes", "approvedScopes"]),
-    help="The lists --if-any/--if-all/--if-none look in (default: scopes).",
-)
-@click.option(
-    "--unless-role",
-    "unless_roles",
-    multiple=True,
-    metavar="ROLE",
-    help="Skip devices that also hold ROLE.",
-)
-@click.option(
-    "--if-missing",
-    multiple=True,
-    type=click.Choice(["scopes", "approvedScopes"]),
-    help="Only devices whose record lacks this list (absent, not empty).",
-)
-@click.option(
-    "--lists",
-    multiple=True,
-    type=click.Choice(["scopes", "approvedScopes", "token"]),
-    help="The lists grants, revokes and renames edit (default: all three).",
-)
+@operation_options
 @click.option(
     "--head",
     metavar="REV",
@@ -657,18 +657,6 @@ def init(directory: Path, as_json: bool) -> None:
 def revision(
     message: str,
     release: str,
-    grants: tuple[str, ...],
-    revokes: tuple[str, ...],
-    renames: tuple[str, ...],
-    if_any: tuple[str, ...],
-    if_all: tuple[str, ...],
-    if_none: tuple[str, ...],
-    revokes_outside_role: tuple[str, ...],
-    ensures: tuple[str, ...],
-    holding_in: tuple[str, ...],
-    unless_roles: tuple[str, ...],
-    if_missing: tuple[str, ...],
-    lists: tuple[str, ...],
     head: str | None,
     branch_labels: tuple[str, ...],
     depends_on: tuple[str, ...],
@@ -676,21 +664,8 @@ def revision(
     **options: Any,
 ) -> None:
     """Write a new migration file (into the first migration location)."""
+    spec = authoring.OperationSpec(**{name: options.pop(name) for name, *_ in OPERATION_OPTIONS})
     config, output = _setup(options)
-    spec = authoring.OperationSpec(
-        grants,
-        revokes,
-        renames,
-        if_any,
-        if_all,
-        if_none,
-        revokes_outside_role,
-        ensures,
-        holding_in,
-        unless_roles,
-        if_missing,
-        lists,
-    )
     result = authoring.revision(
         config,
         message,
