@@ -9,6 +9,7 @@ still name one state of the files, and no device is ever touched.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from conftest import FIRST_CHAIN, copy_store, run_cli, run_first
@@ -100,3 +101,23 @@ def test_purge_still_refuses_what_is_ambiguous(tmp_path: Path) -> None:
     assert {k: v for k, v in files_of(store).items() if k != LEDGER.name} == {
         k: v for k, v in before.items() if k != LEDGER.name
     }
+
+
+def test_purge_on_a_sqlite_store_replaces_the_ledger_row_only(tmp_path: Path) -> None:
+    state = copy_store("2026.9-sqlite", tmp_path)
+    database = state / "state" / "openclaw.sqlite"
+    assert run_first("upgrade", "--store", str(state)).returncode == 0
+
+    def rows() -> list[tuple[object, ...]]:
+        with sqlite3.connect(database) as conn:
+            return conn.execute("SELECT * FROM device_pairing_paired ORDER BY 1").fetchall()
+
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE scopemigrate_ledger SET document = '[not a ledger' WHERE id = 1")
+    devices = rows()
+    assert run_first("stamp", "base", "--store", str(state)).returncode == 5
+    purged = run_first("stamp", "--purge", "head", "--store", str(state))
+    assert purged.returncode == 0, purged.stderr
+    assert rows() == devices
+    current = run_first("current", "--json", "--store", str(state))
+    assert json.loads(current.stdout)["heads"] == [first_head()]
