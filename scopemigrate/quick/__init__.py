@@ -276,6 +276,8 @@ def main() -> None:
 
     refuse_unsupported()  # before anything is read (docs/platforms.md)
     verb, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    if "_SCOPEMIGRATE_COMPLETE" in os.environ:  # cli.completion.COMPLETE_VAR
+        verb = ""  # a shell's completion request: click's to answer, whatever the argv
     if verb == "hook" and quick_hook(rest):
         sys.exit(0)
     if verb == "sync" and quick_sync(rest):
