@@ -19,8 +19,8 @@ Any reader of store files (the indexed one included) calls ``check_text``
 on the bytes and ``check_number``/``check_constant`` from its parser, so the
 bounds are stated once. Every store file, the lock file too, is opened by
 ``open_no_link``, so a planted link is refused one way. Standard library only,
-and only ``errno``, ``os``, ``re`` and ``stat`` at import (the quick paths
-open the ledger through ``open_regular``; ``json`` loads lazily).
+and only ``errno`` (built in), ``os`` and ``stat`` at import (the quick paths
+open the ledger through ``open_regular``; ``json`` and ``re`` load lazily).
 """
 
 from __future__ import annotations
