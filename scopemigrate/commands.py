@@ -59,14 +59,21 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class RunResult(JsonResult):
-    """The result of ``upgrade`` or ``downgrade`` (or their dry runs)."""
+class _Moves(JsonResult):
+    """Where an ``upgrade`` or ``downgrade`` takes the store: what a run and its
+    ``--sql`` script both report first."""
 
     store: str
     direction: Literal["upgrade", "downgrade"]
     from_heads: list[str]
     to_heads: list[str]
     revisions: list[str]
+
+
+@dataclass(frozen=True)
+class RunResult(_Moves):
+    """The result of ``upgrade`` or ``downgrade`` (or their dry runs)."""
+
     devices: list[DevicePlan]
     pending_removed: int = 0
     pending_restored: int = 0
@@ -90,14 +97,9 @@ class RunResult(JsonResult):
 
 
 @dataclass(frozen=True)
-class SqlScript(JsonResult):
+class SqlScript(_Moves):
     """The result of ``upgrade_sql`` or ``downgrade_sql``: what a run would execute."""
 
-    store: str
-    direction: Literal["upgrade", "downgrade"]
-    from_heads: list[str]
-    to_heads: list[str]
-    revisions: list[str]
     statements: list[str]  # each ends with ";" (comments aside); empty: nothing to do
     store_exists: bool = True
 
@@ -327,24 +329,28 @@ class StampResult(JsonResult):
     from_heads: list[str]
     to_heads: list[str]
     store_exists: bool = True
+    # The ledger was replaced unread (``purge``): ``from_heads`` is empty, not known.
+    purged: bool = False
     json_extra = ("changed",)
 
     @property
     def changed(self) -> bool:
-        return self.from_heads != self.to_heads
+        return self.purged or self.from_heads != self.to_heads
 
 
-def stamp(config: Config, target: str | Target) -> StampResult:
+def stamp(config: Config, target: str | Target, *, purge: bool = False) -> StampResult:
     """Record ``target`` as applied without changing any device (adopting a store).
 
     Stamped revisions carry no provenance, so a later downgrade through them
-    changes no device either.
+    changes no device either. ``purge``: replace the ledger whatever it holds,
+    without reading it (as Alembic's ``stamp --purge``); the target must still
+    name one state of the migration files.
     """
-    runs = execute(config, [_stamp_plan(target)])
+    runs = execute(config, [_stamp_plan(target)], RunOptions(purge=purge))
     if not runs.store_exists:
         return StampResult(runs.store, [], [], store_exists=False)
     plan = runs.done[0].plan
-    return StampResult(runs.store, plan.from_heads, plan.to_heads)
+    return StampResult(runs.store, plan.from_heads, plan.to_heads, purged=purge)
 
 
 def store_findings(config: Config, release: str | None = None) -> list[Finding]:

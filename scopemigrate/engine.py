@@ -25,12 +25,7 @@ from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke, undo_edit
 from scopemigrate.progress import NO_PROGRESS, Progress
-from scopemigrate.provenance import (
-    DeviceChange,
-    ProvenanceBuilder,
-    changed_devices,
-    iter_device_changes,
-)
+from scopemigrate.provenance import DeviceChange, ProvenanceBuilder, iter_device_changes
 
 
 @dataclass
@@ -216,14 +211,11 @@ def downgrade(
     outcome = Outcome()
     by_id = {device.device_id: device for device in devices}
     present = {request.request_id for request in pending}
-    progress.start("Downgrading", sum(changed_devices(entry.provenance) for entry in steps))
     # Each device's changes to undo, in the order of ``steps``: the groups'
     # own dicts, shared by every device of a group.
     undo: dict[str, list[DeviceChange]] = defaultdict(list)
     for entry in steps:
-        for count, (device_id, fields) in enumerate(iter_device_changes(entry.provenance), 1):
-            if count % _REPORT_EVERY == 0:
-                progress.advance(_REPORT_EVERY)
+        for device_id, fields in iter_device_changes(entry.provenance):
             if device_id in by_id:  # else unpaired since: nothing left to undo
                 undo[device_id].append(fields)
     for entry in steps:
@@ -232,11 +224,14 @@ def downgrade(
             if request_id and request_id not in present:
                 outcome.changes.pending_restored.append((removed.index, removed.record))
                 present.add(request_id)
-    progress.finish()
     # Devices holding the same lists that undo the same groups end the same:
-    # computed once per such kind, as an upgrade does.
+    # computed once per such kind, as an upgrade does. Counted out of the
+    # store's devices, as an upgrade is: each device once.
+    progress.start("Downgrading", len(by_id))
     memo: dict[tuple[tuple[int, ...], _Shape], tuple[dict[str, ScopeList], _Result]] = {}
-    for device_id, device in by_id.items():
+    for count, (device_id, device) in enumerate(by_id.items(), 1):
+        if count % _REPORT_EVERY == 0:
+            progress.advance(_REPORT_EVERY)
         changes = undo.get(device_id)
         if changes is None:
             continue
@@ -249,6 +244,8 @@ def downgrade(
         else:
             device.fields.update({n: None if v is None else list(v) for n, v in known[0].items()})
         _record(outcome, device, known[1])
+    progress.advance(len(by_id) % _REPORT_EVERY)
+    progress.finish()
     return outcome
 
 

@@ -78,11 +78,17 @@ def tool_version() -> str:
 @dataclass(frozen=True)
 class RunOptions:
     """How to run: for real or as a dry run (which does the same work and writes
-    nothing), with a progress bar, and whether to list the devices changed."""
+    nothing), with a progress bar, and whether to list the devices changed.
+
+    ``purge`` (``stamp --purge``, as Alembic's): the store's ledger is not read;
+    the plan starts from an empty one, and the ledger written replaces it whole
+    (revisions no file knows, a ledger that does not parse, its history).
+    """
 
     dry_run: bool = False
     progress: Progress = NO_PROGRESS
     report: bool = True
+    purge: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,7 @@ def _until_settled(
     store: Store, files: MigrationFiles, planner: Planner, options: RunOptions
 ) -> Done:
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        ledger = store.read_ledger()
+        ledger = Ledger() if options.purge else store.read_ledger()
         graph = known_graph(files, ledger, store.location)
         try:
             plan = planner(graph, ledger)
@@ -199,7 +205,7 @@ def _until_settled(
             # that is a store this code is behind, not a target to make precise.
             _refuse_another_chain(files, graph, ledger, store.location)
             raise
-        if not plan.revisions:
+        if not plan.revisions and not options.purge:  # a purge always writes its ledger
             log.info("%s is at %s: nothing to do", store.location, _heads(plan.to_heads))
             return Done(plan)  # at the target: no device is read, nothing is written
         log.info(
@@ -246,14 +252,14 @@ def apply(
             return advanced(result.devices_changed, {**entered, **result.applied})
 
         try:
-            if plan.direction == "upgrade":
-                done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
-                return InPlaceResult(
-                    done.devices, done.pending_removed, 0, done.unreported, done.notes
-                )
-            done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
+            done = store.run_in_place(_in_place_steps(plan), ledger_for, dry_run, report)
+            # The store's provenance (``applied``) is in the ledger now, not in the report.
             return InPlaceResult(
-                done.devices, 0, done.pending_restored, done.unreported, done.notes
+                done.devices,
+                done.pending_removed,
+                done.pending_restored,
+                done.unreported,
+                done.notes,
             )
         except InPlaceDeclined:
             pass  # nothing changed: the row path below
@@ -296,6 +302,11 @@ def apply(
         pending_removed=len(outcome.changes.pending_removed),
         pending_restored=len(outcome.changes.pending_restored),
     )
+
+
+def _in_place_steps(plan: Plan) -> InPlaceApply | InPlaceUndo:
+    """What a set-based store is given to run (or to script) for an upgrade or downgrade."""
+    return InPlaceApply(plan.enter) if plan.direction == "upgrade" else InPlaceUndo(plan.leave)
 
 
 def _entered(plan: Plan, at: str) -> dict[str, AppliedRevision]:
@@ -364,10 +375,7 @@ def script(config: Config, planner: Planner) -> Script:
         def ledger_for(devices_changed: int) -> Ledger:
             return advanced(devices_changed, entered)
 
-        if plan.direction == "upgrade":
-            statements = store.script_upgrade_in_place(plan.enter, read, ledger_for, timeout)
-        else:
-            statements = store.script_downgrade_in_place(plan.leave, read, ledger_for, timeout)
+        statements = store.script_in_place(_in_place_steps(plan), read, ledger_for, timeout)
         return Script(store.location, True, plan, statements)
     snapshot = store.read()
     if plan.direction == "upgrade":

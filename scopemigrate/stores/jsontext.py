@@ -17,14 +17,16 @@ unreadable into a one-line ``BadStoreError`` naming the file (and where in it):
 
 Any reader of store files (the indexed one included) calls ``check_text``
 on the bytes and ``check_number``/``check_constant`` from its parser, so the
-bounds are stated once. Standard library only, and only ``os``, ``re`` and ``stat`` at import (the
-quick paths open the ledger through ``open_regular``; ``json`` loads lazily).
+bounds are stated once. Every store file, the lock file too, is opened by
+``open_no_link``, so a planted link is refused one way. Standard library only,
+and only ``errno`` (built in), ``os`` and ``stat`` at import (the quick paths
+open the ledger through ``open_regular``; ``json`` and ``re`` load lazily).
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import re
 import stat
 
 from scopemigrate.errors import BadStoreError
@@ -45,6 +47,7 @@ __all__ = [
     "check_text",
     "check_values",
     "loads",
+    "open_no_link",
     "open_regular",
     "read_regular",
 ]
@@ -63,23 +66,52 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> int | None:
     Never follows a symlink, never blocks on a FIFO or device; anything but a
     regular file is a ``BadStoreError`` naming what it is.
     """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path if dir_fd is None else os.path.basename(path), flags, dir_fd=dir_fd)
-    except FileNotFoundError:
+    fd = open_no_link(
+        path,
+        os.O_RDONLY,
+        none_on=(errno.ENOENT,),
+        dir_fd=dir_fd,
+        link="is a symbolic link; scopemigrate only reads and rewrites regular files "
+        "inside the store (replace the link by the file it points to)",
+        failure="cannot read",
+    )
+    if fd is None:
         return None
-    except OSError as exc:
-        if os.path.islink(path):
-            raise BadStoreError(
-                f"{path}: is a symbolic link; scopemigrate only reads and rewrites regular "
-                "files inside the store (replace the link by the file it points to)"
-            ) from None
-        raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         raise BadStoreError(f"{path}: is {_file_kind(mode)}, not a regular file; refused")
     return fd
+
+
+def open_no_link(
+    path: str | Path,
+    flags: int,
+    *,
+    link: str,
+    failure: str,
+    none_on: tuple[int, ...] = (),
+    mode: int = 0o600,
+    dir_fd: int | None = None,
+) -> int | None:
+    """``os.open`` of a file in the store that never follows a symlink and never blocks.
+
+    The one way every store file (the lock file too) is opened, so a planted
+    link is refused the same way everywhere. None when the open fails with an
+    errno in ``none_on``; any other failure is a ``BadStoreError``: ``link``
+    when the name is a symlink, else ``failure`` with the system's reason.
+    """
+    flags |= os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        return os.open(
+            path if dir_fd is None else os.path.basename(path), flags, mode, dir_fd=dir_fd
+        )
+    except OSError as exc:
+        if exc.errno in none_on:
+            return None
+        if os.path.islink(path):
+            raise BadStoreError(f"{path}: {link}") from None
+        raise BadStoreError(f"{path}: {failure}: {exc.strerror}") from None
 
 
 def _file_kind(mode: int) -> str:
@@ -111,10 +143,12 @@ def read_regular(path: str | Path, dir_fd: int | None = None) -> tuple[Identity,
     return (st.st_ino, st.st_size, st.st_mtime_ns), data
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# Patterns, compiled by ``re``'s cache on first use: the quick paths import
+# this module for ``open_regular`` and never check a text.
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_ESCAPES_IN_STRING = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)")
+_SURROGATE_ESCAPE = rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_ESCAPES_IN_STRING = rb"\\(?:u([0-9a-fA-F]{4})|.)"
 
 
 def _position(data: bytes, offset: int) -> str:
@@ -132,11 +166,13 @@ def check_text(path: Path | str, data: bytes) -> None:
     strings (a device named "[lab]") can only upset that count; when it is
     upset, or says too deep, it is redone with the strings cut out.
     """
-    if _SURROGATE_ESCAPE.search(data) is not None:
+    import re
+
+    if re.search(_SURROGATE_ESCAPE, data) is not None:
         _check_surrogates(path, data)
     depth = _depth(data.translate(None, _NOT_BRACKETS))
     if depth is None or depth > MAX_DEPTH:
-        depth = _depth(_STRING.sub(b"", data).translate(None, _NOT_BRACKETS))
+        depth = _depth(re.sub(_STRING, b"", data).translate(None, _NOT_BRACKETS))
         if depth is not None and depth > MAX_DEPTH:
             raise BadStoreError(f"{path}: nested more than {MAX_DEPTH} levels deep; refused")
 
@@ -157,11 +193,13 @@ def _depth(brackets: bytes) -> int | None:
 def _check_surrogates(path: Path | str, data: bytes) -> None:
     """The exact check, for the rare file holding a surrogate escape at all: each
     high surrogate escape is followed at once by a low one, and no low one stands alone."""
-    for string in _STRING.finditer(data):
+    import re
+
+    for string in re.finditer(_STRING, data):
         body = string.group()
         low_due_at = -1  # where the low half of a pair must start
         high_at = 0
-        for escape in _ESCAPES_IN_STRING.finditer(body):
+        for escape in re.finditer(_ESCAPES_IN_STRING, body):
             code = int(escape.group(1), 16) if escape.group(1) else -1
             is_low = 0xDC00 <= code <= 0xDFFF
             if low_due_at >= 0 or is_low:
