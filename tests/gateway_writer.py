@@ -15,6 +15,10 @@ answered by ``ok`` on stdout once done, so a test puts each write exactly
 where it wants it: ``read`` (read both files and make this cycle's changes in
 memory), ``write`` (write what the last ``read`` made: a stale write-back if
 the files changed since), ``cycle`` (both), ``stop`` (write the log, exit).
+
+Either way it announces itself as a gateway does: it listens on loopback
+(a free port, printed first as ``port N``; tests hand it to the run as
+``OPENCLAW_GATEWAY_PORT``, the variable OpenClaw's own gateway reads).
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ import hashlib
 import json
 import os
 import random
+import socket
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -121,9 +128,50 @@ class Gateway:
         self.held = None
 
 
+def listen() -> int:
+    """Listen on a free loopback port, as a gateway listens on its own: accept and
+    close every connection (a probe), from a daemon thread. Returns the port."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        while True:
+            connection, _ = server.accept()
+            connection.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    return int(server.getsockname()[1])
+
+
+class DrivenGateway:
+    """This script in driven mode, from a test: each command answered once done."""
+
+    def __init__(self, state: Path, log: Path, seed: int):
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, str(state), "-", str(log), str(seed)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline().split()[1])
+
+    def do(self, command: str) -> None:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "ok", command  # the barrier
+
+    def stop(self) -> dict[str, Any]:
+        self.do("stop")
+        self.process.wait(timeout=60)
+        return dict(json.loads(self.log.read_text()))
+
+
 def driven(state: Path, log_path: str, seed: str) -> None:
     log: dict[str, Any] = {"stamps": {}, "added": {}, "iterations": 0, "unreadable": 0}
     gateway = Gateway(state / "devices", random.Random(int(seed)), log)
+    print(f"port {listen()}", flush=True)
     for line in sys.stdin:
         command = line.strip()
         if command == "stop":
@@ -142,6 +190,7 @@ def main() -> None:
     if sys.argv[2] == "-":
         driven(state, log_path, seed)
         return
+    print(f"port {listen()}", flush=True)
     rng = random.Random(int(seed))
     devices = state / "devices"
     log: dict[str, Any] = {

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FIRST_CHAIN, copy_store, load_json
+from gateway_writer import DrivenGateway
 from storegen import make_store
 
 from scopemigrate import cli, commands, load_config
@@ -85,33 +84,8 @@ def test_a_gateway_that_reverts_once_is_repaired_and_its_stamp_kept(
 
 # --- a real gateway process, its writes placed at each step of a run -------------------
 
-HERE = Path(__file__).parent
 REVISION = "4f2c19a0b7e1"
 TRIALS = 60
-
-
-class DrivenGateway:
-    """tests/gateway_writer.py in driven mode: each command answered once done."""
-
-    def __init__(self, state: Path, log: Path, seed: int):
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "gateway_writer.py"), str(state), "-", str(log), str(seed)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def do(self, command: str) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        assert self.process.stdout.readline().strip() == "ok", command  # the barrier
-
-    def stop(self) -> dict[str, Any]:
-        self.do("stop")
-        self.process.wait(timeout=60)
-        return load_json(self.log)
 
 
 # Where a gateway's writes land during a run, by the run's own steps: after our
@@ -183,6 +157,8 @@ def run_trial(root: Path, seed: int) -> tuple[str, dict[str, Any]]:
 
     outcome = "migrated"
     with pytest.MonkeyPatch.context() as patch:
+        # Announced as a gateway announces itself: answering on its configured port.
+        patch.setenv("OPENCLAW_GATEWAY_PORT", str(gateway_process.port))
         patch.setattr(records, "read_regular", read_then)
         patch.setattr(store_module, "read_regular", read_then)
         patch.setattr(journal, "exchange", exchange_at)
