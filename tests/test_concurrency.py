@@ -81,7 +81,14 @@ def test_a_live_gateway_loses_nothing_and_every_device_ends_migrated(tmp_path: P
     run_ends: list[float] = []
     unmigrated: list[str] = []  # checked once the gateway stopped and wrote its log
     gateway = subprocess.Popen(
-        [sys.executable, str(HERE / "gateway_writer.py"), str(state), str(stop), str(log_path), "1"],
+        [
+            sys.executable,
+            str(HERE / "gateway_writer.py"),
+            str(state),
+            str(stop),
+            str(log_path),
+            "1",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

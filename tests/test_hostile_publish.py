@@ -202,7 +202,6 @@ def test_a_gateway_write_between_any_two_file_operations_of_the_publish_loses_no
         written += wrote
         if problems:
             failures[name] = problems
-    print(names); [print(k, v) for k, v in failures.items()]
     assert failures == {}, (names, failures)
     # Nearly every planned write landed inside the run (a conflict adds points).
     assert written >= len(plans) * 3 // 4, (written, len(plans))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import FIRST_CHAIN, copy_store, load_json
-from gateway_writer import DrivenGateway
+from gateway_writer import DrivenGateway, listen
 from storegen import make_store
 
 from scopemigrate import cli, commands, load_config
@@ -31,6 +31,14 @@ def write_like_openclaw(path: Path, data: bytes) -> None:
     os.rename(tmp, path)
 
 
+@pytest.fixture
+def announced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway announced as OpenClaw's is: answering on the port its configuration
+    names (here ``OPENCLAW_GATEWAY_PORT``), so the run watches for its writes."""
+    monkeypatch.setenv("OPENCLAW_GATEWAY_PORT", str(listen()))
+
+
+@pytest.mark.usefixtures("announced")
 def test_a_gateway_that_keeps_reverting_gets_exit_16_and_the_ledger_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,6 +64,7 @@ def test_a_gateway_that_keeps_reverting_gets_exit_16_and_the_ledger_as_it_was(
     assert commands.current(load_config(store=str(store), env={})).heads == []
 
 
+@pytest.mark.usefixtures("announced")
 def test_a_gateway_that_reverts_once_is_repaired_and_its_stamp_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,9 +151,9 @@ def run_trial(root: Path, seed: int) -> tuple[str, dict[str, Any]]:
             at("swap")
         return real_exchange(a, b)
 
-    def publish_then(self: journal.Journal, file: Any, **kwargs: Any) -> None:
+    def publish_then(self: journal.Journal, file: Any, **kwargs: Any) -> Any:
         try:
-            real_publish(self, file, **kwargs)
+            return real_publish(self, file, **kwargs)
         finally:
             if file.name == "paired.json":
                 at("swapped")

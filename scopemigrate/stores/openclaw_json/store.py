@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.devices import ChangeSet, ScopeList
@@ -40,15 +41,17 @@ from scopemigrate.stores.layout import (
 from scopemigrate.stores.lockfile import hold
 from scopemigrate.stores.openclaw_json.gateway import (
     SETTLE_MIN_SECONDS,
+    Lineage,
     adopt_newcomers,
     keep_published,
     rebase,
+    rebase_displaced,
     scope_base,
     settle_seconds,
 )
 from scopemigrate.stores.openclaw_json.index import read_paired, records_of
 from scopemigrate.stores.openclaw_json.index import render_paired as render_indexed
-from scopemigrate.stores.openclaw_json.journal import Journal, NewFile
+from scopemigrate.stores.openclaw_json.journal import Journal, JournalEntry, NewFile
 from scopemigrate.stores.openclaw_json.liveness import gateway_answering
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
@@ -59,9 +62,21 @@ from scopemigrate.stores.openclaw_json.records import (
     pending_from_record,
     read_bytes,
     read_regular,
+    restore_reverted,
 )
 
 __all__ = ["BACKUP_DIR", "LOCK_NAME", "OpenClawJsonStore"]
+
+# A commit's files, its journal entry, and what its swaps displaced, by file name.
+Published = tuple[list[NewFile], JournalEntry, dict[str, Path]]
+
+
+def _restored(
+    records: dict[str, Any], changes: ChangeSet, base: dict[str, dict[str, ScopeList]]
+) -> dict[str, Any]:
+    restore_reverted(records, changes, base)
+    return records
+
 
 log = get_logger(__name__)
 
@@ -182,7 +197,7 @@ class OpenClawJsonStore:
         """
         # From the bytes read: the engine edited the snapshot's devices in place.
         base = scope_base(records_of(snapshot.private.paired_index, changes.devices), changes)
-        rebased = rebase(
+        published, rebased = rebase(
             snapshot.private,
             changes,
             base,
@@ -190,14 +205,54 @@ class OpenClawJsonStore:
             lambda: self.read().private,
             self.paired_path,
         )
+        lineages, displaced = self._lineages(published, changes, base)
         try:
-            touched = bool(changes.devices) and keep_published(
-                self.paired_path, changes, base, self._settle_seconds
+            touched = PENDING_NAME in lineages and rebase_displaced(
+                lineages[PENDING_NAME], displaced.get(PENDING_NAME)
             )
+            if PAIRED_NAME in lineages:
+                touched = (
+                    keep_published(
+                        lineages[PAIRED_NAME],
+                        displaced.get(PAIRED_NAME),
+                        self._settle_seconds,
+                        gateway_seen=rebased or self._gateway_may_write(),
+                    )
+                    or touched
+                )
         except GatewayRewroteError as exc:
             self._put_back_ledger()
             raise GatewayRewroteError(f"{exc}; {self._gateway_advice()}") from None
         return self.read() if rebased or touched else None
+
+    def _lineages(
+        self, published: Published, changes: ChangeSet, base: dict[str, dict[str, ScopeList]]
+    ) -> tuple[dict[str, Lineage], dict[str, Path]]:
+        """What the commit published of paired.json and pending.json, each with how
+        our edits are re-applied onto another program's version of it."""
+        files, entry, displaced = published
+        reapply: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str]] = {
+            PAIRED_NAME: (lambda records: _restored(records, changes, base), "device id"),
+            PENDING_NAME: (lambda pending: edit_pending(pending, changes), "request id"),
+        }
+        lineages = {
+            file.path.name: Lineage(
+                file.path, entry.our_identity(file.path.name), file.data, *reapply[file.path.name]
+            )
+            for file in files
+            if file.path.name in reapply
+        }
+        return lineages, displaced
+
+    def _gateway_may_write(self) -> bool:
+        """Whether a gateway answers where OpenClaw says it listens (``liveness``):
+        only then is the settle window paid (docs/threat-model.md)."""
+        where = gateway_answering(self.state_dir, os.environ)
+        if where is not None:
+            log.info(
+                "%s: a gateway answers on %s: watching for its write-backs", self.devices_dir, where
+            )
+        return where is not None
 
     def _put_back_ledger(self) -> None:
         """The ledger as the run found it: it never claims what the devices do not hold."""
@@ -220,9 +275,11 @@ class OpenClawJsonStore:
         changes: ChangeSet,
         ledger: Ledger,
         edited: dict[str, dict[str, ScopeList]],
-    ) -> None:
+    ) -> Published:
         """One attempt at the commit protocol (``journal.py``); ``edited`` names the
         fields to set (each with the value it held), set to ``changes``' values.
+        Returns the files published, their journal entry and the versions of
+        others their swaps displaced.
 
         Raises ``StoreChangedError``, having published nothing, when
         paired.json (or the first file) changed since ``raw`` was read.
@@ -251,7 +308,7 @@ class OpenClawJsonStore:
             # EDQUOT), a refused backups folder: leave nothing of this attempt behind.
             self.journal.discard(entry)
             raise
-        self.journal.publish(entry)
+        return files, entry, self.journal.publish(entry)
 
     def _check_unchanged(self, raw: RawFiles) -> None:
         for path, seen in (
