@@ -125,10 +125,12 @@ class Lineage:
     ``truth`` is what the file must hold: our version, with every record that
     another program's version changed carried in (the devices it paired, the
     stamps it set) and our edits re-applied to it (``reapply``: only where it
-    holds what we read). A record that a writer's version holds as one of our
-    published versions held it, the writer did not change: ours stands (it may
-    carry what an earlier writer's version added, which that writer never saw).
-    Nothing is parsed until another program has written.
+    holds what we read; it says whether it changed anything). A record that a
+    writer's version holds as one of our published versions held it, the
+    writer did not change: ours stands (it may carry what an earlier writer's
+    version added, which that writer never saw). Nothing is parsed until
+    another program has written; our versions are kept as the trees published
+    (records are never edited once in one).
     """
 
     def __init__(
@@ -136,7 +138,7 @@ class Lineage:
         path: Path,
         ours: Identity | None,
         data: bytes,
-        reapply: Callable[[dict[str, Any]], dict[str, Any]],
+        reapply: Callable[[dict[str, Any]], bool],
         keyed_by: str,
     ):
         self.path = path
@@ -148,36 +150,35 @@ class Lineage:
         self._truth: dict[str, Any] | None = None
         self._newline = ends_with_newline(data)
 
-    def _records(self, data: bytes) -> dict[str, Any]:
-        return parse_object_file(self.path, data, self._keyed_by)
-
     def absorb(self, data: bytes) -> bool:
         """Carry another program's version into ``truth``; whether it lacks something
         of ``truth`` (so ``truth`` must be published over it)."""
         if self._truth is None:
-            self._truth = self._records(self._data)
-            self._exposed.append(self._records(self._data))
-        truth, found = self._truth, self._records(data)
+            self._truth = parse_object_file(self.path, self._data, self._keyed_by)
+            self._exposed.append(self._truth)
+        truth = self._truth
+        theirs = parse_object_file(self.path, data, self._keyed_by)
         self._newline = ends_with_newline(data)  # written as the newest writer writes
-        rebased = self._reapply(self._records(data))
+        lacking = self._reapply(theirs)  # in place: theirs, our edits re-applied
         merged: dict[str, Any] = {}
-        for key in [*rebased, *(key for key in truth if key not in rebased)]:
-            theirs = rebased.get(key, _ABSENT)
-            if any(version.get(key, _ABSENT) == theirs for version in self._exposed):
-                theirs = truth.get(key, _ABSENT)  # as we published it: not theirs to change
-            if theirs is not _ABSENT:
-                merged[key] = theirs
+        for key in [*theirs, *(key for key in truth if key not in theirs)]:
+            value = theirs.get(key, _ABSENT)
+            if any(version.get(key, _ABSENT) == value for version in self._exposed):
+                kept = truth.get(key, _ABSENT)  # as we published it: not theirs to change
+                lacking = lacking or kept != value
+                value = kept
+            if value is not _ABSENT:
+                merged[key] = value
         self._truth = merged
-        return merged != found
+        return lacking
 
     def publish(self, absorbed: Identity | None) -> Path | None:
         """Swap ``truth`` in; returns the version it displaced when that is one
         neither ours nor the one ``absorb`` took in (``absorbed``): a newer write."""
         assert self._truth is not None, "publish before absorb"
-        data = dump_openclaw_json(self._truth, self._newline)
-        tmp = write_temp(self.path, data)
+        tmp = write_temp(self.path, dump_openclaw_json(self._truth, self._newline))
         self.ours.add(identity(tmp))
-        self._exposed.append(self._records(data))
+        self._exposed.append(self._truth)
         if not exchange(tmp, self.path):
             os.replace(tmp, self.path)  # no renameat2 here: docs/threat-model.md
             return None
@@ -186,6 +187,8 @@ class Lineage:
     def accept(self, seen: Identity | None) -> None:
         """The version at path, ``seen``, holds all of ``truth``: it counts as ours."""
         self.ours.add(seen)
+        if self._truth is not None:
+            self._exposed.append(self._truth)
 
 
 _ABSENT: Any = object()  # a key a version does not hold

@@ -73,9 +73,18 @@ Published = tuple[list[NewFile], JournalEntry, dict[str, Path]]
 
 def _restored(
     records: dict[str, Any], changes: ChangeSet, base: dict[str, dict[str, ScopeList]]
-) -> dict[str, Any]:
-    restore_reverted(records, changes, base)
-    return records
+) -> bool:
+    """Our device edits re-applied in place where ``records`` holds what we read."""
+    return bool(restore_reverted(records, changes, base))
+
+
+def _pending_edited(pending: dict[str, Any], changes: ChangeSet) -> bool:
+    """Our request edits re-applied in place; whether that changed anything."""
+    edited = edit_pending(pending, changes)
+    changed = edited != pending
+    pending.clear()
+    pending.update(edited)
+    return changed
 
 
 log = get_logger(__name__)
@@ -231,9 +240,9 @@ class OpenClawJsonStore:
         """What the commit published of paired.json and pending.json, each with how
         our edits are re-applied onto another program's version of it."""
         files, entry, displaced = published
-        reapply: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str]] = {
+        reapply: dict[str, tuple[Callable[[dict[str, Any]], bool], str]] = {
             PAIRED_NAME: (lambda records: _restored(records, changes, base), "device id"),
-            PENDING_NAME: (lambda pending: edit_pending(pending, changes), "request id"),
+            PENDING_NAME: (lambda pending: _pending_edited(pending, changes), "request id"),
         }
         lineages = {
             file.path.name: Lineage(
