@@ -10,8 +10,10 @@ installed CLI on a fresh copy of a synthetic store:
 - idle: a listener answers there but never writes (the wait is paid: what
   every changing run paid before the window was made conditional);
 - writing: ``tests/gateway_writer.py`` rewrites the store in a loop, as a
-  gateway does, and answers on the port (its exit code is reported too: 0, or
-  16 when it kept undoing the repair).
+  gateway does, and answers on the port: paced (a pause of about 0.5 s
+  between its cycles, a gateway stamping tokens twice a second) and busy
+  (back to back, 0.03 s); the exit code is reported too: 0, or 16 when the
+  gateway kept undoing the repair.
 
 Usage: python benchmarks/settle_window.py [--sizes 10000,100000] [--rounds 2]
 """
@@ -71,7 +73,7 @@ def measure(count: int, rounds: int, root: Path, chain: Path) -> dict[str, tuple
     synthetic.write_json_store(original, count)
     work = root / f"work-{count}"
     results: dict[str, tuple[float, int]] = {}
-    for case in ("none", "idle", "writing"):
+    for case in ("none", "idle", "paced", "busy"):
         runs = []
         for attempt in range(rounds):
             shutil.rmtree(work, ignore_errors=True)
@@ -84,8 +86,17 @@ def measure(count: int, rounds: int, root: Path, chain: Path) -> dict[str, tuple
                 server.close()
             else:
                 stop = root / f"stop-{count}-{attempt}"
+                pause = "0.5" if case == "paced" else "0.03"
                 writer = subprocess.Popen(
-                    [sys.executable, str(WRITER), str(work), str(stop), str(root / "log"), "1"],
+                    [
+                        sys.executable,
+                        str(WRITER),
+                        str(work),
+                        str(stop),
+                        str(root / "log"),
+                        "1",
+                        pause,
+                    ],
                     stdout=subprocess.PIPE,
                     text=True,
                 )

@@ -138,17 +138,21 @@ class Lineage:
         path: Path,
         ours: Identity | None,
         data: bytes,
-        reapply: Callable[[dict[str, Any]], bool],
+        reapply: Callable[[dict[str, Any]], Fields],
+        render: Callable[[bytes, dict[str, Any], Fields], bytes],
         keyed_by: str,
     ):
         self.path = path
         self.ours: set[Identity | None] = {ours}
         self._data = data
-        self._reapply = reapply
+        self._reapply = reapply  # our edits, in place; returns what it set, by key
+        self._render = render  # a writer's bytes with what reapply set spliced in
         self._keyed_by = keyed_by
         self._exposed: list[dict[str, Any]] = []  # every version of ours that was at path
         self._truth: dict[str, Any] | None = None
-        self._newline = ends_with_newline(data)
+        # The last version absorbed: its bytes, what reapply set, whether records
+        # of ours were carried into it (then it is written whole).
+        self._found: tuple[bytes, Fields, bool] = (data, {}, True)
 
     def absorb(self, data: bytes) -> bool:
         """Carry another program's version into ``truth``; whether it lacks something
@@ -158,25 +162,31 @@ class Lineage:
             self._exposed.append(self._truth)
         truth = self._truth
         theirs = parse_object_file(self.path, data, self._keyed_by)
-        self._newline = ends_with_newline(data)  # written as the newest writer writes
-        lacking = self._reapply(theirs)  # in place: theirs, our edits re-applied
+        edited = self._reapply(theirs)  # in place: theirs, our edits re-applied
+        carried = False
         merged: dict[str, Any] = {}
         for key in [*theirs, *(key for key in truth if key not in theirs)]:
             value = theirs.get(key, _ABSENT)
             if any(version.get(key, _ABSENT) == value for version in self._exposed):
                 kept = truth.get(key, _ABSENT)  # as we published it: not theirs to change
-                lacking = lacking or kept != value
+                carried = carried or kept != value
                 value = kept
             if value is not _ABSENT:
                 merged[key] = value
         self._truth = merged
-        return lacking
+        self._found = (data, edited, carried)
+        return bool(edited) or carried
 
     def publish(self, absorbed: Identity | None) -> Path | None:
         """Swap ``truth`` in; returns the version it displaced when that is one
         neither ours nor the one ``absorb`` took in (``absorbed``): a newer write."""
         assert self._truth is not None, "publish before absorb"
-        tmp = write_temp(self.path, dump_openclaw_json(self._truth, self._newline))
+        data, edited, carried = self._found
+        if carried:
+            rendered = dump_openclaw_json(self._truth, ends_with_newline(data))
+        else:
+            rendered = self._render(data, self._truth, edited)
+        tmp = write_temp(self.path, rendered)
         self.ours.add(identity(tmp))
         self._exposed.append(self._truth)
         if not exchange(tmp, self.path):

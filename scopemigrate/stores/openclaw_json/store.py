@@ -24,11 +24,10 @@ from scopemigrate.errors import (
     BadStoreError,
     GatewayRewroteError,
     RunFailedError,
-    StoreChangedError,
 )
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.logs import get_logger
-from scopemigrate.stores.atomic import identity, write_private
+from scopemigrate.stores.atomic import write_private
 from scopemigrate.stores.base import CatchUp, Snapshot
 from scopemigrate.stores.confined import check_file, prune, real_dir
 from scopemigrate.stores.layout import (
@@ -62,6 +61,7 @@ from scopemigrate.stores.openclaw_json.records import (
     pending_from_record,
     read_bytes,
     read_regular,
+    render_paired,
     restore_reverted,
 )
 
@@ -71,20 +71,17 @@ __all__ = ["BACKUP_DIR", "LOCK_NAME", "OpenClawJsonStore"]
 Published = tuple[list[NewFile], JournalEntry, dict[str, Path]]
 
 
-def _restored(
-    records: dict[str, Any], changes: ChangeSet, base: dict[str, dict[str, ScopeList]]
-) -> bool:
-    """Our device edits re-applied in place where ``records`` holds what we read."""
-    return bool(restore_reverted(records, changes, base))
-
-
-def _pending_edited(pending: dict[str, Any], changes: ChangeSet) -> bool:
-    """Our request edits re-applied in place; whether that changed anything."""
+def _pending_edited(pending: dict[str, Any], changes: ChangeSet) -> dict[str, dict[str, Any]]:
+    """Our request edits re-applied in place; the requests that changed."""
     edited = edit_pending(pending, changes)
-    changed = edited != pending
+    changed: dict[str, dict[str, Any]] = {key: {} for key in pending.keys() ^ edited.keys()}
     pending.clear()
     pending.update(edited)
     return changed
+
+
+def _dump_pending(data: bytes, pending: dict[str, Any], _: object) -> bytes:
+    return dump_openclaw_json(pending, ends_with_newline(data))
 
 
 log = get_logger(__name__)
@@ -240,16 +237,24 @@ class OpenClawJsonStore:
         """What the commit published of paired.json and pending.json, each with how
         our edits are re-applied onto another program's version of it."""
         files, entry, displaced = published
-        reapply: dict[str, tuple[Callable[[dict[str, Any]], bool], str]] = {
-            PAIRED_NAME: (lambda records: _restored(records, changes, base), "device id"),
-            PENDING_NAME: (lambda pending: _pending_edited(pending, changes), "request id"),
+        how: dict[str, tuple[Callable[[dict[str, Any]], Any], Callable[..., bytes], str]] = {
+            PAIRED_NAME: (
+                lambda records: restore_reverted(records, changes, base),
+                render_paired,
+                "device id",
+            ),
+            PENDING_NAME: (
+                lambda pending: _pending_edited(pending, changes),
+                _dump_pending,
+                "request id",
+            ),
         }
         lineages = {
             file.path.name: Lineage(
-                file.path, entry.our_identity(file.path.name), file.data, *reapply[file.path.name]
+                file.path, entry.our_identity(file.path.name), file.data, *how[file.path.name]
             )
             for file in files
-            if file.path.name in reapply
+            if file.path.name in how
         }
         return lineages, displaced
 
@@ -310,22 +315,15 @@ class OpenClawJsonStore:
         files.append(NewFile(self.ledger_path, ledger.dump(), None))
         entry = self.journal.write(files, changes)
         try:
-            self._check_unchanged(raw)
+            # No check that the files are as read: a check goes stale before the
+            # rename; the swap itself reveals a write made since (journal.py).
             self._backup(raw)
         except BaseException:
-            # Nothing is published: a changed store, no space for the backup (ENOSPC,
-            # EDQUOT), a refused backups folder: leave nothing of this attempt behind.
+            # Nothing is published: no space for the backup (ENOSPC, EDQUOT), a
+            # refused backups folder: leave nothing of this attempt behind.
             self.journal.discard(entry)
             raise
         return files, entry, self.journal.publish(entry)
-
-    def _check_unchanged(self, raw: RawFiles) -> None:
-        for path, seen in (
-            (self.paired_path, raw.paired_identity),
-            (self.pending_path, raw.pending_identity),
-        ):
-            if identity(path) != seen:
-                raise StoreChangedError(f"{path}: changed while scopemigrate was running")
 
     def _backup(self, raw: RawFiles) -> None:
         """Keep the files being replaced, by hard link: no copy, same bytes."""
