@@ -29,7 +29,7 @@ from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.logs import get_logger
 from scopemigrate.stores.atomic import write_private
 from scopemigrate.stores.base import CatchUp, Snapshot
-from scopemigrate.stores.confined import check_file, prune, real_dir
+from scopemigrate.stores.confined import check_file, check_folders, prune, real_dir
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
     JOURNAL_NAME,
@@ -130,6 +130,8 @@ class OpenClawJsonStore:
         with hold(self.devices_dir / LOCK_NAME, timeout, str(self.devices_dir)) as held:
             self._read_only = not held
             if held:
+                if os.path.lexists(self.journal.path):
+                    self._writable_only_by_owner()  # a recovery writes
                 self.journal.recover()
             elif os.path.lexists(self.journal.path):
                 raise RunFailedError(
@@ -144,6 +146,11 @@ class OpenClawJsonStore:
         if found is None:
             raise BadStoreError(f"{self.devices_dir}: no such directory")
         return found.st_uid
+
+    def _writable_only_by_owner(self) -> None:
+        """Path-based checks hold only where no one but the owner (whose rights the
+        run has) or root can swap a folder: refused otherwise (``confined.py``)."""
+        check_folders(self.devices_dir, self._folder_owner())
 
     def _checked(self, path: Path) -> None:
         """Refuse a store file of another owner, or hard-linked out of the store."""
@@ -190,6 +197,7 @@ class OpenClawJsonStore:
             raise RunFailedError(
                 f"{self.devices_dir}: on a read-only file system; nothing was changed"
             )
+        self._writable_only_by_owner()
         raced = self._commit_rebasing(snapshot, changes, ledger)
         adopt_newcomers(raced, ledger, catch_up, self._commit_rebasing, self.read)
 
