@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,63 @@ def test_a_live_gateway_loses_nothing_in_any_interleaving(tmp_path: Path) -> Non
         assert not list((state / "devices").glob(".*scopemigrate-tmp")), seed
     assert (lost_devices, lost_stamps) == (0, 0)
     assert outcomes["migrated"] >= TRIALS // 2 and outcomes["rewritten"] >= 1, outcomes
+
+
+# --- the settle wait: paid only when a gateway may be writing ---------------------------
+
+
+def closed_port() -> int:
+    """A loopback port nothing answers on (bound, then closed again)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        return int(server.getsockname()[1])
+
+
+def waits_of(store: Path, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    waits: list[float] = []
+    monkeypatch.setattr(gateway.time, "sleep", waits.append)
+    commands.upgrade(load_config(store=str(store), env={}), "head")
+    assert load_json(store / "devices" / "scopemigrate-ledger.json")["heads"]
+    return waits
+
+
+def test_a_changing_run_with_no_gateway_answering_waits_for_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENCLAW_GATEWAY_PORT", str(closed_port()))
+    assert waits_of(copy_store("2026.2.15-mixed", tmp_path), monkeypatch) == []
+
+
+@pytest.mark.usefixtures("announced")
+def test_a_changing_run_beside_an_answering_gateway_waits_for_its_write_backs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits = waits_of(copy_store("2026.2.15-mixed", tmp_path), monkeypatch)
+    assert len(waits) == 1 and gateway.SETTLE_MIN_SECONDS <= waits[0] <= gateway.SETTLE_MAX_SECONDS
+
+
+def test_a_write_met_by_the_publish_is_watched_for_even_with_no_gateway_answering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway the probe cannot see (another port, not on loopback) shows itself
+    by writing: a write the swap displaces makes the run wait after all."""
+    monkeypatch.setenv("OPENCLAW_GATEWAY_PORT", str(closed_port()))
+    store = copy_store("2026.2.15-mixed", tmp_path)
+    paired = store / "devices" / "paired.json"
+    written = load_json(paired)
+    device_id = next(iter(written))
+    written[device_id]["tokens"]["operator"]["lastUsedAtMs"] = 1_900_000_000_000
+    real_exchange = journal.exchange
+
+    def write_first(a: Path, b: Path) -> bool:
+        if b == paired and not hasattr(write_first, "done"):
+            write_first.done = True  # type: ignore[attr-defined]
+            write_like_openclaw(paired, json.dumps(written, indent=2).encode())
+        return real_exchange(a, b)
+
+    monkeypatch.setattr(journal, "exchange", write_first)
+    assert len(waits_of(store, monkeypatch)) == 1
+    after = load_json(paired)
+    assert after[device_id]["tokens"]["operator"]["lastUsedAtMs"] == 1_900_000_000_000
+    for record in after.values():
+        if "operator.admin" in record.get("scopes", []):
+            assert all(s in record["scopes"] for s in READ_WRITE)
