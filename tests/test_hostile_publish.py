@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIRST_CHAIN, load_json
+from conftest import FIRST_CHAIN, load_json, run_cli
 from gateway_writer import DrivenGateway
 from storegen import make_store
 
@@ -205,3 +205,17 @@ def test_a_gateway_write_between_any_two_file_operations_of_the_publish_loses_no
     assert failures == {}, (names, failures)
     # Nearly every planned write landed inside the run (a conflict adds points).
     assert written >= len(plans) * 3 // 4, (written, len(plans))
+
+
+def test_a_version_a_killed_run_had_set_aside_is_kept_and_named(tmp_path: Path) -> None:
+    """Killed while rebasing onto a gateway's write: that write is never cleaned up."""
+    state = make_store(tmp_path / "state", DEVICES, seed=3)
+    devices = state / "devices"
+    kept = devices / ".paired.json.0a1b2c3d4e5f.scopemigrate-displaced"
+    kept.write_bytes((devices / "paired.json").read_bytes())
+    stale_temp = devices / ".paired.json.0a1b2c3d4e5f.scopemigrate-tmp"
+    stale_temp.write_bytes(b"{}")
+    done = run_cli("upgrade", "head", "-v", "--store", str(state), "--migrations", str(FIRST_CHAIN))
+    assert done.returncode == 0, done.stderr
+    assert kept.exists() and not stale_temp.exists()
+    assert str(kept) in done.stderr and "kept" in done.stderr

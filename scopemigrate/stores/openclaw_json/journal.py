@@ -22,6 +22,7 @@ from scopemigrate.devices import ChangeSet
 from scopemigrate.errors import BadJournalError, BadStoreError, StoreChangedError
 from scopemigrate.logs import get_logger
 from scopemigrate.stores.atomic import (
+    DISPLACED_SUFFIX,
     Identity,
     exchange,
     fsync_dir,
@@ -331,6 +332,12 @@ class Journal:
         named as ``write_temp`` names them, nothing else (never a folder)."""
         named = set() if entry is None else {file.tmp for file in entry.files}
         for found in os.scandir(self.devices_dir):
+            if found.name.endswith(DISPLACED_SUFFIX):
+                log.warning(
+                    "%s: another program's version of a store file, which a killed run "
+                    "had set aside and not yet merged: kept; compare it with the file",
+                    self.devices_dir / found.name,
+                )
             if (
                 found.name not in named
                 and temp_target(found.name) is not None
