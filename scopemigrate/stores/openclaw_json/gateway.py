@@ -9,6 +9,7 @@ devices it paired meanwhile are *adopted* through the run's ``CatchUp``.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -157,6 +158,18 @@ class Lineage:
     def absorb(self, data: bytes) -> bool:
         """Carry another program's version into ``truth``; whether it lacks something
         of ``truth`` (so ``truth`` must be published over it)."""
+        # Parsing builds a few objects per byte and no cycles, yet each burst of
+        # them sets off a collection walking all built so far (most of the time
+        # of a large read: index.py): paused, reference counting frees the rest.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._absorb(data)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _absorb(self, data: bytes) -> bool:
         if self._truth is None:
             self._truth = parse_object_file(self.path, self._data, self._keyed_by)
             self._exposed.append(self._truth)
@@ -211,15 +224,17 @@ def rebase_displaced(lineage: Lineage, displaced: Path | None) -> bool:
     it is published.
     """
     met = displaced is not None
-    for _ in range(SETTLE_ROUNDS):
+    for _ in range(REBASE_ROUNDS):
         if displaced is None:
+            if met:
+                fsync_dir(lineage.path.parent)  # our last swap, made durable
             return met
         data = read_bytes(displaced)
         newer = lineage.publish(None) if data is not None and lineage.absorb(data) else None
         displaced.unlink()
         displaced = newer
     raise GatewayRewroteError(
-        f"{lineage.path}: rewritten by another program at each of {SETTLE_ROUNDS} publishes"
+        f"{lineage.path}: rewritten by another program at each of {REBASE_ROUNDS} publishes"
     )
 
 
