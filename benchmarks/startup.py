@@ -15,7 +15,11 @@ nothing across machines):
 
 Usage: python benchmarks/startup.py [--rounds N] [--json]
 Runs against the ``scopemigrate`` installed beside this interpreter, on a copy
-of the example store migrated to 2026.2.19 first.
+of the example store migrated to 2026.2.19 first. Every command runs from an
+empty folder, as install steps do (a ``postinst`` and a systemd unit run in
+``/``), so no project's configuration file is in view. The rounds interleave
+the commands, so a burst of load on a shared machine falls on all of them
+alike rather than on whichever was being timed.
 """
 
 from __future__ import annotations
@@ -53,46 +57,57 @@ def scopemigrate_executable() -> str:
     return found
 
 
-def median_seconds(command: list[str], rounds: int, env: dict[str, str]) -> float:
-    subprocess.run(command, check=True, env=env, capture_output=True)  # warm caches, write .pyc
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, env=env, capture_output=True)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+def medians(commands: dict[str, list[str]], rounds: int, cwd: Path) -> dict[str, float]:
+    """The median wall time of each command, its rounds interleaved with the others'."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for round_number in range(rounds + 1):  # round 0 warms caches and writes .pyc
+        for name, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, check=True, env=env, capture_output=True, cwd=cwd)
+            if round_number:
+                samples[name].append(time.perf_counter() - started)
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def measure(rounds: int) -> dict[str, float]:
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files
     with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "work"
+        work.mkdir()
         store = Path(tmp) / "state"
         shutil.copytree(EXAMPLE, store)
         tool = scopemigrate_executable()
         hook = [tool, "hook", "--store", str(store), "--installed-version", RELEASE]
-        subprocess.run(hook, check=True, env=env, capture_output=True)  # now at the release
-        commands = {
-            "hook": hook,
-            "sync": [tool, "sync", "--store", str(store), "--installed-version", RELEASE, "-q"],
-            "current": [tool, "current", "--store", str(store)],
-        }
-        full = [sys.executable, "-c", "from scopemigrate.cli import run; run()", *hook[1:]]
-        times = {
-            "python": median_seconds([sys.executable, "-c", "pass"], rounds, env),
-            "stack_import": median_seconds(
-                [sys.executable, "-c", "import click, pydantic"], rounds, env
-            ),
-            **{f"{name}_noop": median_seconds(cmd, rounds, env) for name, cmd in commands.items()},
-            "full_cli_noop": median_seconds(full, rounds, env),
-        }
+        subprocess.run(hook, check=True, capture_output=True, cwd=work)  # now at the release
         # At the head of the shipped chain, in a store of its own (the release
         # above selects only part of it).
         head_store = Path(tmp) / "head"
         shutil.copytree(EXAMPLE, head_store)
         upgrade = [tool, "upgrade", "head", "--store", str(head_store), "-q"]
-        subprocess.run(upgrade, check=True, env=env, capture_output=True)
-        times["upgrade_head_noop"] = median_seconds(upgrade, rounds, env)
+        subprocess.run(upgrade, check=True, capture_output=True, cwd=work)
+        full = [sys.executable, "-c", "from scopemigrate.cli import run; run()", *hook[1:]]
+        times = medians(
+            {
+                "python": [sys.executable, "-c", "pass"],
+                "stack_import": [sys.executable, "-c", "import click, pydantic"],
+                "hook_noop": hook,
+                "sync_noop": [
+                    tool,
+                    "sync",
+                    "--store",
+                    str(store),
+                    "--installed-version",
+                    RELEASE,
+                    "-q",
+                ],
+                "current_noop": [tool, "current", "--store", str(store)],
+                "full_cli_noop": full,
+                "upgrade_head_noop": upgrade,
+            },
+            rounds,
+            work,
+        )
     python = times["python"]
     return {
         **{f"{name}_ms": round(seconds * 1000, 1) for name, seconds in times.items()},

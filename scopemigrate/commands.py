@@ -327,24 +327,28 @@ class StampResult(JsonResult):
     from_heads: list[str]
     to_heads: list[str]
     store_exists: bool = True
+    # The ledger was replaced unread (``purge``): ``from_heads`` is empty, not known.
+    purged: bool = False
     json_extra = ("changed",)
 
     @property
     def changed(self) -> bool:
-        return self.from_heads != self.to_heads
+        return self.purged or self.from_heads != self.to_heads
 
 
-def stamp(config: Config, target: str | Target) -> StampResult:
+def stamp(config: Config, target: str | Target, *, purge: bool = False) -> StampResult:
     """Record ``target`` as applied without changing any device (adopting a store).
 
     Stamped revisions carry no provenance, so a later downgrade through them
-    changes no device either.
+    changes no device either. ``purge``: replace the ledger whatever it holds,
+    without reading it (as Alembic's ``stamp --purge``); the target must still
+    name one state of the migration files.
     """
-    runs = execute(config, [_stamp_plan(target)])
+    runs = execute(config, [_stamp_plan(target)], RunOptions(purge=purge))
     if not runs.store_exists:
         return StampResult(runs.store, [], [], store_exists=False)
     plan = runs.done[0].plan
-    return StampResult(runs.store, plan.from_heads, plan.to_heads)
+    return StampResult(runs.store, plan.from_heads, plan.to_heads, purged=purge)
 
 
 def store_findings(config: Config, release: str | None = None) -> list[Finding]:

@@ -8,23 +8,25 @@ The file is the nearest one from the current folder upwards (see
 from __future__ import annotations
 
 import os
-import re
-import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from scopemigrate.config_files import PYPROJECT, STANDALONE, search_folders
 from scopemigrate.errors import ConfigError
-from scopemigrate.migration_files import entry_point_locations, shipped_migrations_dir
+from scopemigrate.migration_files import entry_point_paths, shipped_migrations_path
+from scopemigrate.stores.layout import pure_path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick paths)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
+    from re import Pattern
+    from typing import Any
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_KEEP_BACKUPS = 5
 # Backups are bounded by their total size too (bytes only they hold): a large
 # store's backups would otherwise outgrow the store several times over.
 DEFAULT_BACKUPS_MAX_BYTES = 2**30  # 1G
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", re.IGNORECASE)
+_SIZE_PATTERN = r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*"
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 # Every key a configuration file may hold.
 KNOWN_KEYS = (
@@ -40,29 +42,120 @@ KNOWN_KEYS = (
 )
 
 
-@dataclass(frozen=True)
 class Config:
-    """Everything a command needs to know before it touches anything."""
+    """Everything a command needs to know before it touches anything.
 
-    locations: tuple[Path, ...] = field(default_factory=lambda: (shipped_migrations_dir(),))
-    store: str | None = None
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
-    keep_backups: int = DEFAULT_KEEP_BACKUPS  # 0: no backup
+    Immutable; ``replace`` makes a changed copy. A plain class, not a
+    dataclass, and the locations kept as ``os`` paths (``location_paths``;
+    ``locations`` gives them as ``Path``): the hook's quick answer builds one,
+    and ``dataclasses`` and ``pathlib`` would cost it more than the rest.
+    """
+
+    __slots__ = (
+        "backups_max_bytes",
+        "distribution",
+        "env",
+        "independent_branches",
+        "keep_backups",
+        "location_paths",
+        "locations_chosen",
+        "lock_timeout",
+        "npm_package",
+        "program",
+        "source_path",
+        "store",
+    )
+    location_paths: tuple[str, ...]
+    store: str | None
+    lock_timeout: float
+    keep_backups: int  # 0: no backup
     # The backups' total size bound, in bytes (the newest backup is always kept).
-    backups_max_bytes: int = DEFAULT_BACKUPS_MAX_BYTES
-    source: Path | None = None  # the configuration file, if one was read
+    backups_max_bytes: int
+    source_path: str | None  # the configuration file, if one was read
     # True when a flag, the environment or a file chose the locations; authoring
     # refuses to write into the defaults (the chain shipped inside the package).
-    locations_chosen: bool = False
+    locations_chosen: bool
     # Where ``sync`` and ``hook`` look for the installed release (see installed.py);
     # None keeps a source's default.
-    distribution: str | None = None
-    npm_package: str | None = None
-    program: str | None = None
+    distribution: str | None
+    npm_package: str | None
+    program: str | None
     # Branch labels of chains with their own base (a plugin's) that ``head`` and
     # ``check`` take as independent: one head each, not several heads to merge.
-    independent_branches: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+    independent_branches: tuple[str, ...]
+    env: Mapping[str, str]
+
+    def __init__(
+        self,
+        *,
+        locations: Iterable[str | os.PathLike[str]] | None = None,
+        store: str | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        backups_max_bytes: int = DEFAULT_BACKUPS_MAX_BYTES,
+        source: str | os.PathLike[str] | None = None,
+        locations_chosen: bool = False,
+        distribution: str | None = None,
+        npm_package: str | None = None,
+        program: str | None = None,
+        independent_branches: tuple[str, ...] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        given = (shipped_migrations_path(),) if locations is None else locations
+        values: dict[str, object] = {
+            "location_paths": tuple(os.fspath(location) for location in given),
+            "store": store,
+            "lock_timeout": lock_timeout,
+            "keep_backups": keep_backups,
+            "backups_max_bytes": backups_max_bytes,
+            "source_path": None if source is None else os.fspath(source),
+            "locations_chosen": locations_chosen,
+            "distribution": distribution,
+            "npm_package": npm_package,
+            "program": program,
+            "independent_branches": tuple(independent_branches),
+            "env": dict(os.environ) if env is None else env,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def locations(self) -> tuple[Path, ...]:
+        """The migration folders, in the order their files are loaded."""
+        from pathlib import Path
+
+        return tuple(Path(location) for location in self.location_paths)
+
+    @property
+    def source(self) -> Path | None:
+        """The configuration file read, if any."""
+        from pathlib import Path
+
+        return None if self.source_path is None else Path(self.source_path)
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with ``changes``, by attribute name (``dataclasses.replace``'s job)."""
+        unknown = sorted(set(changes) - set(self.__slots__))
+        if unknown:
+            raise TypeError(f"Config has no field {unknown[0]!r}")
+        copy = object.__new__(Config)
+        for name in self.__slots__:
+            object.__setattr__(copy, name, changes.get(name, getattr(self, name)))
+        return copy
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Config is immutable: use replace({name}=...)")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Config):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # env is a mapping, as for the dataclass it was
+
+    def __repr__(self) -> str:  # env left out: it may hold secrets
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__ if n != "env")
+        return f"Config({fields})"
 
 
 def parse_size(value: object, origin: str) -> int:
@@ -70,7 +163,7 @@ def parse_size(value: object, origin: str) -> int:
     (powers of 1024; ``500M``, ``1.5G``, ``2GiB``)."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    found = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    found = _size_pattern().fullmatch(value) if isinstance(value, str) else None
     if found is None:
         raise ConfigError(
             f"{origin}: {value!r} is not a size (bytes, or a number with K, M, G or T: 500M, 2G)"
@@ -78,14 +171,29 @@ def parse_size(value: object, origin: str) -> int:
     return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
 
 
-def _file_settings(path: Path) -> dict[str, Any]:
+_compiled: list[Pattern[str]] = []
+
+
+def _size_pattern() -> Pattern[str]:
+    """The size grammar, compiled on first use (``re`` costs the quick paths)."""
+    if not _compiled:
+        import re
+
+        _compiled.append(re.compile(_SIZE_PATTERN, re.IGNORECASE))
+    return _compiled[0]
+
+
+def _file_settings(path: str) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read
+
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            document = tomllib.loads(handle.read())
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}") from None
-    if path.name == PYPROJECT:
+    if os.path.basename(path) == PYPROJECT:
         section, table = document.get("tool", {}).get("scopemigrate", {}), "[tool.scopemigrate]"
     elif "scopemigrate" in document:
         section, table = document["scopemigrate"], "[scopemigrate]"
@@ -104,35 +212,56 @@ def _file_settings(path: Path) -> dict[str, Any]:
     return section
 
 
-def find_config_file(cwd: Path, env: Mapping[str, str]) -> Path | None:
-    """``SCOPEMIGRATE_CONFIG``, else the nearest file from ``cwd`` upwards."""
+def find_config_path(cwd: str, env: Mapping[str, str]) -> str | None:
+    """``SCOPEMIGRATE_CONFIG``, else the nearest file from ``cwd`` upwards (``os`` paths)."""
     explicit = env.get("SCOPEMIGRATE_CONFIG")
     if explicit:
-        return Path(explicit)
-    for folder in map(Path, search_folders(str(cwd))):
-        standalone = folder / STANDALONE
-        if standalone.is_file():
+        return explicit
+    for folder in search_folders(cwd):
+        standalone = os.path.join(folder, STANDALONE)
+        if os.path.isfile(standalone):
             return standalone
-        pyproject = folder / PYPROJECT
-        if pyproject.is_file() and "scopemigrate" in _pyproject_tools(pyproject):
+        pyproject = os.path.join(folder, PYPROJECT)
+        if os.path.isfile(pyproject) and "scopemigrate" in _pyproject_tools(pyproject):
             return pyproject
     return None
 
 
-def _pyproject_tools(path: Path) -> dict[str, Any]:
+def find_config_file(cwd: Path, env: Mapping[str, str]) -> Path | None:
+    """``find_config_path`` as a ``Path``."""
+    from pathlib import Path
+
+    found = find_config_path(str(cwd), env)
+    return None if found is None else Path(found)
+
+
+def _pyproject_tools(path: str) -> dict[str, Any]:
     try:
-        tools = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return {}
+    # No "scopemigrate" in its bytes, and no \u escape that could spell it in a
+    # quoted key: it cannot hold [tool.scopemigrate], and is not parsed (the
+    # hook's no-op, run from any project's folder, pays nothing for TOML).
+    if b"scopemigrate" not in data and b"\\u" not in data and b"\\U" not in data:
+        return {}
+    import tomllib
+
+    try:
+        tools = tomllib.loads(data.decode("utf-8")).get("tool", {})
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
     return tools if isinstance(tools, dict) else {}
 
 
-def _locations(values: Any, base: Path, origin: str) -> tuple[Path, ...]:
+def _locations(values: Any, base: str, origin: str) -> tuple[str, ...]:
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ConfigError(f"{origin}: 'locations' must be a list of folder paths")
-    return tuple((base / Path(v).expanduser()).resolve() for v in values)
+    # As Path(base, Path(v).expanduser()).resolve() would give them.
+    return tuple(os.path.realpath(os.path.join(base, os.path.expanduser(v))) for v in values)
 
 
 def load_config(
@@ -142,26 +271,27 @@ def load_config(
     lock_timeout: float | None = None,
     keep_backups: int | None = None,
     backups_max_size: str | None = None,
-    config_file: Path | None = None,
-    cwd: Path | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Config:
     """Merge the layers, highest first: arguments, environment, file, defaults."""
     env = dict(os.environ if env is None else env)
-    cwd = cwd or Path.cwd()
-    path = config_file or find_config_file(cwd, env)
+    folder = os.fspath(cwd) if cwd else os.getcwd()
+    found = os.fspath(config_file) if config_file else find_config_path(folder, env)
+    path = pure_path(found) if found else None  # named as a Path would print it
     settings = _file_settings(path) if path else {}
-    base = path.parent if path else cwd
+    base = os.path.dirname(os.path.abspath(path)) if path else folder
 
     # Explicit locations (flag, environment) replace everything; the default and
     # the configuration file's folders are joined by installed plugins' sets.
-    plugins = tuple(entry_point_locations())
-    resolved_locations: tuple[Path, ...] = (shipped_migrations_dir(), *plugins)
+    plugins = tuple(entry_point_paths())
+    resolved_locations: tuple[str, ...] = (shipped_migrations_path(), *plugins)
     if locations:
-        resolved_locations = _locations(list(locations), cwd, "--migrations")
+        resolved_locations = _locations(list(locations), folder, "--migrations")
     elif env.get("SCOPEMIGRATE_LOCATIONS"):
         resolved_locations = _locations(
-            env["SCOPEMIGRATE_LOCATIONS"].split(os.pathsep), cwd, "SCOPEMIGRATE_LOCATIONS"
+            env["SCOPEMIGRATE_LOCATIONS"].split(os.pathsep), folder, "SCOPEMIGRATE_LOCATIONS"
         )
     elif "locations" in settings:
         resolved_locations = (*_locations(settings["locations"], base, str(path)), *plugins)

@@ -13,7 +13,10 @@ folders without paying for TOML or dataclasses.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick paths)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 STANDALONE = "scopemigrate.toml"
 PYPROJECT = "pyproject.toml"

@@ -25,7 +25,7 @@ from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke, undo_edit
 from scopemigrate.progress import NO_PROGRESS, Progress
-from scopemigrate.provenance import ProvenanceBuilder, changed_devices, iter_device_changes
+from scopemigrate.provenance import ProvenanceBuilder, iter_device_changes
 
 
 @dataclass
@@ -193,11 +193,12 @@ def downgrade(
     before = {device_id: dict(device.fields) for device_id, device in by_id.items()}
     touched: set[str] = set()
     present = {request.request_id for request in pending}
-    progress.start("Downgrading", sum(changed_devices(entry.provenance) for entry in steps))
+    # Counted out of the store's devices, as an upgrade is: each device once, when
+    # first undone; those with nothing to undo at the end, all at once.
+    progress.start("Downgrading", len(by_id))
+    reported = 0
     for entry in steps:
-        for count, (device_id, fields) in enumerate(iter_device_changes(entry.provenance), 1):
-            if count % _REPORT_EVERY == 0:
-                progress.advance(_REPORT_EVERY)
+        for device_id, fields in iter_device_changes(entry.provenance):
             device = by_id.get(device_id)
             if device is None:
                 continue  # unpaired since: nothing left to undo
@@ -207,6 +208,10 @@ def downgrade(
                 for edit in reversed(edits):
                     device.fields[name] = undo_edit(device.fields[name], edit)
             touched.add(device_id)
+            if len(touched) - reported >= _REPORT_EVERY:
+                progress.advance(len(touched) - reported)
+                reported = len(touched)
+    progress.advance(len(by_id) - reported)
     for entry in steps:
         for removed in entry.removed_pending:
             request_id = removed.key()

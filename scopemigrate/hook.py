@@ -17,7 +17,7 @@ Only stdlib-only modules at import: the quick path builds a ``HookResult``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scopemigrate.config import Config
@@ -91,7 +91,7 @@ def hook(
         return HookResult(store_location(config), installed, heads)
     from scopemigrate import commands  # the full machinery, only when there is work
 
-    bounded = replace(config, lock_timeout=min(config.lock_timeout, timeout))
+    bounded = config.replace(lock_timeout=min(config.lock_timeout, timeout))
     result = commands.sync(bounded, installed.version)
     found = commands.store_findings(bounded, installed.version) if result.store_exists else []
     return HookResult(result.store, installed, result.to_heads, result, found)

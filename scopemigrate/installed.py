@@ -18,54 +18,84 @@ OpenClaw's usual places in a fixed order, the first that answers winning:
    warning: it names the last release that wrote the config, which lags an
    upgrade until the gateway starts.
 
-Standard library and ``packaging`` only: the hook's no-op path imports this.
+Standard library and ``packaging`` only, and only ``os`` at import (no
+``dataclasses``, ``pathlib``, ``json`` or ``re`` until a source needs one):
+the hook's no-op path imports this.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from scopemigrate.errors import ConfigError
+from scopemigrate.stores.layout import pure_path
 from scopemigrate.versions import RELEASE_FORMS, looks_like_release
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick paths)
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
     from scopemigrate.config import Config
 
 ENV_VAR = "SCOPEMIGRATE_INSTALLED_VERSION"
 DEFAULT_NPM_PACKAGE = "openclaw"
 DEFAULT_PROGRAM = "openclaw"
 PROGRAM_TIMEOUT_SECONDS = 10.0
-VERSION_IN_TEXT = re.compile(
-    r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:-[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?)"
-)
+VERSION_IN_TEXT = r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:-[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?)"
 
 
-@dataclass(frozen=True)
 class InstalledVersion:
-    version: str
-    source: str  # where it was found, for messages and --json
-    warning: str | None = None
+    """The installed release, where it was found (for messages and ``--json``), and a
+    warning when the source can lag (OpenClaw's own config)."""
+
+    __slots__ = ("source", "version", "warning")
+
+    def __init__(self, version: str, source: str, warning: str | None = None) -> None:
+        self.version = version
+        self.source = source
+        self.warning = warning
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InstalledVersion):
+            return NotImplemented
+        return (self.version, self.source, self.warning) == (
+            other.version,
+            other.source,
+            other.warning,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"InstalledVersion({self.version!r}, {self.source!r}, {self.warning!r})"
 
 
-@dataclass(frozen=True)
 class VersionSources:
-    """What to look at; ``None`` skips a source, the defaults suit OpenClaw."""
+    """What to look at; ``None`` skips a source, the defaults suit OpenClaw.
 
-    explicit: str | None = None
-    distribution: str | None = None
-    npm_package: str | None = DEFAULT_NPM_PACKAGE
-    program: str | None = DEFAULT_PROGRAM
-    state_dir: Path | None = None
-    # Which of "npm_package" and "program" the user named (a flag or the
-    # configuration) rather than left at their defaults; a distribution is
-    # only ever named. Named sources must answer (see the module's docstring).
-    named: frozenset[str] = frozenset()
+    ``named``: which of "npm_package" and "program" the user named (a flag or
+    the configuration) rather than left at their defaults; a distribution is
+    only ever named. Named sources must answer (see the module's docstring).
+    ``state_dir`` is an ``os`` path.
+    """
+
+    __slots__ = ("distribution", "explicit", "named", "npm_package", "program", "state_dir")
+
+    def __init__(
+        self,
+        explicit: str | None = None,
+        distribution: str | None = None,
+        npm_package: str | None = DEFAULT_NPM_PACKAGE,
+        program: str | None = DEFAULT_PROGRAM,
+        state_dir: str | os.PathLike[str] | None = None,
+        named: frozenset[str] = frozenset(),
+    ) -> None:
+        self.explicit = explicit
+        self.distribution = distribution
+        self.npm_package = npm_package
+        self.program = program
+        self.state_dir = None if state_dir is None else os.fspath(state_dir)
+        self.named = named
 
 
 def _checked(version: str, source: str, warning: str | None = None) -> InstalledVersion:
@@ -86,27 +116,40 @@ def _from_distribution(name: str) -> InstalledVersion | None:
         return None
 
 
-def _node_modules_dirs(cwd: Path, env: Mapping[str, str]) -> Iterator[Path]:
+def _under(folder: str, *names: str) -> str:
+    """``Path(folder, *names)`` as an ``os`` path, printed as the ``Path`` would be."""
+    return pure_path(os.path.join(folder, *names))
+
+
+def _node_modules_dirs(cwd: str, env: Mapping[str, str]) -> Iterator[str]:
     """Local ``node_modules`` from ``cwd`` upwards, then the global ones npm uses."""
-    for folder in (cwd, *cwd.parents):
-        yield folder / "node_modules"
+    folder = pure_path(cwd)
+    while True:
+        yield _under(folder, "node_modules")
+        parent = pure_path(os.path.dirname(folder))
+        if parent == folder:
+            break
+        folder = parent
     prefixes = [env.get("npm_config_prefix"), env.get("NPM_CONFIG_PREFIX"), env.get("PREFIX")]
     for prefix in prefixes:
         if prefix:
-            yield Path(prefix) / "lib" / "node_modules"
+            yield _under(prefix, "lib", "node_modules")
     for entry in env.get("NODE_PATH", "").split(os.pathsep):
         if entry:
-            yield Path(entry)
+            yield pure_path(entry)
     home = env.get("HOME")
     if home:
-        yield Path(home) / ".npm-global" / "lib" / "node_modules"
-    yield Path("/usr/local/lib/node_modules")
-    yield Path("/usr/lib/node_modules")
+        yield _under(home, ".npm-global", "lib", "node_modules")
+    yield "/usr/local/lib/node_modules"
+    yield "/usr/lib/node_modules"
 
 
-def _package_version(path: Path, name: str) -> str | None:
+def _package_version(path: str, name: str) -> str | None:
+    import json  # only when a package.json may be there
+
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            document = json.loads(handle.read())
     except (OSError, ValueError):
         return None
     if not isinstance(document, dict) or document.get("name") != name:
@@ -117,13 +160,14 @@ def _package_version(path: Path, name: str) -> str | None:
     return version
 
 
-def _from_npm(name: str, cwd: Path, env: Mapping[str, str]) -> InstalledVersion | None:
+def _from_npm(name: str, cwd: str, env: Mapping[str, str]) -> InstalledVersion | None:
     # Inside the package's own npm script, cwd is the package's folder.
-    own = _package_version(cwd / "package.json", name)
+    own_path = _under(cwd, "package.json")
+    own = _package_version(own_path, name)
     if own is not None:
-        return _checked(own, f"{cwd / 'package.json'}")
+        return _checked(own, own_path)
     for folder in _node_modules_dirs(cwd, env):
-        path = folder / name / "package.json"
+        path = _under(folder, name, "package.json")
         # os.path: a folder the caller may not search is one it has no package in.
         version = _package_version(path, name) if os.path.isfile(path) else None
         if version is not None:
@@ -150,8 +194,10 @@ def _from_program(name: str, env: Mapping[str, str]) -> InstalledVersion | None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConfigError(f"{source}: could not run it ({exc})") from None
+    import re
+
     first_line = (done.stdout.strip().splitlines() or [""])[0]
-    match = VERSION_IN_TEXT.search(first_line)
+    match = re.search(VERSION_IN_TEXT, first_line)
     if done.returncode != 0 or match is None:
         raise ConfigError(
             f"{source}: printed no version (exit {done.returncode}, first line "
@@ -160,10 +206,13 @@ def _from_program(name: str, env: Mapping[str, str]) -> InstalledVersion | None:
     return _checked(match.group(1), source)
 
 
-def _from_openclaw_config(state_dir: Path) -> InstalledVersion | None:
-    path = state_dir / "openclaw.json"
+def _from_openclaw_config(state_dir: str) -> InstalledVersion | None:
+    import json
+
+    path = _under(state_dir, "openclaw.json")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            document = json.loads(handle.read())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
@@ -182,11 +231,12 @@ def _from_openclaw_config(state_dir: Path) -> InstalledVersion | None:
     )
 
 
-Finder = Callable[[], InstalledVersion | None]
+if TYPE_CHECKING:
+    Finder = Callable[[], InstalledVersion | None]
 
 
 def _finders(
-    sources: VersionSources, env: Mapping[str, str], cwd: Path
+    sources: VersionSources, env: Mapping[str, str], cwd: str
 ) -> list[tuple[str, bool, Finder]]:
     """(what it is, whether the user named it, how to ask it), in the order tried."""
     finders: list[tuple[str, bool, Finder]] = []
@@ -216,7 +266,7 @@ def _finders(
     if sources.state_dir is not None:
         state_dir = sources.state_dir
         finders.append(
-            (f"{state_dir / 'openclaw.json'}", False, lambda: _from_openclaw_config(state_dir))
+            (_under(state_dir, "openclaw.json"), False, lambda: _from_openclaw_config(state_dir))
         )
     return finders
 
@@ -224,16 +274,16 @@ def _finders(
 def detect(
     sources: VersionSources,
     env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> InstalledVersion:
     """The installed release: from the source the user named, else the first that knows it."""
     env = os.environ if env is None else env
-    cwd = cwd or Path.cwd()
+    folder = os.fspath(cwd) if cwd else os.getcwd()
     if sources.explicit:
         return _checked(sources.explicit, "--installed-version")
     if env.get(ENV_VAR):
         return _checked(env[ENV_VAR], ENV_VAR)
-    finders = _finders(sources, env, cwd)
+    finders = _finders(sources, env, folder)
     named = [(name, finder) for name, is_named, finder in finders if is_named]
     if named:
         # The first named source decides, alone: another answer is a guess.
@@ -258,7 +308,7 @@ def detect(
 
 def version_sources(config: Config, explicit: str | None) -> VersionSources:
     """Where to look for the installed release, by ``config`` (and ``--installed-version``)."""
-    from scopemigrate.stores.layout import state_dir_of
+    from scopemigrate.stores.layout import state_path_of
 
     defaults = VersionSources()
     return VersionSources(
@@ -266,7 +316,7 @@ def version_sources(config: Config, explicit: str | None) -> VersionSources:
         distribution=config.distribution,
         npm_package=config.npm_package or defaults.npm_package,
         program=config.program or defaults.program,
-        state_dir=state_dir_of(config.store, config.env),
+        state_dir=state_path_of(config.store, config.env),
         named=frozenset(key for key in ("npm_package", "program") if getattr(config, key)),
     )
 
@@ -284,10 +334,7 @@ def with_version_sources(
     program: str | None = None,
 ) -> Config:
     """``config`` with the sources given on the command line (None keeps the file's)."""
-    from dataclasses import replace
-
-    return replace(
-        config,
+    return config.replace(
         distribution=distribution or config.distribution,
         npm_package=npm_package or config.npm_package,
         program=program or config.program,

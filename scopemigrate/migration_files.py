@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - an interpreter without the module
     from hashlib import blake2b
 
 from scopemigrate.errors import MigrationFileError, ScopemigrateError
+from scopemigrate.stores.layout import pure_path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -41,12 +42,13 @@ __all__ = [
     "at_head_mark",
     "describe_validation",
     "digest_of",
-    "entry_point_locations",
+    "entry_point_paths",
     "files_digest",
     "load_file",
     "load_locations",
     "migration_file_names",
     "parse_migration",
+    "plain_toml",
     "plugin_group_may_be_registered",
     "shipped_migrations_dir",
     "shipped_migrations_path",
@@ -107,7 +109,7 @@ def plugin_group_may_be_registered() -> bool:
     return False
 
 
-def entry_point_locations() -> list[Path]:
+def entry_point_paths() -> list[str]:
     """Migration folders that installed packages register (a plugin's own scopes).
 
     An entry point in the group ``scopemigrate.migrations`` names a package
@@ -116,9 +118,8 @@ def entry_point_locations() -> list[Path]:
     if not plugin_group_may_be_registered():
         return []
     from importlib import metadata  # ~15 ms of imports, paid only when a plugin may exist
-    from pathlib import Path
 
-    folders: list[Path] = []
+    folders: list[str] = []
     for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             value = entry.load()
@@ -128,8 +129,8 @@ def entry_point_locations() -> list[Path]:
                 f"cannot load: {exc}"
             ) from None
         module_file = getattr(value, "__file__", None)
-        folder = Path(module_file).parent if module_file else Path(str(value))
-        if not folder.is_dir():
+        folder = os.path.dirname(module_file) if module_file else pure_path(str(value))
+        if not os.path.isdir(folder):
             raise MigrationFileError(
                 f"entry point {entry.name!r} ({entry.value}): {folder} is not a directory"
             )
@@ -190,6 +191,140 @@ def at_head_mark(files: str, heads: Iterable[str]) -> str:
 def _read(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
+
+
+# --- the graph fields, without a TOML parser -----------------------------------------------
+
+# What ``plain_toml`` reads: the layout the authoring verbs write and the
+# shipped chain uses. TOML's whitespace, bare keys and the basic-string
+# characters a plain value may hold (no escape, no control character).
+_TOML_SPACE = " \t"
+_BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_DIGIT = frozenset("0123456789")
+
+
+def _control(char: str) -> bool:
+    """A character TOML allows in no string or comment (a tab is allowed)."""
+    return (char < " " and char != "\t") or char == "\x7f"
+
+
+def _plain_string(text: str, at: int) -> tuple[str, int] | None:
+    """The basic (``"..."``) or literal (``'...'``) string at ``at``, without escapes
+    or control characters, and where it ends; None for anything else."""
+    quote = text[at : at + 1]
+    end = text.find(quote, at + 1) if quote in ('"', "'") else -1
+    if end < 0 or text[at : at + 3] == quote * 3:
+        return None  # not a string, or a multi-line one
+    body = text[at + 1 : end]
+    if "\\" in body or any(_control(c) for c in body):
+        return None
+    return body, end + 1
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in _TOML_SPACE:
+        at += 1
+    return at
+
+
+def _plain_value(text: str, at: int) -> tuple[str | list[str] | bool | int, int] | None:
+    """A string, a one-line array of strings, a boolean or a plain integer at ``at``."""
+    if text[at : at + 1] == "[":
+        items: list[str] = []
+        at = _skip_space(text, at + 1)
+        while text[at : at + 1] != "]":
+            found = _plain_string(text, at)
+            if found is None:
+                return None
+            items.append(found[0])
+            at = _skip_space(text, found[1])
+            if text[at : at + 1] == ",":
+                at = _skip_space(text, at + 1)
+            elif text[at : at + 1] != "]":
+                return None
+        return items, at + 1
+    for word, value in (("true", True), ("false", False)):
+        if text.startswith(word, at):
+            return value, at + len(word)
+    end = at + 1 if text[at : at + 1] == "-" else at
+    while end < len(text) and text[end] in _DIGIT:
+        end += 1
+    digits = text[at:end].lstrip("-")
+    if digits and (digits == "0" or not digits.startswith("0")):
+        return int(text[at:end]), end
+    return _plain_string(text, at)
+
+
+def _statement(line: str) -> tuple[str, str, str | list[str] | bool | int | None] | None:
+    """("table"/"array", name, None), ("key", key, value), ("", "", None) for a blank
+    or comment line; None for anything ``plain_toml`` does not read."""
+    at = _skip_space(line, 0)
+    kind = ""
+    if line.startswith("[[", at):
+        kind, at = "array", at + 2
+    elif line.startswith("[", at):
+        kind, at = "table", at + 1
+    at = _skip_space(line, at)
+    start = at
+    while at < len(line) and line[at] in _BARE_KEY:
+        at += 1
+    name = line[start:at]
+    at = _skip_space(line, at)
+    value: str | list[str] | bool | int | None = None
+    if kind:
+        closing = "]]" if kind == "array" else "]"
+        if not name or not line.startswith(closing, at):
+            return None
+        at += len(closing)
+    elif name:
+        if not line.startswith("=", at):
+            return None
+        found = _plain_value(line, _skip_space(line, at + 1))
+        if found is None:
+            return None
+        value, at = found
+    at = _skip_space(line, at)
+    rest = line[at:]
+    if rest and (not rest.startswith("#") or any(_control(c) for c in rest)):
+        return None
+    return (kind or ("key" if name else "")), name, value
+
+
+def plain_toml(text: str) -> dict[str, str | list[str] | bool | int] | None:
+    """The top-level values of a migration file written in plain TOML, or None.
+
+    Plain: one statement a line (comments, ``[table]``/``[[array]]`` headers
+    with a bare name, ``key = value`` with a bare key and a one-line string,
+    array of strings, boolean or integer), no key or table defined twice. What
+    it reads is valid TOML and what ``tomllib`` reads; anything else is None,
+    and the caller parses with ``tomllib``. The quick answers use it to read
+    the graph (``revision``, ``down_revision``, ``depends_on``, ``release``)
+    without paying for ``tomllib``'s imports.
+    """
+    top: dict[str, str | list[str] | bool | int] = {}
+    keys: set[str] = set()  # of the table being read
+    tables: dict[str, str] = {}  # name -> "table" or "array"
+    lines = text.split("\n")
+    for number, raw in enumerate(lines):
+        # A line ends at "\n" or "\r\n"; any other "\r" is refused below.
+        line = raw[:-1] if raw.endswith("\r") and number < len(lines) - 1 else raw
+        statement = _statement(line)
+        if statement is None:
+            return None
+        kind, name, value = statement
+        if kind in ("table", "array"):
+            seen = tables.get(name)
+            if name in top or (seen is not None and (seen != kind or kind == "table")):
+                return None  # a table defined twice, or over a key
+            tables[name] = kind
+            keys = set()
+        elif kind == "key":
+            if name in keys:
+                return None
+            keys.add(name)
+            if not tables and value is not None:
+                top[name] = value
+    return top
 
 
 # --- loading --------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def lookup_user(text: str) -> User:
     return User(entry.pw_uid, entry.pw_gid, entry.pw_name, entry.pw_dir)
 
 
-def owner_of(folder: Path) -> User | None:
+def owner_of(folder: str | Path) -> User | None:
     """The owner of ``folder`` (its group when the uid has no account); None if absent."""
     try:
         st = os.stat(folder)
@@ -80,13 +80,12 @@ def owner_of(folder: Path) -> User | None:
     return User(entry.pw_uid, entry.pw_gid, entry.pw_name, entry.pw_dir)
 
 
-def store_folder(config: Config) -> Path | None:
-    """The local folder holding the store (the state dir); None for a database server."""
-    from pathlib import Path
+def store_folder(config: Config) -> str | None:
+    """The local folder holding the store (the state dir), an ``os`` path; None for a
+    database server."""
+    from scopemigrate.stores.layout import parse_store_spec, sqlite_database, state_path_of
 
-    from scopemigrate.stores.layout import parse_store_spec, sqlite_database, state_dir_of
-
-    folder = state_dir_of(config.store, config.env)
+    folder = state_path_of(config.store, config.env)
     if folder is not None:
         return folder
     try:
@@ -95,16 +94,20 @@ def store_folder(config: Config) -> Path | None:
         return None  # an unknown scheme: the run names it
     if database is None:
         return None
+    from pathlib import Path
+
     path = Path(database)
     # <state>/state/openclaw.sqlite: the state dir is two levels up.
-    return path.parent.parent if path.parent.name == "state" else path.parent
+    return str(path.parent.parent if path.parent.name == "state" else path.parent)
 
 
-def _foreign_files(folder: Path, user: User) -> list[Path]:
+def _foreign_files(folder: str, user: User) -> list[Path]:
     """Entries of the store's folders that ``user`` does not own."""
+    from pathlib import Path
+
     found: list[Path] = []
     for name in ("", *STORE_FOLDERS):
-        directory = folder / name
+        directory = Path(folder, name)
         try:
             entries = [directory, *directory.iterdir()] if name else [directory]
         except (FileNotFoundError, NotADirectoryError):
@@ -209,9 +212,7 @@ def act_for_store(config: Config, as_user: str | None = None, *, load_all: bool 
             env["HOME"] = user.home
         if user.name:
             env["USER"] = env["LOGNAME"] = user.name
-        from dataclasses import replace
-
-        config = replace(config, env=env)
+        config = config.replace(env=env)
     if euid != ROOT_UID:
         return config
     folder = store_folder(config)

@@ -78,11 +78,17 @@ def tool_version() -> str:
 @dataclass(frozen=True)
 class RunOptions:
     """How to run: for real or as a dry run (which does the same work and writes
-    nothing), with a progress bar, and whether to list the devices changed."""
+    nothing), with a progress bar, and whether to list the devices changed.
+
+    ``purge`` (``stamp --purge``, as Alembic's): the store's ledger is not read;
+    the plan starts from an empty one, and the ledger written replaces it whole
+    (revisions no file knows, a ledger that does not parse, its history).
+    """
 
     dry_run: bool = False
     progress: Progress = NO_PROGRESS
     report: bool = True
+    purge: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,7 @@ def _until_settled(
     store: Store, files: MigrationFiles, planner: Planner, options: RunOptions
 ) -> Done:
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        ledger = store.read_ledger()
+        ledger = Ledger() if options.purge else store.read_ledger()
         graph = known_graph(files, ledger, store.location)
         try:
             plan = planner(graph, ledger)
@@ -199,7 +205,7 @@ def _until_settled(
             # that is a store this code is behind, not a target to make precise.
             _refuse_another_chain(files, graph, ledger, store.location)
             raise
-        if not plan.revisions:
+        if not plan.revisions and not options.purge:  # a purge always writes its ledger
             log.info("%s is at %s: nothing to do", store.location, _heads(plan.to_heads))
             return Done(plan)  # at the target: no device is read, nothing is written
         log.info(

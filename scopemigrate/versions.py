@@ -20,15 +20,19 @@ A Debian version without an epoch or a tilde (``2026.2.19-1``) cannot be told
 from OpenClaw's correction build of the same spelling, and is read as one:
 it selects the revisions of ``2026.2.19`` and of any correction build up to
 ``-1``.
+
+Only ``os``-level cost at import: ``packaging`` and ``re`` load when a version
+is not a plain dotted release (``plain_release`` orders those alone, as
+``packaging`` would), so the hook's no-op with ``2026.2.19`` pays for neither.
 """
 
 from __future__ import annotations
 
-import re
-
-from packaging.version import InvalidVersion, Version
-
 from scopemigrate.errors import ConfigError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the quick paths)
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 RELEASE_FORMS = (
     "expected a form such as 2026.2.19, 2026.2.19-2, 2026.2.23-beta.1, v2026.2.19 "
@@ -37,7 +41,20 @@ RELEASE_FORMS = (
 
 # [epoch:]upstream[-revision] as dpkg writes it; only an epoch or a tilde marks
 # a version as Debian's (see the module's docstring).
-_DEBIAN = re.compile(r"\A(?:\d+:)?(?P<upstream>\d[0-9A-Za-z.+~-]*?)(?:-[0-9A-Za-z.+~]+)?\Z")
+_DEBIAN = r"\A(?:\d+:)?(?P<upstream>\d[0-9A-Za-z.+~-]*?)(?:-[0-9A-Za-z.+~]+)?\Z"
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def plain_release(text: str) -> tuple[int, ...] | None:
+    """A plain dotted release (``2026.2.19``, after ``upstream_release``) as the key
+    ``packaging`` orders it by (trailing zeros dropped), else None."""
+    parts = upstream_release(text).split(".")
+    if not all(part and _ASCII_DIGITS.issuperset(part) for part in parts):
+        return None
+    key = [int(part) for part in parts]
+    while key and key[-1] == 0:
+        key.pop()
+    return tuple(key)
 
 
 def upstream_release(text: str) -> str:
@@ -46,7 +63,9 @@ def upstream_release(text: str) -> str:
     if value[:1] in ("v", "V") and value[1:2].isdigit():
         value = value[1:]
     if ":" in value or "~" in value:
-        found = _DEBIAN.match(value)
+        import re
+
+        found = re.match(_DEBIAN, value)
         if found is not None:
             value = found.group("upstream").replace("~", "-")
     return value
@@ -54,6 +73,8 @@ def upstream_release(text: str) -> str:
 
 def parse_release(text: str) -> Version:
     """Parse a release string, raising ``ConfigError`` with the text on failure."""
+    from packaging.version import InvalidVersion, Version
+
     value = upstream_release(text)
     if value[:1].isdigit():
         try:
@@ -72,12 +93,16 @@ def selection_ceiling(installed: Version) -> Version:
     selects revisions at or below itself.
     """
     if installed.is_prerelease or installed.is_devrelease:
+        from packaging.version import Version
+
         return Version(installed.base_version)
     return installed
 
 
 def looks_like_release(text: str) -> bool:
     """True when ``text`` names a release in one of the forms above."""
+    if plain_release(text) is not None:
+        return True  # packaging reads every plain dotted release
     try:
         parse_release(text)
     except ConfigError:

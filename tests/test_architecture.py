@@ -200,6 +200,7 @@ def test_the_cli_imports_only_verbs_renderers_and_settings() -> None:
         # rendering: its own text renderers, the progress bar, the report types
         # of a device and of a finding
         "scopemigrate.cli.text",
+        "scopemigrate.cli.completion",  # shell completion of revisions (reads the files)
         "scopemigrate.progress",
         "scopemigrate.printable",
         "scopemigrate.devices",

@@ -224,3 +224,38 @@ def test_a_failed_write_ends_the_progress_line_before_the_error(
     with pytest.raises(RunFailedError):
         commands.upgrade(load_config(store=str(state)), "head", progress=bar)
     assert terminal.getvalue().endswith("\n")  # the error starts a line of its own
+
+
+class RecordedCounts(RecordedPhases):
+    """A Progress that also sums each phase's advances."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done: list[int] = []
+
+    def start(self, label: str, total: int) -> None:
+        super().start(label, total)
+        self.done.append(0)
+
+    def advance(self, count: int) -> None:
+        self.done[-1] += count
+
+
+def test_a_downgrade_counts_out_of_the_same_devices_as_the_upgrade(tmp_path: Path) -> None:
+    # 20,000 devices, of which the first revision edits only some: a downgrade
+    # counted its provenance records (fewer), not the store's devices.
+    state = make_store(tmp_path / "counts", 20_000)
+    config = load_config(store=str(state))
+    up, down = RecordedCounts(), RecordedCounts()
+    commands.upgrade(config, "head", progress=up)
+    done = commands.downgrade(config, "base", progress=down)
+    assert 0 < len(done.devices) < 20_000
+    (upgrading,) = [
+        (total, n) for (label, total), n in zip(up.phases, up.done, strict=True) if total
+    ]
+    (downgrading,) = [
+        (total, n) for (label, total), n in zip(down.phases, down.done, strict=True) if total
+    ]
+    assert upgrading[0] == downgrading[0] == 20_000
+    assert downgrading[1] == 20_000  # every device counted once, ending at the total
+    assert [label for label, _ in down.phases] == [READING, "Downgrading", WRITING]

@@ -190,3 +190,37 @@ def test_the_startup_benchmark_reports_every_no_op_against_the_interpreter() -> 
         assert report[f"{name}_noop_ms"] > 0, name
         assert report[f"{name}_vs_python"] > 0, name
     assert report["targets"]["hook_vs_python"] == report["targets"]["sync_vs_python"] == 3.0
+
+
+# What the no-ops of hook and sync must not load: each costs the interpreter's
+# start a noticeable share (measured by benchmarks/startup.py), and a plain
+# no-op needs none of them.
+HEAVY = ("re", "tomllib", "typing", "pathlib", "dataclasses", "json", "enum", "packaging")
+
+
+def imported_modules(done: subprocess.CompletedProcess[str]) -> set[str]:
+    """The modules ``-X importtime`` reports as imported."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+@pytest.mark.parametrize("verb", ["hook", "sync"])
+def test_a_plain_no_op_loads_no_heavy_module(mixed: Path, tmp_path: Path, verb: str) -> None:
+    assert run_cli("hook", "--store", str(mixed), "--installed-version", RELEASE).returncode == 0
+    args = [verb, "--store", str(mixed), "--installed-version", RELEASE, "-q"]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "scopemigrate", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,  # no configuration file in view, as in a postinst
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = imported_modules(done)
+    assert "scopemigrate.quick.verdicts" in loaded  # it was the quick answer
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}, sorted(loaded)

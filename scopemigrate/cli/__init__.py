@@ -18,12 +18,14 @@ import click
 from scopemigrate import authoring, commands, errors, findings, revisions
 from scopemigrate.check import check as check_migrations
 from scopemigrate.cli import text
+from scopemigrate.cli.completion import COMPLETE_VAR, revision_completer
 from scopemigrate.config import Config, load_config
 from scopemigrate.hook import DEFAULT_TIMEOUT_SECONDS
 from scopemigrate.hook import hook as run_hook
+from scopemigrate.installed import ENV_VAR as INSTALLED_VERSION_ENV
 from scopemigrate.installed import resolve_installed, with_version_sources
 from scopemigrate.logs import log_to
-from scopemigrate.ownership import act_for_store
+from scopemigrate.ownership import AS_USER_ENV, act_for_store
 from scopemigrate.printable import printable, printable_json
 from scopemigrate.progress import NO_PROGRESS, Progress, TerminalBar
 from scopemigrate.results import json_document
@@ -82,24 +84,51 @@ class Output:
                 click.echo(printable(line))
 
 
+class EnvOption(click.Option):
+    """An option that names in ``--help`` the environment variable standing in for it.
+
+    ``config.load_config`` (and ``installed``, ``ownership``) read the variable,
+    the one place that orders the layers (option, environment, file, default)
+    and names the variable in its errors; so click shows it and never reads it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("show_envvar", True)
+        super().__init__(*args, **kwargs)
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        return None
+
+
 _STORE = click.option(
     "--store",
     "store",
+    cls=EnvOption,
+    envvar="SCOPEMIGRATE_STORE",
     metavar="PATH|URL",
-    help="Device store (default: OpenClaw's state dir).",
+    help="Device store (default: OpenClaw's state dir, $OPENCLAW_STATE_DIR or ~/.openclaw).",
 )
 _MIGRATIONS = click.option(
     "--migrations",
     "locations",
+    cls=EnvOption,
+    envvar="SCOPEMIGRATE_LOCATIONS",
     multiple=True,
     metavar="DIR",
-    help="Migration folder; replaces the configured ones.",
+    help="Migration folder; replaces the configured ones (the variable holds DIR:DIR...).",
 )
 _CONFIG = click.option(
-    "--config", "config_file", type=click.Path(path_type=Path), help="Configuration file."
+    "--config",
+    "config_file",
+    cls=EnvOption,
+    envvar="SCOPEMIGRATE_CONFIG",
+    type=click.Path(path_type=Path),
+    help="Configuration file (default: the nearest, from here upwards).",
 )
 _LOCK_TIMEOUT = click.option(
     "--lock-timeout",
+    cls=EnvOption,
+    envvar="SCOPEMIGRATE_LOCK_TIMEOUT",
     type=click.FloatRange(min=0),
     default=None,
     metavar="SECONDS",
@@ -107,6 +136,8 @@ _LOCK_TIMEOUT = click.option(
 )
 _AS_USER = click.option(
     "--as-user",
+    cls=EnvOption,
+    envvar=AS_USER_ENV,
     metavar="USER",
     help="As root: act as USER, whose home finds the store (default: the store's owner).",
 )
@@ -269,32 +300,42 @@ def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value
 
 
+def run_options(func: F) -> F:
+    """The options of ``upgrade`` and ``downgrade``."""
+    return _with(dry_run_option, sql_option, backup_options, common_options)(func)
+
+
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target", default="head", callback=_target)
-@dry_run_option
-@sql_option
-@backup_options
-@common_options
+@click.argument(
+    "target", default="head", callback=_target, shell_complete=revision_completer("head", "heads")
+)
+@run_options
 def upgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
     """Apply revisions up to TARGET (head, a revision, or a release version)."""
-    if sql:
-        _print_sql(commands.upgrade_sql, target, dry_run, options)
-    else:
-        _migrate(commands.upgrade, target, dry_run, options)
+    _run_or_script((commands.upgrade, commands.upgrade_sql), target, dry_run, sql, options)
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target", callback=_target)
-@dry_run_option
-@sql_option
-@backup_options
-@common_options
+@click.argument("target", callback=_target, shell_complete=revision_completer("base"))
+@run_options
 def downgrade(target: str, dry_run: bool, sql: bool, **options: Any) -> None:
     """Undo applied revisions down to TARGET (base, a revision, -N, a release)."""
+    _run_or_script((commands.downgrade, commands.downgrade_sql), target, dry_run, sql, options)
+
+
+def _run_or_script(
+    verbs: tuple[Callable[..., commands.RunResult], Callable[[Config, str], commands.SqlScript]],
+    target: str,
+    dry_run: bool,
+    sql: bool,
+    options: dict[str, Any],
+) -> None:
+    """The run of ``verbs`` (its verb, its ``--sql`` script's verb), or with ``sql`` its script."""
+    run, script = verbs
     if sql:
-        _print_sql(commands.downgrade_sql, target, dry_run, options)
+        _print_sql(script, target, dry_run, options)
     else:
-        _migrate(commands.downgrade, target, dry_run, options)
+        _migrate(run, target, dry_run, options)
 
 
 def _print_sql(
@@ -342,8 +383,10 @@ def version_options(func: F) -> F:
     options = [
         click.option(
             "--installed-version",
+            cls=EnvOption,
+            envvar=INSTALLED_VERSION_ENV,
             metavar="VERSION",
-            help="The installed release (else: $SCOPEMIGRATE_INSTALLED_VERSION, then detected).",
+            help="The installed release (default: detected, see the options below).",
         ),
         click.option(
             "--distribution", metavar="NAME", help="Read the version of this Python distribution."
@@ -458,11 +501,18 @@ def history(rev_range: str | None, indicate_current: bool, **options: Any) -> No
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("target", callback=_target)
+@click.argument(
+    "target", callback=_target, shell_complete=revision_completer("head", "heads", "base")
+)
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Replace the ledger unread, whatever it holds (even revisions no file knows).",
+)
 @common_options
-def stamp(target: str, **options: Any) -> None:
+def stamp(target: str, purge: bool, **options: Any) -> None:
     """Record TARGET as applied without changing any device (adopt a store)."""
-    _answer(options, lambda config: commands.stamp(config, target), text.stamp)
+    _answer(options, lambda config: commands.stamp(config, target, purge=purge), text.stamp)
 
 
 @main.command()
@@ -496,7 +546,7 @@ def branches(**options: Any) -> None:
 
 
 @main.command(context_settings=TARGET_ARGUMENT)
-@click.argument("rev", callback=_target)
+@click.argument("rev", callback=_target, shell_complete=revision_completer("head", "current"))
 @show_options
 def show(rev: str, **options: Any) -> None:
     """Show one revision in full (REV, LABEL, LABEL@head, current, a release...)."""
@@ -524,73 +574,70 @@ def init(directory: Path, as_json: bool) -> None:
     )
 
 
+_LISTS = ("scopes", "approvedScopes")
+# revision's operation options, one per field of authoring.OperationSpec, each
+# repeatable: (field, option, its metavar or its choices, help).
+OPERATION_OPTIONS: tuple[tuple[str, str, str | tuple[str, ...], str], ...] = (
+    ("grants", "--grant", "ROLE:SCOPE[,SCOPE]", "Add these scopes to devices of ROLE."),
+    ("revokes", "--revoke", "ROLE:SCOPE[,SCOPE]", "Remove these scopes from devices of ROLE."),
+    ("renames", "--rename", "ROLE:OLD=NEW", "Replace scope OLD with NEW on devices of ROLE."),
+    ("if_any", "--if-any", "SCOPE", "Only devices holding any of these."),
+    ("if_all", "--if-all", "SCOPE", "Only devices holding all of these."),
+    ("if_none", "--if-none", "SCOPE", "Only devices holding none."),
+    (
+        "revokes_outside_role",
+        "--revoke-outside-role",
+        "ROLE",
+        "Remove every scope without the ROLE. prefix from devices of ROLE.",
+    ),
+    (
+        "ensures",
+        "--ensure",
+        "ROLE:LIST[,LIST]",
+        "Add these device lists (scopes, approvedScopes) as [] where missing.",
+    ),
+    (
+        "holding_in",
+        "--holding-in",
+        _LISTS,
+        "The lists --if-any/--if-all/--if-none look in (default: scopes).",
+    ),
+    ("unless_roles", "--unless-role", "ROLE", "Skip devices that also hold ROLE."),
+    (
+        "if_missing",
+        "--if-missing",
+        _LISTS,
+        "Only devices whose record lacks this list (absent, not empty).",
+    ),
+    (
+        "lists",
+        "--lists",
+        (*_LISTS, "token"),
+        "The lists grants, revokes and renames edit (default: all three).",
+    ),
+)
+
+
+def _operation_option(
+    field: str, flag: str, shape: str | tuple[str, ...], help: str
+) -> Callable[[F], F]:
+    typed = {"metavar": shape} if isinstance(shape, str) else {"type": click.Choice(shape)}
+    return click.option(flag, field, multiple=True, help=help, **typed)
+
+
+operation_options = _with(*(_operation_option(*row) for row in OPERATION_OPTIONS))
+
+
 @main.command()
 @click.option("-m", "--message", required=True, help="What the revision does, for humans.")
 @click.option("--release", required=True, help="The release that needs it, such as 2026.2.19.")
+@operation_options
 @click.option(
-    "--grant",
-    "grants",
-    multiple=True,
-    metavar="ROLE:SCOPE[,SCOPE]",
-    help="Add these scopes to devices of ROLE.",
+    "--head",
+    metavar="REV",
+    shell_complete=revision_completer("base"),
+    help="Parent revision (default: the single head; 'base').",
 )
-@click.option(
-    "--revoke",
-    "revokes",
-    multiple=True,
-    metavar="ROLE:SCOPE[,SCOPE]",
-    help="Remove these scopes from devices of ROLE.",
-)
-@click.option(
-    "--rename",
-    "renames",
-    multiple=True,
-    metavar="ROLE:OLD=NEW",
-    help="Replace scope OLD with NEW on devices of ROLE.",
-)
-@click.option("--if-any", multiple=True, metavar="SCOPE", help="Only devices holding any of these.")
-@click.option("--if-all", multiple=True, metavar="SCOPE", help="Only devices holding all of these.")
-@click.option("--if-none", multiple=True, metavar="SCOPE", help="Only devices holding none.")
-@click.option(
-    "--revoke-outside-role",
-    "revokes_outside_role",
-    multiple=True,
-    metavar="ROLE",
-    help="Remove every scope without the ROLE. prefix from devices of ROLE.",
-)
-@click.option(
-    "--ensure",
-    "ensures",
-    multiple=True,
-    metavar="ROLE:LIST[,LIST]",
-    help="Add these device lists (scopes, approvedScopes) as [] where missing.",
-)
-@click.option(
-    "--holding-in",
-    multiple=True,
-    type=click.Choice(["scopes", "approvedScopes"]),
-    help="The lists --if-any/--if-all/--if-none look in (default: scopes).",
-)
-@click.option(
-    "--unless-role",
-    "unless_roles",
-    multiple=True,
-    metavar="ROLE",
-    help="Skip devices that also hold ROLE.",
-)
-@click.option(
-    "--if-missing",
-    multiple=True,
-    type=click.Choice(["scopes", "approvedScopes"]),
-    help="Only devices whose record lacks this list (absent, not empty).",
-)
-@click.option(
-    "--lists",
-    multiple=True,
-    type=click.Choice(["scopes", "approvedScopes", "token"]),
-    help="The lists grants, revokes and renames edit (default: all three).",
-)
-@click.option("--head", metavar="REV", help="Parent revision (default: the single head; 'base').")
 @click.option(
     "--branch-label",
     "branch_labels",
@@ -602,6 +649,7 @@ def init(directory: Path, as_json: bool) -> None:
     "--depends-on",
     multiple=True,
     metavar="REV",
+    shell_complete=revision_completer(),
     help="A revision on another branch that must be applied first.",
 )
 @click.option("--rev-id", metavar="ID", help="Use this revision id instead of a fresh one.")
@@ -609,18 +657,6 @@ def init(directory: Path, as_json: bool) -> None:
 def revision(
     message: str,
     release: str,
-    grants: tuple[str, ...],
-    revokes: tuple[str, ...],
-    renames: tuple[str, ...],
-    if_any: tuple[str, ...],
-    if_all: tuple[str, ...],
-    if_none: tuple[str, ...],
-    revokes_outside_role: tuple[str, ...],
-    ensures: tuple[str, ...],
-    holding_in: tuple[str, ...],
-    unless_roles: tuple[str, ...],
-    if_missing: tuple[str, ...],
-    lists: tuple[str, ...],
     head: str | None,
     branch_labels: tuple[str, ...],
     depends_on: tuple[str, ...],
@@ -628,21 +664,8 @@ def revision(
     **options: Any,
 ) -> None:
     """Write a new migration file (into the first migration location)."""
+    spec = authoring.OperationSpec(**{name: options.pop(name) for name, *_ in OPERATION_OPTIONS})
     config, output = _setup(options)
-    spec = authoring.OperationSpec(
-        grants,
-        revokes,
-        renames,
-        if_any,
-        if_all,
-        if_none,
-        revokes_outside_role,
-        ensures,
-        holding_in,
-        unless_roles,
-        if_missing,
-        lists,
-    )
     result = authoring.revision(
         config,
         message,
@@ -657,7 +680,7 @@ def revision(
 
 
 @main.command()
-@click.argument("revs", nargs=-1)
+@click.argument("revs", nargs=-1, shell_complete=revision_completer())
 @click.option("-m", "--message", required=True, help="What the merge joins, for humans.")
 @click.option("--release", help="Release of the merge (default: the newest parent's).")
 @graph_options
@@ -696,7 +719,8 @@ def run() -> None:
     """Console entry point: maps every anticipated error to its exit code, in one place."""
     as_json = _wants_json(sys.argv[1:])
     try:
-        main.main(standalone_mode=False)
+        # complete_var: a shell's request is understood under any program name.
+        main.main(standalone_mode=False, complete_var=COMPLETE_VAR)
     except click.exceptions.Abort:
         if not as_json:
             click.echo("Aborted.", err=True)

@@ -35,6 +35,8 @@ def _option_row(param: click.Option) -> str:
         help_text = f"{help_text} Repeatable.".strip()
     if param.required:
         help_text = f"{help_text} Required.".strip()
+    if param.show_envvar and isinstance(param.envvar, str):
+        help_text = f"{help_text} Environment: `{param.envvar}`.".strip()
     shown = param.default
     if isinstance(shown, (str, int, float)) and shown not in ("", 0) and not param.is_flag:
         help_text = f"{help_text} Default: `{param.default}`.".strip()
@@ -54,7 +56,7 @@ def _command_section(name: str, command: click.Command) -> list[str]:
         lines.append(f"- `{argument.human_readable_name}`{default}")
     if arguments:
         lines.append("")
-    options = [p for p in command.params if isinstance(p, click.Option)]
+    options = [p for p in command.params if isinstance(p, click.Option) and not p.hidden]
     if options:
         lines += ["| option | meaning |", "| --- | --- |"]
         lines += [_option_row(option) for option in options]

@@ -123,6 +123,8 @@ def history(result: commands.HistoryResult, indicate_current: bool, verbose: int
 def stamp(result: commands.StampResult, verbose: int) -> list[str]:
     if not result.store_exists:
         return [f"No device store at {result.store}: nothing to do."]
+    if result.purged:  # the old ledger was not read: there is no "from" to show
+        return [f"Stamped {result.store}: ledger purged, now at {short(result.to_heads)}."]
     return [f"Stamped {result.store}: {short(result.from_heads)} -> {short(result.to_heads)}."]
 
 

@@ -45,6 +45,7 @@ from scopemigrate.quick.argv import (
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TextIO
 
     from scopemigrate.config import Config
     from scopemigrate.installed import InstalledVersion
@@ -54,15 +55,11 @@ __all__ = ["main", "quick_hook", "quick_marked_head", "quick_sync", "quick_upgra
 
 def _nothing_to_do(where: object, heads: list[str]) -> None:
     # The full CLI's words for the same answer (a test holds them equal).
-    from scopemigrate.printable import printable
-
-    print(printable(f"{where} is at {', '.join(heads)}: nothing to do."))
+    _say(f"{where} is at {', '.join(heads)}: nothing to do.")
 
 
 def _config(args: dict[str, list[str]]) -> Config:
     """The configuration the full CLI would load for these options (``cli._setup``)."""
-    from pathlib import Path
-
     from scopemigrate.config import load_config
 
     config_file = last(args, "--config")
@@ -73,7 +70,7 @@ def _config(args: dict[str, list[str]]) -> Config:
         store=last(args, "--store"),
         locations=args.get("--migrations"),
         lock_timeout=float(lock_timeout) if lock_timeout is not None else None,
-        config_file=Path(config_file) if config_file else None,
+        config_file=config_file or None,
     )
 
 
@@ -165,9 +162,7 @@ def _hook(args: dict[str, list[str]], config: Config) -> bool:
     if not synced:
         return False
     if installed.warning and not is_quiet(args):
-        from scopemigrate.printable import printable
-
-        print(printable(f"warning: {installed.warning}"), file=sys.stderr)
+        _say(f"warning: {installed.warning}", sys.stderr)
     if "--json" in args:
         from scopemigrate.hook import HookResult, store_location
         from scopemigrate.printable import printable_json
@@ -186,11 +181,9 @@ def quick_sync(argv: list[str]) -> bool:
 
 
 def _sync(args: dict[str, list[str]], config: Config) -> bool:
-    from pathlib import Path
-
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.quick.verdicts import named_database, release_verdict
-    from scopemigrate.stores.layout import OpenClawLayout, state_dir_of
+    from scopemigrate.stores.layout import OpenClawLayout, pure_path, state_path_of
 
     try:
         config, installed = _installed(args, config)
@@ -203,24 +196,29 @@ def _sync(args: dict[str, list[str]], config: Config) -> bool:
     # itself, OpenClaw's SQLite generation, or the state dir.
     database = named_database(config)
     if database is None:
-        layout = OpenClawLayout(str(state_dir_of(config.store, config.env)))
+        layout = OpenClawLayout(str(state_path_of(config.store, config.env)))
         database = layout.database if os.path.exists(layout.database) else None
-        where = str(Path(database)) if database else layout.state_dir
+        where = pure_path(database) if database else layout.state_dir
     else:
-        where = str(Path(database))
+        where = pure_path(database)
     if database is not None and not heads:
         return False  # a database without a ledger: only the adapter tells "no store"
-    from scopemigrate.printable import printable
-
     if installed.warning:  # sync warns even under -q, as the full command does
-        print(printable(f"warning: {installed.warning}"), file=sys.stderr)
+        _say(f"warning: {installed.warning}", sys.stderr)
     if not is_quiet(args):
         # The full command's words (a test holds them equal).
         if exists:
-            print(printable(f"{where} already matches release {installed.version}."))
+            _say(f"{where} already matches release {installed.version}.")
         else:
-            print(printable(f"No device store at {where}: nothing to do."))
+            _say(f"No device store at {where}: nothing to do.")
     return True
+
+
+def _say(line: str, stream: TextIO | None = None) -> None:
+    """Print one line made safe (``printable`` loads ``re``: only when there is a line)."""
+    from scopemigrate.printable import printable
+
+    print(printable(line), file=stream or sys.stdout)
 
 
 def quick_marked_head(argv: list[str]) -> bool:
@@ -259,7 +257,7 @@ def _marked_head(target: str, args: dict[str, list[str]]) -> bool:
 def _verdict_head(target: str, args: dict[str, list[str]], config: Config) -> bool:
     from scopemigrate.errors import ScopemigrateError
     from scopemigrate.quick.verdicts import at_head
-    from scopemigrate.stores.layout import state_dir_of
+    from scopemigrate.stores.layout import state_path_of
 
     try:
         done, heads = at_head(config, target)
@@ -268,7 +266,7 @@ def _verdict_head(target: str, args: dict[str, list[str]], config: Config) -> bo
     if not done:
         return False
     if not is_quiet(args):
-        _nothing_to_do(state_dir_of(config.store, config.env), heads)
+        _nothing_to_do(state_path_of(config.store, config.env), heads)
     return True
 
 
@@ -278,6 +276,8 @@ def main() -> None:
 
     refuse_unsupported()  # before anything is read (docs/platforms.md)
     verb, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    if "_SCOPEMIGRATE_COMPLETE" in os.environ:  # cli.completion.COMPLETE_VAR
+        verb = ""  # a shell's completion request: click's to answer, whatever the argv
     if verb == "hook" and quick_hook(rest):
         sys.exit(0)
     if verb == "sync" and quick_sync(rest):

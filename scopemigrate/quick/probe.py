@@ -8,7 +8,6 @@ run decides, and explains.
 
 from __future__ import annotations
 
-import json
 import os
 
 from scopemigrate.errors import ScopemigrateError
@@ -21,10 +20,6 @@ from scopemigrate.stores.layout import (
     read_ledger_prefix,
 )
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
-if TYPE_CHECKING:
-    from pathlib import Path
-
 __all__ = ["database_heads", "store_heads"]
 
 
@@ -33,6 +28,8 @@ def _heads_of(document: bytes) -> list[str] | None:
     prefix = read_ledger_prefix(document)
     if prefix is not None:
         return prefix.heads if prefix.format == LEDGER_FORMAT else None
+    import json  # only for a ledger whose first bytes do not say (an old writer's)
+
     parsed = json.loads(document)
     if parsed.get("format", LEDGER_FORMAT) != LEDGER_FORMAT:
         return None
@@ -84,7 +81,7 @@ def _sqlite_heads(database: str) -> list[str] | None:
         return None
 
 
-def store_heads(state_dir: Path | None) -> tuple[bool, list[str] | None]:
+def store_heads(state_dir: str | None) -> tuple[bool, list[str] | None]:
     """(whether an OpenClaw store exists, its applied heads or None when unsure).
 
     ``state_dir`` None: not an OpenClaw state dir (a URL), so unsure.

@@ -17,23 +17,21 @@ branch label (or anything but a revision id) is left to the full run.
 
 from __future__ import annotations
 
-import tomllib
+import os
 
 from scopemigrate import dag
 from scopemigrate.errors import ConfigError
-from scopemigrate.migration_files import migration_file_names
+from scopemigrate.migration_files import migration_file_names, plain_toml
 from scopemigrate.quick.probe import database_heads, store_heads
 from scopemigrate.stores.layout import (
     named_path_missing,
     parse_store_spec,
     sqlite_database,
-    state_dir_of,
+    state_path_of,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from scopemigrate.config import Config
 
 __all__ = ["at_head", "at_release", "named_database", "release_verdict"]
@@ -73,7 +71,26 @@ def _strings(value: object) -> list[str] | None:
     return items
 
 
-def _read_files(locations: tuple[Path, ...]) -> _Files | None:
+def _document(path: str) -> dict[str, object] | None:
+    """A migration file's top-level values: read as plain TOML when it is
+    (``migration_files.plain_toml``), else by ``tomllib``; None if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    plain = plain_toml(text)
+    if plain is not None:
+        return dict(plain)
+    import tomllib  # a file the plain reader leaves to the parser
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def _read_files(locations: tuple[str, ...]) -> _Files | None:
     """The revisions of the files; None if any needs a closer look."""
     files = _Files()
     for location in locations:
@@ -81,10 +98,9 @@ def _read_files(locations: tuple[Path, ...]) -> _Files | None:
             names = migration_file_names(location)
         except OSError:
             return None
-        for path in (location / name for name in names):
-            try:
-                document = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        for name in names:
+            document = _document(os.path.join(location, name))
+            if document is None:
                 return None
             rev, release = document.get("revision"), document.get("release")
             down = _strings(document.get("down_revision", []))
@@ -104,7 +120,7 @@ def _read_files(locations: tuple[Path, ...]) -> _Files | None:
 def _sound_files(config: Config) -> _Files | None:
     """The files when they form a sound graph: every parent a revision of them
     (a ``depends_on`` on a label is for the full run), and no cycle; else None."""
-    files = _read_files(config.locations)
+    files = _read_files(config.location_paths)
     if files is None or any(p not in files.parents for ps in files.parents.values() for p in ps):
         return None
     try:
@@ -120,7 +136,7 @@ def _store_heads(config: Config) -> tuple[bool, list[str] | None]:
     database = named_database(config)
     if database is not None:
         return database_heads(database)
-    return store_heads(state_dir_of(config.store, config.env))
+    return store_heads(state_path_of(config.store, config.env))
 
 
 def named_database(config: Config) -> str | None:
@@ -156,18 +172,29 @@ def release_verdict(config: Config, installed: str) -> tuple[bool, bool, list[st
     files = _sound_files(config)
     if files is None or any(head not in files.parents for head in heads):
         return True, False, heads
-    from scopemigrate.versions import parse_release, selection_ceiling
-
-    try:
-        ceiling = selection_ceiling(parse_release(installed))
-        chosen = {
-            rev for rev, release in files.releases.items() if parse_release(release) <= ceiling
-        }
-    except ConfigError:  # a bad release: the full run names the file
+    chosen = _chosen(files.releases, installed)
+    if chosen is None:  # a bad release: the full run names the file
         return True, False, heads
     # Exactly the release's revisions, recorded by exactly their heads.
     exact = files.applied(heads) == chosen and set(heads) == dag.heads_of(files.parents, chosen)
     return True, exact, heads
+
+
+def _chosen(releases: dict[str, str], installed: str) -> set[str] | None:
+    """The revisions a release selects (``versions.selection_ceiling``); None when a
+    release does not parse. Plain dotted releases are ordered without ``packaging``
+    (``versions.plain_release``), anything else with it."""
+    from scopemigrate.versions import parse_release, plain_release, selection_ceiling
+
+    ceiling = plain_release(installed)
+    keys = {rev: plain_release(release) for rev, release in releases.items()}
+    if ceiling is not None and all(key is not None for key in keys.values()):
+        return {rev for rev, key in keys.items() if key is not None and key <= ceiling}
+    try:
+        top = selection_ceiling(parse_release(installed))
+        return {rev for rev, release in releases.items() if parse_release(release) <= top}
+    except ConfigError:
+        return None
 
 
 def at_head(config: Config, target: str = "head") -> tuple[bool, list[str]]:

@@ -24,7 +24,6 @@ quick paths open the ledger through ``open_regular``; ``json`` loads lazily).
 from __future__ import annotations
 
 import os
-import re
 import stat
 
 from scopemigrate.errors import BadStoreError
@@ -111,10 +110,12 @@ def read_regular(path: str | Path, dir_fd: int | None = None) -> tuple[Identity,
     return (st.st_ino, st.st_size, st.st_mtime_ns), data
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# Patterns, compiled by ``re``'s cache on first use: the quick paths import
+# this module for ``open_regular`` and never check a text.
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_ESCAPES_IN_STRING = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)")
+_SURROGATE_ESCAPE = rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_ESCAPES_IN_STRING = rb"\\(?:u([0-9a-fA-F]{4})|.)"
 
 
 def _position(data: bytes, offset: int) -> str:
@@ -132,11 +133,13 @@ def check_text(path: Path | str, data: bytes) -> None:
     strings (a device named "[lab]") can only upset that count; when it is
     upset, or says too deep, it is redone with the strings cut out.
     """
-    if _SURROGATE_ESCAPE.search(data) is not None:
+    import re
+
+    if re.search(_SURROGATE_ESCAPE, data) is not None:
         _check_surrogates(path, data)
     depth = _depth(data.translate(None, _NOT_BRACKETS))
     if depth is None or depth > MAX_DEPTH:
-        depth = _depth(_STRING.sub(b"", data).translate(None, _NOT_BRACKETS))
+        depth = _depth(re.sub(_STRING, b"", data).translate(None, _NOT_BRACKETS))
         if depth is not None and depth > MAX_DEPTH:
             raise BadStoreError(f"{path}: nested more than {MAX_DEPTH} levels deep; refused")
 
@@ -157,11 +160,13 @@ def _depth(brackets: bytes) -> int | None:
 def _check_surrogates(path: Path | str, data: bytes) -> None:
     """The exact check, for the rare file holding a surrogate escape at all: each
     high surrogate escape is followed at once by a low one, and no low one stands alone."""
-    for string in _STRING.finditer(data):
+    import re
+
+    for string in re.finditer(_STRING, data):
         body = string.group()
         low_due_at = -1  # where the low half of a pair must start
         high_at = 0
-        for escape in _ESCAPES_IN_STRING.finditer(body):
+        for escape in re.finditer(_ESCAPES_IN_STRING, body):
             code = int(escape.group(1), 16) if escape.group(1) else -1
             is_low = 0xDC00 <= code <= 0xDFFF
             if low_due_at >= 0 or is_low:

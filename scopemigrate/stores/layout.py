@@ -4,16 +4,17 @@ OpenClaw's state dir (resolved exactly the way OpenClaw resolves it), the
 files and tables inside it, the names of scopemigrate's own ledger and journal,
 the ledger's first bytes, and how a ``--store`` spec names a store.
 
-Only ``os`` and ``re`` at import, no ``typing`` or ``dataclasses`` (measured:
-tens of milliseconds on a cold start), and ``pathlib`` only inside the
-functions that return paths: the console script's quick answers import this
-module, and it must cost them nothing the console script has not loaded.
+Only ``os`` at import: no ``re`` (the ledger's first bytes are read by
+hand), no ``typing`` or ``dataclasses`` (measured: tens of milliseconds on a
+cold start), and ``pathlib`` only inside the functions that return ``Path``
+(each has an ``os``-path twin, ``*_path``, that the quick answers use): the
+console script's quick answers import this module, and it must cost them
+nothing the console script has not loaded.
 """
 
 from __future__ import annotations
 
 import os
-import re
 
 from scopemigrate.errors import ConfigError
 
@@ -41,13 +42,19 @@ __all__ = [
     "OpenClawLayout",
     "StoreSpec",
     "named_path_missing",
+    "openclaw_home",
     "openclaw_state_dir",
+    "openclaw_state_path",
     "parse_store_spec",
+    "pure_path",
     "read_ledger_prefix",
     "resolve_state_dir",
+    "resolve_state_path",
     "sqlite_database",
     "state_dir_from_path",
     "state_dir_of",
+    "state_path_from",
+    "state_path_of",
 ]
 
 # --- OpenClaw's state dir -------------------------------------------------------------------
@@ -93,22 +100,34 @@ class OpenClawLayout:
         self.database = os.path.join(self.state_dir, *SQLITE_RELATIVE)
 
 
-def _expand(value: str, home: Path) -> Path:
+def pure_path(text: str) -> str:
+    """``str(PurePosixPath(text))`` without importing ``pathlib``: the form every
+    message and every ``Path`` of the full path prints (empty and ``.`` parts
+    dropped, ``..`` kept, exactly two leading slashes kept)."""
+    if text.startswith("//") and not text.startswith("///"):
+        root = "//"
+    else:
+        root = "/" if text.startswith("/") else ""
+    return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
+
+
+def _expand(value: str, home: str) -> str:
     if value == "~" or value.startswith("~/"):
-        return home / value[2:] if len(value) > 1 else home
-    from pathlib import Path
-
-    return Path(value)
+        return pure_path(os.path.join(home, value[2:])) if len(value) > 1 else home
+    return pure_path(value)
 
 
-def openclaw_home(env: Mapping[str, str]) -> Path:
-    from pathlib import Path
-
-    value = env.get("OPENCLAW_HOME") or env.get("HOME") or str(Path.home())
-    return _expand(value, Path(env.get("HOME") or Path.home()))
+def _home(env: Mapping[str, str]) -> str:
+    return pure_path(env.get("HOME") or os.path.expanduser("~"))
 
 
-def resolve_state_dir(env: Mapping[str, str] | None = None) -> Path:
+def openclaw_home(env: Mapping[str, str]) -> str:
+    """OpenClaw's home folder (``OPENCLAW_HOME``, else ``HOME``), as an ``os`` path."""
+    home = _home(env)
+    return _expand(env.get("OPENCLAW_HOME") or env.get("HOME") or home, home)
+
+
+def resolve_state_path(env: Mapping[str, str] | None = None) -> str:
     """The state dir: env override, ``~/.openclaw``, a legacy dir, or the default."""
     env = os.environ if env is None else env
     home = openclaw_home(env)
@@ -116,22 +135,42 @@ def resolve_state_dir(env: Mapping[str, str] | None = None) -> Path:
         value = env.get(name, "").strip()
         if value:
             return _expand(value, home)
-    default = home / ".openclaw"
-    if default.is_dir():
+    default = pure_path(os.path.join(home, ".openclaw"))
+    if os.path.isdir(default):
         return default
     for legacy in LEGACY_DIRS:
-        if (home / legacy).is_dir():
-            return home / legacy
+        if os.path.isdir(os.path.join(home, legacy)):
+            return pure_path(os.path.join(home, legacy))
     return default
 
 
-def state_dir_from_path(path: Path) -> Path:
-    """Accept a state dir, its ``devices`` dir, or ``paired.json`` itself."""
-    if path.name == PAIRED_NAME:
-        return path.parent.parent
-    if path.name == DEVICES_DIR and (path / PAIRED_NAME).exists():
-        return path.parent
+def resolve_state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``resolve_state_path`` as a ``Path``."""
+    from pathlib import Path
+
+    return Path(resolve_state_path(env))
+
+
+def _parent(path: str) -> str:
+    return pure_path(os.path.dirname(path))
+
+
+def state_path_from(path: str) -> str:
+    """Accept a state dir, its ``devices`` dir, or ``paired.json`` itself (an ``os`` path)."""
+    path = pure_path(path)
+    name = os.path.basename(path)
+    if name == PAIRED_NAME:
+        return _parent(_parent(path))
+    if name == DEVICES_DIR and os.path.exists(os.path.join(path, PAIRED_NAME)):
+        return _parent(path)
     return path
+
+
+def state_dir_from_path(path: Path) -> Path:
+    """``state_path_from`` of a ``Path``."""
+    from pathlib import Path
+
+    return Path(state_path_from(str(path)))
 
 
 # --- store specs ----------------------------------------------------------------------------
@@ -191,11 +230,43 @@ def parse_store_spec(spec: str | None) -> StoreSpec:
 # keeps the fields in that order), so quick answers read them from the first
 # few kilobytes; its provenance can run to many megabytes.
 LEDGER_PREFIX_BYTES = 4096
-_LEDGER_PREFIX = re.compile(
-    rb'\A\{\s*"format":\s*(\d+),\s*"heads":\s*\[([^\]]*)\]'
-    rb'(?:,\s*"at_head_of":\s*(?:"([0-9a-f]{64})"|null))?'
-)
-_PLAIN_ID = re.compile(rb'\s*"([A-Za-z0-9_.\-]+)"\s*')
+# The prefix is read by hand, not with ``re`` (a few milliseconds of imports the
+# hook's no-op would pay): ``{"format": N, "heads": ["id", ...]`` then, optionally,
+# ``, "at_head_of": "<64 lowercase hex>"`` or ``null``, with JSON's spaces between.
+_SPACE = b" \t\n\r\f\v"
+_DIGITS = b"0123456789"
+_HEX = b"0123456789abcdef"
+_ID_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+MARK_LENGTH = 64
+
+
+def _after(data: bytes, position: int, token: bytes) -> int:
+    """Where ``data`` goes on after optional spaces and ``token`` at ``position``; -1
+    when ``token`` is not there (or ``position`` is already -1)."""
+    while 0 <= position < len(data) and data[position] in _SPACE:
+        position += 1
+    return position + len(token) if position >= 0 and data.startswith(token, position) else -1
+
+
+def _plain_id(item: bytes) -> str | None:
+    """The id of a list item ``"id"`` (spaces around it allowed), if it is plain."""
+    quoted = item.strip(_SPACE)
+    body = quoted[1:-1]
+    if len(quoted) < 3 or quoted[:1] != b'"' or quoted[-1:] != b'"':
+        return None
+    return body.decode("ascii") if all(c in _ID_CHARS for c in body) else None
+
+
+def _mark_at(data: bytes, position: int) -> str | None:
+    """The mark of ``,"at_head_of": "..."`` at ``position`` (the comma right after the
+    heads' ``]``), if one is there."""
+    position = _after(data, position + 1, b'"at_head_of":') if data[position:][:1] == b"," else -1
+    position = _after(data, position, b'"')
+    mark = data[position : position + MARK_LENGTH] if position >= 0 else b""
+    closed = data[position + MARK_LENGTH : position + MARK_LENGTH + 1] == b'"'
+    if len(mark) == MARK_LENGTH and closed and all(c in _HEX for c in mark):
+        return mark.decode("ascii")
+    return None
 
 
 class LedgerPrefix:
@@ -212,18 +283,25 @@ class LedgerPrefix:
 def read_ledger_prefix(start: bytes) -> LedgerPrefix | None:
     """The prefix of a ledger's bytes, or None when only a JSON parser can tell
     (another layout, or a head id that is not plain)."""
-    found = _LEDGER_PREFIX.match(start[:LEDGER_PREFIX_BYTES])
-    if found is None:
+    data = start[:LEDGER_PREFIX_BYTES]
+    digits_at = _after(data, _after(data, 1, b'"format":'), b"") if data[:1] == b"{" else -1
+    end = digits_at
+    while 0 <= end < len(data) and data[end] in _DIGITS:
+        end += 1
+    if digits_at < 0 or end == digits_at or data[end : end + 1] != b",":
+        return None
+    position = _after(data, _after(data, end + 1, b'"heads":'), b"[")
+    close = data.find(b"]", position) if position >= 0 else -1
+    if close < 0:
         return None
     heads: list[str] = []
-    listed = found.group(2)
+    listed = data[position:close]
     for item in listed.split(b",") if listed.strip() else []:
-        plain = _PLAIN_ID.fullmatch(item)
-        if plain is None:
+        head = _plain_id(item)
+        if head is None:
             return None
-        heads.append(plain.group(1).decode("ascii"))
-    mark = found.group(3)
-    return LedgerPrefix(int(found.group(1)), heads, mark.decode("ascii") if mark else None)
+        heads.append(head)
+    return LedgerPrefix(int(data[digits_at:end]), heads, _mark_at(data, close + 1))
 
 
 def sqlite_database(spec: StoreSpec) -> str | None:
@@ -238,27 +316,45 @@ def sqlite_database(spec: StoreSpec) -> str | None:
     return None
 
 
-def openclaw_state_dir(spec: StoreSpec, env: Mapping[str, str]) -> Path | None:
+def openclaw_state_path(spec: StoreSpec, env: Mapping[str, str]) -> str | None:
     """The OpenClaw state dir a spec names (a JSON store's, or one to detect), else None
-    (a URL, or a database named by itself)."""
+    (a URL, or a database named by itself); an ``os`` path."""
     if spec.kind == "default":
-        return resolve_state_dir(env)
+        return resolve_state_path(env)
     if spec.kind == "path" and sqlite_database(spec) is not None:
         return None
     if spec.kind in ("openclaw-json", "path"):
-        from pathlib import Path
-
-        return state_dir_from_path(Path(spec.target).expanduser())
+        return state_path_from(os.path.expanduser(spec.target))
     return None
 
 
-def state_dir_of(spec: str | None, env: Mapping[str, str]) -> Path | None:
-    """``openclaw_state_dir`` of a ``--store`` value; None for a URL or an unknown scheme
+def openclaw_state_dir(spec: StoreSpec, env: Mapping[str, str]) -> Path | None:
+    """``openclaw_state_path`` as a ``Path``."""
+    found = openclaw_state_path(spec, env)
+    if found is None:
+        return None
+    from pathlib import Path
+
+    return Path(found)
+
+
+def state_path_of(spec: str | None, env: Mapping[str, str]) -> str | None:
+    """``openclaw_state_path`` of a ``--store`` value; None for a URL or an unknown scheme
     (the full run names the scheme)."""
     try:
-        return openclaw_state_dir(parse_store_spec(spec), env)
+        return openclaw_state_path(parse_store_spec(spec), env)
     except ConfigError:
         return None
+
+
+def state_dir_of(spec: str | None, env: Mapping[str, str]) -> Path | None:
+    """``state_path_of`` as a ``Path``."""
+    found = state_path_of(spec, env)
+    if found is None:
+        return None
+    from pathlib import Path
+
+    return Path(found)
 
 
 def named_path_missing(spec: str | None) -> str | None:
