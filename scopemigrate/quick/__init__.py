@@ -1,9 +1,10 @@
-"""The fast paths: the console entry point, and quick answers for three no-op commands.
+"""The fast paths: the console entry point, and quick answers for six everyday commands.
 
-``scopemigrate hook`` and ``scopemigrate sync`` at the installed release, and
-``scopemigrate upgrade head`` at head, are answered here when their arguments
-are plain; anything else goes to the full CLI (``scopemigrate.cli``), which
-parses and checks everything again.
+``scopemigrate hook`` and ``scopemigrate sync`` at the installed release,
+``scopemigrate upgrade head`` at head, ``scopemigrate current`` and a whole
+``scopemigrate history`` on a JSON store, and ``scopemigrate heads``, are
+answered here when their arguments are plain; anything else goes to the full
+CLI (``scopemigrate.cli``), which parses and checks everything again.
 
 Run by root on a store another user owns, the quick answer is decided in a
 forked child that has first given up root for the owner's rights
@@ -34,6 +35,12 @@ import os
 import sys
 
 from scopemigrate.quick.argv import (
+    CURRENT_FLAG_OPTIONS,
+    CURRENT_VALUE_OPTIONS,
+    HEADS_FLAG_OPTIONS,
+    HEADS_VALUE_OPTIONS,
+    HISTORY_FLAG_OPTIONS,
+    HISTORY_VALUE_OPTIONS,
     SYNC_FLAG_OPTIONS,
     SYNC_VALUE_OPTIONS,
     is_quiet,
@@ -50,7 +57,16 @@ if TYPE_CHECKING:
     from scopemigrate.config import Config
     from scopemigrate.installed import InstalledVersion
 
-__all__ = ["main", "quick_hook", "quick_marked_head", "quick_sync", "quick_upgrade_head"]
+__all__ = [
+    "main",
+    "quick_current",
+    "quick_heads",
+    "quick_history",
+    "quick_hook",
+    "quick_marked_head",
+    "quick_sync",
+    "quick_upgrade_head",
+]
 
 
 def _nothing_to_do(where: object, heads: list[str]) -> None:
@@ -270,6 +286,75 @@ def _verdict_head(target: str, args: dict[str, list[str]], config: Config) -> bo
     return True
 
 
+def quick_current(argv: list[str]) -> bool:
+    """Answer ``current`` on a JSON store without the full CLI; False when it cannot vouch."""
+    args = parse_options(argv, CURRENT_VALUE_OPTIONS, CURRENT_FLAG_OPTIONS)
+    return args is not None and _with_rights(args, lambda config: _current(args, config))
+
+
+def _current(args: dict[str, list[str]], config: Config) -> bool:
+    from scopemigrate.quick.verdicts import current_view
+
+    view = current_view(config)
+    if view is None:
+        return False
+    where, exists, heads = view
+    if is_quiet(args):
+        return True
+    # The full command's words (cli/text.py's ``current``; a test holds them equal).
+    if not exists:
+        _say(f"No device store at {where}.")
+    elif not heads:
+        _say(f"{where}: base (nothing applied)")
+    for revision, release, message in heads:
+        _say(f"{revision} ({release}) {message}")
+    return True
+
+
+def quick_heads(argv: list[str]) -> bool:
+    """Answer ``heads`` without the full CLI; False when it cannot vouch."""
+    args = parse_options(argv, HEADS_VALUE_OPTIONS, HEADS_FLAG_OPTIONS)
+    return args is not None and _with_rights(args, lambda config: _heads(args, config))
+
+
+def _heads(args: dict[str, list[str]], config: Config) -> bool:
+    from scopemigrate.quick.verdicts import heads_view
+
+    view = heads_view(config)
+    if view is None:
+        return False
+    if not is_quiet(args):
+        for revision, release, message in view:  # cli/text.py's ``detail_lines``
+            _say(f"{revision} {release}: {message}")
+    return True
+
+
+def quick_history(argv: list[str]) -> bool:
+    """Answer ``history`` (no range) on a JSON store without the full CLI; False when
+    it cannot vouch."""
+    args = parse_options(argv, HISTORY_VALUE_OPTIONS, HISTORY_FLAG_OPTIONS)
+    return args is not None and _with_rights(args, lambda config: _history(args, config))
+
+
+def _history(args: dict[str, list[str]], config: Config) -> bool:
+    from scopemigrate.quick.verdicts import history_view
+
+    view = history_view(config)
+    if view is None:
+        return False
+    heads, lines = view
+    current = set(heads) if "-i" in args or "--indicate-current" in args else set()
+    if is_quiet(args):
+        return True
+    # The full command's words (cli/text.py's ``history``; a test holds them equal).
+    for down, revision, is_head, applied, release, message in lines:
+        marks = [("(head)", is_head), ("(current)", revision in current), ("(applied)", applied)]
+        shown = " ".join(mark for mark, on in marks if on)
+        parents = ", ".join(down) if down else "base"
+        _say(f"{parents} -> {revision} {shown}".rstrip() + f", {release}: {message}")
+    return True
+
+
 def main() -> None:
     """The console script: a quick answer when one vouches, else the full CLI."""
     from scopemigrate.platforms import refuse_unsupported
@@ -281,6 +366,12 @@ def main() -> None:
     if verb == "hook" and quick_hook(rest):
         sys.exit(0)
     if verb == "sync" and quick_sync(rest):
+        sys.exit(0)
+    if verb == "current" and quick_current(rest):
+        sys.exit(0)
+    if verb == "heads" and quick_heads(rest):
+        sys.exit(0)
+    if verb == "history" and quick_history(rest):
         sys.exit(0)
     if verb == "upgrade" and rest and (quick_marked_head(rest) or quick_upgrade_head(rest)):
         sys.exit(0)
