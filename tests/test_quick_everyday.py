@@ -23,16 +23,7 @@ from test_hook import ORIGINAL, assert_repaired
 from unprivileged import give_store, reachable_dir, unprivileged_user
 
 from scopemigrate.cli import main as cli_main
-from scopemigrate.quick.argv import (
-    CURRENT_FLAG_OPTIONS,
-    CURRENT_VALUE_OPTIONS,
-    HEADS_FLAG_OPTIONS,
-    HEADS_VALUE_OPTIONS,
-    HISTORY_FLAG_OPTIONS,
-    HISTORY_VALUE_OPTIONS,
-    SYNC_FLAG_OPTIONS,
-    SYNC_VALUE_OPTIONS,
-)
+from scopemigrate.quick import argv
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = "2026.2.19"
@@ -131,14 +122,14 @@ def test_a_sync_with_work_is_left_to_the_full_command(mixed: Path) -> None:
 def test_the_quick_sync_parser_knows_the_sync_options_but_json() -> None:
     command = cli_main.commands["sync"]
     names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
-    assert set(SYNC_VALUE_OPTIONS) | set(SYNC_FLAG_OPTIONS) | {"--json"} == names
+    assert set(argv.SYNC_VALUE_OPTIONS) | set(argv.SYNC_FLAG_OPTIONS) | {"--json"} == names
     flags = {
         name
         for p in command.params
         if isinstance(p, click.Option) and (p.is_flag or p.count)
         for name in p.opts
     }
-    assert set(SYNC_FLAG_OPTIONS) | {"--json"} == flags
+    assert set(argv.SYNC_FLAG_OPTIONS) | {"--json"} == flags
 
 
 @pytest.mark.parametrize("verb", ["hook", "sync"])
@@ -240,7 +231,8 @@ def test_the_quick_current_parser_knows_the_current_options_but_json_and_verbose
     click_names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
     left_to_the_full_cli = {"--json", "-v", "--verbose"}
     assert (
-        set(CURRENT_VALUE_OPTIONS) | set(CURRENT_FLAG_OPTIONS) == click_names - left_to_the_full_cli
+        set(argv.CURRENT_VALUE_OPTIONS) | set(argv.CURRENT_FLAG_OPTIONS)
+        == click_names - left_to_the_full_cli
     )
     assert left_to_the_full_cli <= click_names
 
@@ -275,7 +267,10 @@ def test_the_quick_heads_parser_knows_the_heads_options_but_three() -> None:
     command = cli_main.commands["heads"]
     click_names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
     left_to_the_full_cli = {"--json", "-v", "--verbose", "--resolve-dependencies"}
-    assert set(HEADS_VALUE_OPTIONS) | set(HEADS_FLAG_OPTIONS) == click_names - left_to_the_full_cli
+    assert (
+        set(argv.HEADS_VALUE_OPTIONS) | set(argv.HEADS_FLAG_OPTIONS)
+        == click_names - left_to_the_full_cli
+    )
     assert left_to_the_full_cli <= click_names
 
 
@@ -307,7 +302,8 @@ def test_the_quick_history_parser_knows_the_history_options_but_four() -> None:
     click_names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
     left_to_the_full_cli = {"--json", "-v", "--verbose", "-r", "--rev-range"}
     assert (
-        set(HISTORY_VALUE_OPTIONS) | set(HISTORY_FLAG_OPTIONS) == click_names - left_to_the_full_cli
+        set(argv.HISTORY_VALUE_OPTIONS) | set(argv.HISTORY_FLAG_OPTIONS)
+        == click_names - left_to_the_full_cli
     )
     assert left_to_the_full_cli <= click_names
 

@@ -52,7 +52,11 @@ from scopemigrate.quick.argv import (
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import TextIO
+    from typing import TextIO, TypeVar
+
+    from scopemigrate.quick.verdicts import HistoryLine
+
+    View = TypeVar("View")
 
     from scopemigrate.config import Config
     from scopemigrate.installed import InstalledVersion
@@ -286,73 +290,78 @@ def _verdict_head(target: str, args: dict[str, list[str]], config: Config) -> bo
     return True
 
 
+def _answered(
+    argv: list[str],
+    options: tuple[tuple[str, ...], tuple[str, ...]],
+    view_of: Callable[[Config], View | None],
+    lines_of: Callable[[dict[str, list[str]], View], list[str]],
+) -> bool:
+    """Answer a read-only view: ``view_of`` the configuration of the options ``argv``
+    gives, its ``lines_of`` printed unless quiet; False when the view cannot vouch."""
+    args = parse_options(argv, *options)
+    if args is None:
+        return False
+
+    def answer(config: Config) -> bool:
+        view = view_of(config)
+        if view is not None and not is_quiet(args):
+            for line in lines_of(args, view):
+                _say(line)
+        return view is not None
+
+    return _with_rights(args, answer)
+
+
 def quick_current(argv: list[str]) -> bool:
     """Answer ``current`` on a JSON store without the full CLI; False when it cannot vouch."""
-    args = parse_options(argv, CURRENT_VALUE_OPTIONS, CURRENT_FLAG_OPTIONS)
-    return args is not None and _with_rights(args, lambda config: _current(args, config))
-
-
-def _current(args: dict[str, list[str]], config: Config) -> bool:
     from scopemigrate.quick.verdicts import current_view
 
-    view = current_view(config)
-    if view is None:
-        return False
+    return _answered(argv, (CURRENT_VALUE_OPTIONS, CURRENT_FLAG_OPTIONS), current_view, _current)
+
+
+def _current(
+    args: dict[str, list[str]], view: tuple[str, bool, list[tuple[str, str, str]]]
+) -> list[str]:
     where, exists, heads = view
-    if is_quiet(args):
-        return True
     # The full command's words (cli/text.py's ``current``; a test holds them equal).
     if not exists:
-        _say(f"No device store at {where}.")
-    elif not heads:
-        _say(f"{where}: base (nothing applied)")
-    for revision, release, message in heads:
-        _say(f"{revision} ({release}) {message}")
-    return True
+        return [f"No device store at {where}."]
+    if not heads:
+        return [f"{where}: base (nothing applied)"]
+    return [f"{revision} ({release}) {message}" for revision, release, message in heads]
 
 
 def quick_heads(argv: list[str]) -> bool:
     """Answer ``heads`` without the full CLI; False when it cannot vouch."""
-    args = parse_options(argv, HEADS_VALUE_OPTIONS, HEADS_FLAG_OPTIONS)
-    return args is not None and _with_rights(args, lambda config: _heads(args, config))
-
-
-def _heads(args: dict[str, list[str]], config: Config) -> bool:
     from scopemigrate.quick.verdicts import heads_view
 
-    view = heads_view(config)
-    if view is None:
-        return False
-    if not is_quiet(args):
-        for revision, release, message in view:  # cli/text.py's ``detail_lines``
-            _say(f"{revision} {release}: {message}")
-    return True
+    return _answered(argv, (HEADS_VALUE_OPTIONS, HEADS_FLAG_OPTIONS), heads_view, _heads)
+
+
+def _heads(args: dict[str, list[str]], view: list[tuple[str, str, str]]) -> list[str]:
+    # cli/text.py's ``detail_lines`` (a test holds them equal).
+    return [f"{revision} {release}: {message}" for revision, release, message in view]
 
 
 def quick_history(argv: list[str]) -> bool:
     """Answer ``history`` (no range) on a JSON store without the full CLI; False when
     it cannot vouch."""
-    args = parse_options(argv, HISTORY_VALUE_OPTIONS, HISTORY_FLAG_OPTIONS)
-    return args is not None and _with_rights(args, lambda config: _history(args, config))
-
-
-def _history(args: dict[str, list[str]], config: Config) -> bool:
     from scopemigrate.quick.verdicts import history_view
 
-    view = history_view(config)
-    if view is None:
-        return False
-    heads, lines = view
+    return _answered(argv, (HISTORY_VALUE_OPTIONS, HISTORY_FLAG_OPTIONS), history_view, _history)
+
+
+def _history(args: dict[str, list[str]], view: tuple[list[str], list[HistoryLine]]) -> list[str]:
+    heads, rows = view
     current = set(heads) if "-i" in args or "--indicate-current" in args else set()
-    if is_quiet(args):
-        return True
+    lines = []
     # The full command's words (cli/text.py's ``history``; a test holds them equal).
-    for down, revision, is_head, applied, release, message in lines:
+    for down, revision, is_head, applied, release, message in rows:
         marks = [("(head)", is_head), ("(current)", revision in current), ("(applied)", applied)]
         shown = " ".join(mark for mark, on in marks if on)
         parents = ", ".join(down) if down else "base"
-        _say(f"{parents} -> {revision} {shown}".rstrip() + f", {release}: {message}")
-    return True
+        lines.append(f"{parents} -> {revision} {shown}".rstrip() + f", {release}: {message}")
+    return lines
 
 
 def main() -> None:

@@ -76,6 +76,10 @@ class _Files:
         """What ``head`` chooses from: no ``down_revision`` names them (Alembic's heads)."""
         return dag.heads_of(self.down, self.down)
 
+    def shown(self, rev: str) -> tuple[str, str]:
+        """(release, message) of ``rev``, as the views print them."""
+        return self.releases[rev], str(self.messages[rev])
+
     def applied(self, heads: list[str]) -> set[str]:
         return dag.reachable(heads, self.parents.__getitem__)
 
@@ -279,10 +283,9 @@ def _plain_files(config: Config) -> _Files | None:
     return files
 
 
-def current_view(config: Config) -> tuple[str, bool, list[tuple[str, str, str]]] | None:
-    """``current``'s answer for a JSON store: (its location, whether it exists, each
-    head's (revision, release, message) in the full command's order); None unless
-    certain (a database, a URL, labels, a head the files do not hold, ...)."""
+def _store_and_files(config: Config) -> tuple[str, bool, list[str], _Files] | None:
+    """(state dir, whether the store exists, its heads, the files) of a JSON store
+    whose heads the plain files all hold; else None (the full run decides)."""
     store = _json_store(config)
     files = _plain_files(config) if store is not None else None
     if store is None or files is None:
@@ -290,29 +293,35 @@ def current_view(config: Config) -> tuple[str, bool, list[tuple[str, str, str]]]
     state_dir, exists, heads = store
     if heads is None or any(head not in files.parents for head in heads):
         return None
+    return state_dir, exists, heads, files
+
+
+def current_view(config: Config) -> tuple[str, bool, list[tuple[str, str, str]]] | None:
+    """``current``'s answer for a JSON store: (its location, whether it exists, each
+    head's (revision, release, message) in the full command's order); None unless
+    certain (a database, a URL, labels, a head the files do not hold, ...)."""
+    found = _store_and_files(config)
+    if found is None:
+        return None
+    state_dir, exists, heads, files = found
     shown = [rev for rev in reversed(files.order) if rev in heads]
-    lines = [(rev, files.releases[rev], str(files.messages[rev])) for rev in shown]
-    return state_dir, exists, lines
+    return state_dir, exists, [(rev, *files.shown(rev)) for rev in shown]
 
 
 def history_view(config: Config) -> tuple[list[str], list[HistoryLine]] | None:
     """``history``'s answer (no range) for a JSON store: its heads, and each revision
     newest first as (down_revision, revision, is a head, applied, release, message);
     None unless certain, as for ``current_view``."""
-    store = _json_store(config)
-    files = _plain_files(config) if store is not None else None
-    if store is None or files is None:
+    found = _store_and_files(config)
+    if found is None:
         return None
-    _, _, heads = store
-    if heads is None or any(head not in files.parents for head in heads):
-        return None
+    _, _, heads, files = found
     applied, tips = files.applied(heads), files.down_heads()
-    lines = [
-        (down, rev, rev in tips, rev in applied, files.releases[rev], str(files.messages[rev]))
+    rows = [
+        (files.down[rev], rev, rev in tips, rev in applied, *files.shown(rev))
         for rev in reversed(files.order)
-        for down in (files.down[rev],)
     ]
-    return heads, lines
+    return heads, rows
 
 
 def heads_view(config: Config) -> list[tuple[str, str, str]] | None:
