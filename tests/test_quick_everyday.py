@@ -263,40 +263,6 @@ def test_current_with_json_or_verbose_is_left_to_the_full_command(
     assert done.returncode == 0 and not took_the_quick_path(done)
 
 
-def test_the_quick_heads_parser_knows_the_heads_options_but_three() -> None:
-    command = cli_main.commands["heads"]
-    click_names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
-    left_to_the_full_cli = {"--json", "-v", "--verbose", "--resolve-dependencies"}
-    assert (
-        set(argv.HEADS_VALUE_OPTIONS) | set(argv.HEADS_FLAG_OPTIONS)
-        == click_names - left_to_the_full_cli
-    )
-    assert left_to_the_full_cli <= click_names
-
-
-@pytest.mark.parametrize("extra", [(), ("-q",), ("--migrations", "CHAIN")])
-def test_heads_is_answered_quickly_in_the_full_commands_words(
-    tmp_path: Path, extra: tuple[str, ...]
-) -> None:
-    chain = tmp_path / "chain"
-    chain.mkdir()
-    for name, rev, down in (
-        ("a.toml", "a1", "[]"),
-        ("b.toml", "b1", "[]"),
-        ("c.toml", "c1", '["a1"]'),
-    ):
-        (chain / name).write_text(
-            f'revision = "{rev}"\ndown_revision = {down}\nrelease = "2026.3.1"\n'
-            f'message = "{rev} grants"\n\n[[operations]]\nkind = "grant"\nrole = "operator"\n'
-            'scopes = ["x.y"]\n'
-        )
-    args = tuple(str(chain) if arg == "CHAIN" else arg for arg in extra)
-    quick_done, full_done = quick("heads", *args), full("heads", *args)
-    assert took_the_quick_path(quick_done), quick_done.stderr[-2000:]
-    assert _lines(quick_done) == _lines(full_done)
-    assert quick_done.returncode == 0 and bool(quick_done.stdout) == (extra != ("-q",))
-
-
 def test_the_quick_history_parser_knows_the_history_options_but_four() -> None:
     command = cli_main.commands["history"]
     click_names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}

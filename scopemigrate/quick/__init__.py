@@ -1,9 +1,9 @@
-"""The fast paths: the console entry point, and quick answers for six everyday commands.
+"""The fast paths: the console entry point, and quick answers for five everyday commands.
 
 ``scopemigrate hook`` and ``scopemigrate sync`` at the installed release,
-``scopemigrate upgrade head`` at head, ``scopemigrate current`` and a whole
-``scopemigrate history`` on a JSON store, and ``scopemigrate heads``, are
-answered here when their arguments are plain; anything else goes to the full
+``scopemigrate upgrade head`` at head, and ``scopemigrate current`` and a
+whole ``scopemigrate history`` on a JSON store, are answered here when their
+arguments are plain; anything else goes to the full
 CLI (``scopemigrate.cli``), which parses and checks everything again.
 
 Run by root on a store another user owns, the quick answer is decided in a
@@ -37,8 +37,6 @@ import sys
 from scopemigrate.quick.argv import (
     CURRENT_FLAG_OPTIONS,
     CURRENT_VALUE_OPTIONS,
-    HEADS_FLAG_OPTIONS,
-    HEADS_VALUE_OPTIONS,
     HISTORY_FLAG_OPTIONS,
     HISTORY_VALUE_OPTIONS,
     SYNC_FLAG_OPTIONS,
@@ -64,7 +62,6 @@ if TYPE_CHECKING:
 __all__ = [
     "main",
     "quick_current",
-    "quick_heads",
     "quick_history",
     "quick_hook",
     "quick_marked_head",
@@ -331,18 +328,6 @@ def _current(
     return [f"{revision} ({release}) {message}" for revision, release, message in heads]
 
 
-def quick_heads(argv: list[str]) -> bool:
-    """Answer ``heads`` without the full CLI; False when it cannot vouch."""
-    from scopemigrate.quick.verdicts import heads_view
-
-    return _answered(argv, (HEADS_VALUE_OPTIONS, HEADS_FLAG_OPTIONS), heads_view, _heads)
-
-
-def _heads(args: dict[str, list[str]], view: list[tuple[str, str, str]]) -> list[str]:
-    # cli/text.py's ``detail_lines`` (a test holds them equal).
-    return [f"{revision} {release}: {message}" for revision, release, message in view]
-
-
 def quick_history(argv: list[str]) -> bool:
     """Answer ``history`` (no range) on a JSON store without the full CLI; False when
     it cannot vouch."""
@@ -377,8 +362,6 @@ def main() -> None:
     if verb == "sync" and quick_sync(rest):
         sys.exit(0)
     if verb == "current" and quick_current(rest):
-        sys.exit(0)
-    if verb == "heads" and quick_heads(rest):
         sys.exit(0)
     if verb == "history" and quick_history(rest):
         sys.exit(0)

@@ -10,8 +10,6 @@ __all__ = [
     "CURRENT_FLAG_OPTIONS",
     "CURRENT_VALUE_OPTIONS",
     "FLAG_OPTIONS",
-    "HEADS_FLAG_OPTIONS",
-    "HEADS_VALUE_OPTIONS",
     "HISTORY_FLAG_OPTIONS",
     "HISTORY_VALUE_OPTIONS",
     "SECONDS_OPTIONS",
@@ -57,10 +55,6 @@ UPGRADE_FLAG_OPTIONS = ("--no-backup", "-q", "--quiet", "-v", "--verbose")
 # prints the last run, from the ledger's history) go to the full CLI.
 CURRENT_VALUE_OPTIONS = ("--store", "--migrations", "--config", "--lock-timeout", "--as-user")
 CURRENT_FLAG_OPTIONS = ("-q", "--quiet")
-# ``heads``' options that the quick answer understands (``--store`` is accepted
-# and unused); --resolve-dependencies, --json and -v go to the full CLI.
-HEADS_VALUE_OPTIONS = ("--store", "--migrations", "--config")
-HEADS_FLAG_OPTIONS = ("-q", "--quiet")
 # ``history``'s: current's and -i; -r (a range), --json and -v go to the full CLI.
 HISTORY_VALUE_OPTIONS = CURRENT_VALUE_OPTIONS
 HISTORY_FLAG_OPTIONS = ("-i", "--indicate-current", "-q", "--quiet")

@@ -44,7 +44,6 @@ __all__ = [
     "at_head",
     "at_release",
     "current_view",
-    "heads_view",
     "history_view",
     "named_database",
     "release_verdict",
@@ -322,16 +321,3 @@ def history_view(config: Config) -> tuple[list[str], list[HistoryLine]] | None:
         for rev in reversed(files.order)
     ]
     return heads, rows
-
-
-def heads_view(config: Config) -> list[tuple[str, str, str]] | None:
-    """``heads``' answer: each head's (revision, release, message) in the graph's
-    order (``graph.RevisionGraph.heads``); None unless certain (labels, chains
-    declared independent, anything ``_sound_files`` leaves to the full run)."""
-    files = _plain_files(config)
-    if files is None or config.independent_branches:
-        return None
-    heads = files.down_heads()
-    return [
-        (rev, files.releases[rev], str(files.messages[rev])) for rev in files.order if rev in heads
-    ]
