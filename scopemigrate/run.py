@@ -34,7 +34,14 @@ from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.logs import get_logger
 from scopemigrate.migration import Migration
 from scopemigrate.migration_files import MigrationFiles
-from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
+from scopemigrate.progress import (
+    DOWNGRADING,
+    NO_PROGRESS,
+    READING,
+    UPGRADING,
+    WRITING,
+    Progress,
+)
 from scopemigrate.provenance import changed_devices
 from scopemigrate.stores import open_store
 from scopemigrate.stores.base import (
@@ -251,6 +258,8 @@ def apply(
         def ledger_for(result: InPlaceResult) -> Ledger:
             return advanced(result.devices_changed, {**entered, **result.applied})
 
+        # The store runs the revisions itself: one phase, timed, without a count.
+        progress.start(UPGRADING if plan.direction == "upgrade" else DOWNGRADING, 0)
         try:
             if plan.direction == "upgrade":
                 done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
@@ -263,6 +272,8 @@ def apply(
             )
         except InPlaceDeclined:
             pass  # nothing changed: the row path below
+        finally:
+            progress.finish()
 
     progress.start(READING, 0)
     snapshot = store.read()
