@@ -59,14 +59,21 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class RunResult(JsonResult):
-    """The result of ``upgrade`` or ``downgrade`` (or their dry runs)."""
+class _Moves(JsonResult):
+    """Where an ``upgrade`` or ``downgrade`` takes the store: what a run and its
+    ``--sql`` script both report first."""
 
     store: str
     direction: Literal["upgrade", "downgrade"]
     from_heads: list[str]
     to_heads: list[str]
     revisions: list[str]
+
+
+@dataclass(frozen=True)
+class RunResult(_Moves):
+    """The result of ``upgrade`` or ``downgrade`` (or their dry runs)."""
+
     devices: list[DevicePlan]
     pending_removed: int = 0
     pending_restored: int = 0
@@ -90,14 +97,9 @@ class RunResult(JsonResult):
 
 
 @dataclass(frozen=True)
-class SqlScript(JsonResult):
+class SqlScript(_Moves):
     """The result of ``upgrade_sql`` or ``downgrade_sql``: what a run would execute."""
 
-    store: str
-    direction: Literal["upgrade", "downgrade"]
-    from_heads: list[str]
-    to_heads: list[str]
-    revisions: list[str]
     statements: list[str]  # each ends with ";" (comments aside); empty: nothing to do
     store_exists: bool = True
 

@@ -25,6 +25,12 @@ def token_field(role: str) -> str:
     return TOKEN_PREFIX + role
 
 
+def token_role(name: str) -> str | None:
+    """The role whose device token ``name`` is the scopes of (``token_field``'s
+    inverse); None for a device-level field."""
+    return name[len(TOKEN_PREFIX) :] if name.startswith(TOKEN_PREFIX) else None
+
+
 class FieldKind(Enum):
     """How a scope list is ordered and what an empty list looks like."""
 

@@ -261,14 +261,14 @@ def apply(
         # The store runs the revisions itself: one phase, timed, without a count.
         progress.start(UPGRADING if plan.direction == "upgrade" else DOWNGRADING, 0)
         try:
-            if plan.direction == "upgrade":
-                done = store.run_in_place(InPlaceApply(plan.enter), ledger_for, dry_run, report)
-                return InPlaceResult(
-                    done.devices, done.pending_removed, 0, done.unreported, done.notes
-                )
-            done = store.run_in_place(InPlaceUndo(plan.leave), ledger_for, dry_run, report)
+            done = store.run_in_place(_in_place_steps(plan), ledger_for, dry_run, report)
+            # The store's provenance (``applied``) is in the ledger now, not in the report.
             return InPlaceResult(
-                done.devices, 0, done.pending_restored, done.unreported, done.notes
+                done.devices,
+                done.pending_removed,
+                done.pending_restored,
+                done.unreported,
+                done.notes,
             )
         except InPlaceDeclined:
             pass  # nothing changed: the row path below
@@ -313,6 +313,11 @@ def apply(
         pending_removed=len(outcome.changes.pending_removed),
         pending_restored=len(outcome.changes.pending_restored),
     )
+
+
+def _in_place_steps(plan: Plan) -> InPlaceApply | InPlaceUndo:
+    """What a set-based store is given to run (or to script) for an upgrade or downgrade."""
+    return InPlaceApply(plan.enter) if plan.direction == "upgrade" else InPlaceUndo(plan.leave)
 
 
 def _entered(plan: Plan, at: str) -> dict[str, AppliedRevision]:
@@ -381,10 +386,7 @@ def script(config: Config, planner: Planner) -> Script:
         def ledger_for(devices_changed: int) -> Ledger:
             return advanced(devices_changed, entered)
 
-        if plan.direction == "upgrade":
-            statements = store.script_upgrade_in_place(plan.enter, read, ledger_for, timeout)
-        else:
-            statements = store.script_downgrade_in_place(plan.leave, read, ledger_for, timeout)
+        statements = store.script_in_place(_in_place_steps(plan), read, ledger_for, timeout)
         return Script(store.location, True, plan, statements)
     snapshot = store.read()
     if plan.direction == "upgrade":

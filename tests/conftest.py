@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,38 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+def run_with(
+    argv: list[str], *, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``argv`` with exactly ``env`` (in ``cwd``), as an installer or a service manager
+    starts a program: output captured, the exit code left to the test."""
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+
+
 def run_first(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``run_cli`` against FIRST_CHAIN."""
     return run_cli(*args, *FIRST, env=env)
+
+
+def store_files(store: Path) -> dict[str, bytes]:
+    """Every file of the state dir, by relative path: 'changed nothing' means this."""
+    return {
+        str(p.relative_to(store)): p.read_bytes() for p in sorted(store.rglob("*")) if p.is_file()
+    }
+
+
+def fake_program(
+    bin_dir: Path, name: str, output: str, code: int = 0, *, newline: bool = True
+) -> Path:
+    """An executable ``bin_dir/name`` that prints ``output`` and exits with ``code``:
+    a stand-in for a system tool (``openclaw --version``, ``dpkg-query``). Without
+    ``newline`` it prints as ``dpkg-query -f '${Version}'`` does, no line end."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / name
+    end = "\\n" if newline else ""
+    path.write_text(f"#!/bin/sh\nprintf '%s{end}' '{output}'\nexit {code}\n")
+    path.chmod(0o755)
+    return path
 
 
 def load_json(path: Path) -> Any:
@@ -95,9 +125,9 @@ def pg_server() -> Iterator[Any]:
         server.stop()
 
 
-@pytest.fixture
-def pg_url(pg_server: Any) -> Iterator[str]:
-    """A fresh, empty database on the session's server."""
+@contextmanager
+def fresh_database(pg_server: Any) -> Iterator[str]:
+    """The URL of a new, empty database on ``pg_server``, dropped afterwards."""
     import uuid
 
     import psycopg
@@ -108,3 +138,10 @@ def pg_url(pg_server: Any) -> Iterator[str]:
     yield pg_server.admin_url(name)
     with psycopg.connect(pg_server.admin_url("postgres"), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> Iterator[str]:
+    """A fresh, empty database on the session's server."""
+    with fresh_database(pg_server) as url:
+        yield url

@@ -6,22 +6,13 @@ Each test runs the installed CLI as a subprocess, the way an install step does.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import cli_path, run_cli
+from conftest import cli_path, fake_program, run_cli, run_with, store_files
 from test_hook import EXAMPLES, assert_original, assert_repaired, hook, integration_env
 
 from scopemigrate.versions import parse_release, selection_ceiling
-
-
-def store_files(store: Path) -> dict[str, bytes]:
-    """Every file of the state dir, by relative path: 'changed nothing' means this."""
-    return {
-        str(p.relative_to(store)): p.read_bytes() for p in sorted(store.rglob("*")) if p.is_file()
-    }
-
 
 # -- a version source named explicitly must answer ------------------------------------
 
@@ -59,13 +50,10 @@ def test_a_source_named_in_the_configuration_must_answer_too(mixed: Path, tmp_pa
     project.mkdir()
     (project / "scopemigrate.toml").write_text('program = "/nonexistent/openclaw"\n')
     env = {"PATH": str(Path(cli_path()).parent), "HOME": str(tmp_path)}
-    result = subprocess.run(
+    result = run_with(
         [cli_path(), "hook", "--store", str(mixed)],
         cwd=project,
         env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert result.returncode == 3 and "/nonexistent/openclaw" in result.stderr
     assert store_files(mixed) == before
@@ -110,16 +98,10 @@ def test_the_hook_accepts_debian_and_tag_forms(mixed: Path, version: str) -> Non
 
 def test_a_postinst_passing_dpkg_query_version_with_an_epoch(mixed: Path, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    dpkg_query = bin_dir / "dpkg-query"
-    dpkg_query.write_text("#!/bin/sh\nprintf '1:2026.2.19-1'\n")
-    dpkg_query.chmod(0o755)
-    done = subprocess.run(
+    fake_program(bin_dir, "dpkg-query", "1:2026.2.19-1", newline=False)
+    done = run_with(
         ["sh", str(EXAMPLES / "debian" / "postinst"), "configure", "1:2026.2.15-1"],
         env=integration_env(mixed, tmp_path, bin_dir),
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert_repaired(mixed)
@@ -127,10 +109,7 @@ def test_a_postinst_passing_dpkg_query_version_with_an_epoch(mixed: Path, tmp_pa
 
 def test_a_program_printing_a_tag_is_understood(mixed: Path, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    program = bin_dir / "openclaw"
-    program.write_text("#!/bin/sh\necho 'openclaw v2026.2.19'\n")
-    program.chmod(0o755)
+    fake_program(bin_dir, "openclaw", "openclaw v2026.2.19")
     env = {"PATH": os.pathsep.join([str(bin_dir), str(Path(cli_path()).parent)])}
     result = hook(mixed, "--program", "openclaw", env=env)
     assert result.returncode == 0, result.stderr

@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from conftest import fake_program
 
 from scopemigrate.errors import ConfigError
 from scopemigrate.installed import ENV_VAR, VersionSources, detect
@@ -20,14 +21,6 @@ def npm_package(folder: Path, name: str, version: object) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "package.json").write_text(json.dumps({"name": name, "version": version}))
     return folder
-
-
-def fake_program(bin_dir: Path, name: str, output: str, code: int = 0) -> Path:
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    path = bin_dir / name
-    path.write_text(f"#!/bin/sh\nprintf '%s\\n' '{output}'\nexit {code}\n")
-    path.chmod(0o755)
-    return path
 
 
 def test_explicit_wins_over_the_environment(tmp_path: Path) -> None:

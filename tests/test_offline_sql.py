@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, fresh_database, run_cli, token_values
 from pgserver import find_bin
 from sqlstores import load_postgres, make_sqlite
 
@@ -21,15 +21,10 @@ MIXED = FIXTURES / "2026.2.15-mixed"
 LEDGER = "scopemigrate_ledger"
 
 
-def secrets() -> list[str]:
-    paired = json.loads((MIXED / "devices" / "paired.json").read_text())
-    return [t["token"] for r in paired.values() for t in r.get("tokens", {}).values()]
-
-
 def script(*args: str) -> str:
     done = run_cli(*args, "--sql")
     assert done.returncode == 0, done.stderr
-    assert not any(secret in done.stdout for secret in secrets())  # never a token
+    assert not any(secret in done.stdout for secret in token_values(MIXED))  # never a token
     return done.stdout
 
 
@@ -128,14 +123,8 @@ def test_sql_needs_a_sql_store(tmp_path: Path) -> None:
 
 @pytest.fixture
 def second_pg_url(pg_server: Any) -> Iterator[str]:
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.admin_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield pg_server.admin_url(name)
-    with psycopg.connect(pg_server.admin_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database(pg_server) as url:
+        yield url
 
 
 def pg_rows(url: str) -> tuple[list[Any], ...]:

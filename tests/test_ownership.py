@@ -11,12 +11,11 @@ import os
 import pwd
 import shutil
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import cli_path, run_cli
+from conftest import FIXTURES, cli_path, fake_program, run_cli, run_with, store_files
 from test_hook import EXAMPLES, assert_original, assert_repaired
 from unprivileged import as_user, chown_tree, give_store, reachable_dir, unprivileged_user
 
@@ -52,10 +51,6 @@ def shared() -> Iterator[Path]:
 
 def every_path(store: Path) -> list[Path]:
     return [store, *sorted(store.rglob("*"))]
-
-
-def store_files(store: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(store)): p.read_bytes() for p in every_path(store) if p.is_file()}
 
 
 def assert_all_the_users(store: Path, user: pwd.struct_passwd, shared: Path) -> None:
@@ -109,61 +104,58 @@ def test_every_verb_run_as_root_acts_as_the_owner(
     assert_all_the_users(store, user, shared)
 
 
-def test_a_postinst_names_the_service_users_store(user: pwd.struct_passwd, shared: Path) -> None:
-    """dpkg runs the postinst as root with HOME=/root: --as-user finds the user's store."""
-    home = Path(user.pw_dir)
-    store = home / ".openclaw"
+@pytest.fixture
+def home_store(user: pwd.struct_passwd) -> Iterator[Path]:
+    """The user's store where OpenClaw's rules find it for them (~/.openclaw)."""
+    store = Path(user.pw_dir) / ".openclaw"
     shutil.rmtree(store, ignore_errors=True)
-    shutil.copytree(Path(__file__).parent / "fixtures" / "openclaw" / MIXED, store)
+    shutil.copytree(FIXTURES / MIXED, store)
     chown_tree(store, user)
+    try:
+        yield store
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def test_a_postinst_names_the_service_users_store(
+    user: pwd.struct_passwd, shared: Path, home_store: Path
+) -> None:
+    """dpkg runs the postinst as root with HOME=/root: --as-user finds the user's store."""
+    store = home_store
     bin_dir = shared / "bin"
-    bin_dir.mkdir()
-    dpkg_query = bin_dir / "dpkg-query"
-    dpkg_query.write_text("#!/bin/sh\nprintf '1:2026.2.19-1'\n")  # dpkg-query's ${Version}
-    dpkg_query.chmod(0o755)
+    fake_program(bin_dir, "dpkg-query", "1:2026.2.19-1", newline=False)  # its ${Version}
     env = {
         "HOME": "/root",
         "PATH": os.pathsep.join([str(bin_dir), str(Path(cli_path()).parent), "/usr/bin:/bin"]),
         "OPENCLAW_USER": user.pw_name,
     }
-    try:
-        for _ in range(2):  # dpkg may configure twice; the second run changes nothing
-            done = subprocess.run(
-                ["sh", str(EXAMPLES / "debian" / "postinst-service-user"), "configure", "x"],
-                env=env,
-                cwd=shared,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr
-            assert_repaired(store)
-        assert done.stdout == ""
-        assert_all_the_users(store, user, shared)
-        assert not Path("/root/.openclaw/devices/scopemigrate-ledger.json").exists()
-    finally:
-        shutil.rmtree(store, ignore_errors=True)
-
-
-def test_the_environment_names_the_user_for_sudo_npm(user: pwd.struct_passwd, shared: Path) -> None:
-    home = Path(user.pw_dir)
-    store = home / ".openclaw"
-    shutil.rmtree(store, ignore_errors=True)
-    shutil.copytree(Path(__file__).parent / "fixtures" / "openclaw" / MIXED, store)
-    chown_tree(store, user)
-    try:
-        result = run_cli(
-            "hook",
-            "--installed-version",
-            "2026.2.19",
-            env={"HOME": "/root", "SCOPEMIGRATE_AS_USER": user.pw_name},
+    for _ in range(2):  # dpkg may configure twice; the second run changes nothing
+        done = run_with(
+            ["sh", str(EXAMPLES / "debian" / "postinst-service-user"), "configure", "x"],
+            env=env,
+            cwd=shared,
         )
-        assert result.returncode == 0, result.stderr
-        assert str(store) in result.stdout
+        assert done.returncode == 0, done.stderr
         assert_repaired(store)
-        assert_all_the_users(store, user, shared)
-    finally:
-        shutil.rmtree(store, ignore_errors=True)
+    assert done.stdout == ""
+    assert_all_the_users(store, user, shared)
+    assert not Path("/root/.openclaw/devices/scopemigrate-ledger.json").exists()
+
+
+def test_the_environment_names_the_user_for_sudo_npm(
+    user: pwd.struct_passwd, shared: Path, home_store: Path
+) -> None:
+    store = home_store
+    result = run_cli(
+        "hook",
+        "--installed-version",
+        "2026.2.19",
+        env={"HOME": "/root", "SCOPEMIGRATE_AS_USER": user.pw_name},
+    )
+    assert result.returncode == 0, result.stderr
+    assert str(store) in result.stdout
+    assert_repaired(store)
+    assert_all_the_users(store, user, shared)
 
 
 def test_as_user_on_a_store_another_user_owns_is_refused(
@@ -263,21 +255,15 @@ def test_sudo_from_roots_own_folder_detects_the_version_as_the_owner(
     owner, neither re-reads the configuration there nor trips over node_modules."""
     store = give_store(MIXED, shared, user)
     bin_dir = shared / "bin"
-    bin_dir.mkdir()
-    program = bin_dir / "openclaw"
-    program.write_text("#!/bin/sh\necho 'OpenClaw 2026.2.19 (abc1234)'\n")
-    program.chmod(0o755)
+    fake_program(bin_dir, "openclaw", "OpenClaw 2026.2.19 (abc1234)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCOPEMIGRATE_", "OPENCLAW_"))}
     env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(cli_path()).parent), "/usr/bin:/bin"])
     env["HOME"] = "/root"
     for _ in range(2):  # the repair, then the no-op
-        done = subprocess.run(
+        done = run_with(
             [cli_path(), "hook", "--store", str(store), "--as-user", user.pw_name],
             cwd=tmp_path,  # pytest's: root's alone
             env=env,
-            capture_output=True,
-            text=True,
-            check=False,
         )
         assert done.returncode == 0, done.stderr
         assert_repaired(store)

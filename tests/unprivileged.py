@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import copy_store
 
 USER_NAME = "scopemigrate-test"
 
@@ -50,12 +50,7 @@ def chown_tree(root: Path, user: pwd.struct_passwd) -> None:
 
 def give_store(name: str, dest: Path, user: pwd.struct_passwd) -> Path:
     """A copy of a fixture store owned by ``user``, with OpenClaw's modes."""
-    target = dest / name
-    shutil.copytree(FIXTURES / name, target)
-    for folder, _dirs, files in os.walk(target):
-        os.chmod(folder, 0o700)
-        for file in files:
-            os.chmod(Path(folder) / file, 0o600)
+    target = copy_store(name, dest)
     chown_tree(target, user)
     return target
 

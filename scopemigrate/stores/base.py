@@ -25,6 +25,7 @@ __all__ = [
     "InPlaceStore",
     "InPlaceUndo",
     "LedgerFor",
+    "ScriptLedger",
     "ScriptStore",
     "Snapshot",
     "Store",
@@ -193,25 +194,17 @@ class ScriptStore(Protocol):
         ...
 
 
+# How a set-based script learns the ledger to write: given the number of devices
+# changed, which the script counts in SQL as the run does (it writes the count in).
+ScriptLedger = Callable[[int], Ledger]
+
+
 @runtime_checkable
 class InPlaceScriptStore(Protocol):
     """An ``InPlaceStore``'s set-based statements as a script (see ``ScriptStore``)."""
 
-    def script_upgrade_in_place(
-        self,
-        steps: Sequence[Migration],
-        read: str | None,
-        ledger_for: Callable[[int], Ledger],
-        lock_timeout: float,
+    def script_in_place(
+        self, steps: InPlaceSteps, read: str | None, ledger_for: ScriptLedger, lock_timeout: float
     ) -> list[str]:
-        """``ledger_for``: the ledger to write, given the number of devices changed
-        (the script counts them in SQL, as the run does)."""
+        """What ``run_in_place(steps)`` would execute, guarded as ``script_commit`` is."""
         ...
-
-    def script_downgrade_in_place(
-        self,
-        revisions: Sequence[str],
-        read: str | None,
-        ledger_for: Callable[[int], Ledger],
-        lock_timeout: float,
-    ) -> list[str]: ...

@@ -17,12 +17,15 @@ unreadable into a one-line ``BadStoreError`` naming the file (and where in it):
 
 Any reader of store files (the indexed one included) calls ``check_text``
 on the bytes and ``check_number``/``check_constant`` from its parser, so the
-bounds are stated once. Standard library only, and only ``os``, ``re`` and ``stat`` at import (the
-quick paths open the ledger through ``open_regular``; ``json`` loads lazily).
+bounds are stated once. Every store file, the lock file too, is opened by
+``open_no_link``, so a planted link is refused one way. Standard library only,
+and only ``errno`` (built in), ``os`` and ``stat`` at import (the quick paths
+open the ledger through ``open_regular``; ``json`` and ``re`` load lazily).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -44,6 +47,7 @@ __all__ = [
     "check_text",
     "check_values",
     "loads",
+    "open_no_link",
     "open_regular",
     "read_regular",
 ]
@@ -62,23 +66,52 @@ def open_regular(path: str | Path, dir_fd: int | None = None) -> int | None:
     Never follows a symlink, never blocks on a FIFO or device; anything but a
     regular file is a ``BadStoreError`` naming what it is.
     """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path if dir_fd is None else os.path.basename(path), flags, dir_fd=dir_fd)
-    except FileNotFoundError:
+    fd = open_no_link(
+        path,
+        os.O_RDONLY,
+        none_on=(errno.ENOENT,),
+        dir_fd=dir_fd,
+        link="is a symbolic link; scopemigrate only reads and rewrites regular files "
+        "inside the store (replace the link by the file it points to)",
+        failure="cannot read",
+    )
+    if fd is None:
         return None
-    except OSError as exc:
-        if os.path.islink(path):
-            raise BadStoreError(
-                f"{path}: is a symbolic link; scopemigrate only reads and rewrites regular "
-                "files inside the store (replace the link by the file it points to)"
-            ) from None
-        raise BadStoreError(f"{path}: cannot read: {exc.strerror}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         raise BadStoreError(f"{path}: is {_file_kind(mode)}, not a regular file; refused")
     return fd
+
+
+def open_no_link(
+    path: str | Path,
+    flags: int,
+    *,
+    link: str,
+    failure: str,
+    none_on: tuple[int, ...] = (),
+    mode: int = 0o600,
+    dir_fd: int | None = None,
+) -> int | None:
+    """``os.open`` of a file in the store that never follows a symlink and never blocks.
+
+    The one way every store file (the lock file too) is opened, so a planted
+    link is refused the same way everywhere. None when the open fails with an
+    errno in ``none_on``; any other failure is a ``BadStoreError``: ``link``
+    when the name is a symlink, else ``failure`` with the system's reason.
+    """
+    flags |= os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        return os.open(
+            path if dir_fd is None else os.path.basename(path), flags, mode, dir_fd=dir_fd
+        )
+    except OSError as exc:
+        if exc.errno in none_on:
+            return None
+        if os.path.islink(path):
+            raise BadStoreError(f"{path}: {link}") from None
+        raise BadStoreError(f"{path}: {failure}: {exc.strerror}") from None
 
 
 def _file_kind(mode: int) -> str:

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from scopemigrate.errors import BadStoreError, LockTimeoutError
+from scopemigrate.stores.jsontext import open_no_link
 
 __all__ = ["hold"]
 
@@ -34,18 +35,17 @@ POLL_SECONDS = 0.05
 
 def _open(path: Path) -> int | None:
     """The lock file's descriptor; None on a read-only file system."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags, LOCK_MODE)
-    except OSError as exc:
-        if exc.errno == errno.EROFS:
-            return None
-        if os.path.islink(path):
-            raise BadStoreError(
-                f"{path}: the lock file is a symbolic link; scopemigrate opens no link in "
-                "the store (remove it: a run creates the lock file it needs)"
-            ) from None
-        raise BadStoreError(f"{path}: cannot open the lock file: {exc.strerror}") from None
+    fd = open_no_link(
+        path,
+        os.O_RDWR | os.O_CREAT,
+        mode=LOCK_MODE,
+        none_on=(errno.EROFS,),
+        link="the lock file is a symbolic link; scopemigrate opens no link in the store "
+        "(remove it: a run creates the lock file it needs)",
+        failure="cannot open the lock file",
+    )
+    if fd is None:
+        return None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
         os.close(fd)

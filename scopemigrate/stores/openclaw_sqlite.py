@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scopemigrate.devices import TOKEN_PREFIX, ChangeSet
+from scopemigrate.devices import ChangeSet, token_field, token_role
 from scopemigrate.errors import BadStoreError, LockTimeoutError
 from scopemigrate.ledger import now_iso
 from scopemigrate.stores.base import (
@@ -60,6 +60,10 @@ class OpenClawSqliteStore(SqlPairingStore):
     paired_order = "rowid"
     pending_order = "ts, rowid"
     holder = "store"
+    run_script_with = (
+        "Run it with: sqlite3 -bail DATABASE < THIS-FILE  (-bail: a failed guard",
+        "stops the script, and its transaction rolls back)",
+    )
 
     def __init__(self, database: Path):
         self.database = database
@@ -182,13 +186,6 @@ class OpenClawSqliteStore(SqlPairingStore):
     def literal(self, value: Any) -> str:
         return sqlite_literal(value)
 
-    def script_header(self) -> list[str]:
-        return [
-            *super().script_header(),
-            "-- Run it with: sqlite3 -bail DATABASE < THIS-FILE  (-bail: a failed guard",
-            "-- stops the script, and its transaction rolls back)",
-        ]
-
     def script_begin(self, lock_timeout: float) -> list[str]:
         # Plain SQL, for any client: how long to wait on a busy database is the
         # client's setting (sqlite3's -cmd '.timeout MS').
@@ -247,7 +244,7 @@ class OpenClawSqliteStore(SqlPairingStore):
             removed = []
             for role in _token_roles(fields):
                 path = self.literal(_scopes_path(role))
-                value = fields[TOKEN_PREFIX + role]
+                value = fields[token_field(role)]
                 if value is None:
                     removed.append(path)
                 else:
@@ -269,7 +266,7 @@ def _tokens(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _token_roles(fields: dict[str, Any]) -> list[str]:
-    return [name[len(TOKEN_PREFIX) :] for name in fields if name.startswith(TOKEN_PREFIX)]
+    return [role for role in map(token_role, fields) if role is not None]
 
 
 def _scopes_path(role: str) -> str:

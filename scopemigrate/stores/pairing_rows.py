@@ -12,22 +12,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scopemigrate.devices import (
     APPROVED_SCOPES,
     SCOPES,
-    TOKEN_PREFIX,
-    ChangeSet,
     DeviceState,
     PendingRequest,
-    ScopeList,
     revoked_roles,
     token_field,
+    token_role,
 )
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.base import Snapshot
 from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
+
+if TYPE_CHECKING:
+    from scopemigrate.devices import ChangeSet, ScopeList
 
 # The engine's field -> the column that holds it (tokens live inside tokens_json).
 LIST_COLUMNS = {SCOPES: "scopes_json", APPROVED_SCOPES: "approved_scopes_json"}
@@ -106,11 +107,11 @@ def device_from_row(store: str, row: dict[str, Any], *, text_json: bool) -> Devi
     tokens = check.json_value(row, "tokens_json")
     if tokens is not None and not isinstance(tokens, dict):
         raise check.fail("tokens_json", "expected a JSON object keyed by role")
-    for token_role, token in (tokens or {}).items():
-        where = f"tokens_json.{token_role}"
+    for role, token in (tokens or {}).items():
+        where = f"tokens_json.{role}"
         if not isinstance(token, dict):
             raise check.fail(where, "expected a JSON object")
-        fields[token_field(token_role)] = check.strings(token.get("scopes"), f"{where}.scopes")
+        fields[token_field(role)] = check.strings(token.get("scopes"), f"{where}.scopes")
     label = check.text(row, "display_name") or check.text(row, "client_id") or device_id[:12]
     return DeviceState(
         device_id=device_id,
@@ -158,10 +159,11 @@ def updated_columns(
     columns: dict[str, Any] = {}
     tokens: dict[str, Any] | None = None
     for name, value in fields.items():
-        if name.startswith(TOKEN_PREFIX):
+        role = token_role(name)
+        if role is not None:
             if tokens is None:
                 tokens = check.json_value(row, "tokens_json") or {}
-            token = tokens.setdefault(name[len(TOKEN_PREFIX) :], {})
+            token = tokens.setdefault(role, {})
             if value is None:
                 token.pop("scopes", None)
             else:

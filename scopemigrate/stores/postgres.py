@@ -36,11 +36,17 @@ from scopemigrate.errors import (
     LockTimeoutError,
     StoreUnreachableError,
 )
-from scopemigrate.ledger import Ledger
 from scopemigrate.logs import get_logger
 from scopemigrate.migration import Migration
 from scopemigrate.stores import postgres_sql as sql
-from scopemigrate.stores.base import InPlaceApply, InPlaceResult, InPlaceSteps, LedgerFor, Snapshot
+from scopemigrate.stores.base import (
+    InPlaceApply,
+    InPlaceResult,
+    InPlaceSteps,
+    LedgerFor,
+    ScriptLedger,
+    Snapshot,
+)
 from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 from scopemigrate.stores.pairing_rows import Rows
 from scopemigrate.stores.redact import check_url, redact_url, scrub
@@ -89,6 +95,10 @@ class PostgresStore(SqlPairingStore):
     paired_order = "device_id"
     pending_order = "ts, request_id"
     holder = "registry"
+    run_script_with = (
+        "Run it with: psql -v ON_ERROR_STOP=1 -f THIS-FILE URL  (a failed guard",
+        "aborts the transaction: nothing is kept)",
+    )
 
     def __init__(self, url: str):
         problem = check_url(url)
@@ -197,11 +207,13 @@ class PostgresStore(SqlPairingStore):
     ) -> InPlaceResult:
         """Apply migrations as one UPDATE per operation, no row leaving the server;
         or undo revisions from the provenance tables."""
+        return self._in_place(self._work(steps, report), ledger_for, dry_run, report)
+
+    def _work(self, steps: InPlaceSteps, report: bool) -> Callable[[Any], _Work]:
+        """The statements of ``steps``, for a run and for its script alike."""
         if isinstance(steps, InPlaceApply):
-            work = _apply_work(steps.migrations, report, self.location)
-        else:
-            work = _undo_work(steps.revisions, self.location)
-        return self._in_place(work, ledger_for, dry_run, report)
+            return _apply_work(steps.migrations, report, self.location)
+        return _undo_work(steps.revisions, self.location)
 
     def _in_place(
         self,
@@ -257,13 +269,6 @@ class PostgresStore(SqlPairingStore):
             return postgres_text_literal(value, quote)
         return quote(value)
 
-    def script_header(self) -> list[str]:
-        return [
-            *super().script_header(),
-            "-- Run it with: psql -v ON_ERROR_STOP=1 -f THIS-FILE URL  (a failed guard",
-            "-- aborts the transaction: nothing is kept)",
-        ]
-
     def script_begin(self, lock_timeout: float) -> list[str]:
         with self._reading() as conn:
             locks = self._lock_statements(conn, lock_timeout)
@@ -288,30 +293,17 @@ END
     def script_rows_guard(self, snapshot: Snapshot[Rows], changes: ChangeSet) -> list[str]:
         raise NotImplementedError("PostgreSQL scripts run set-based (script_*_in_place)")
 
-    def script_upgrade_in_place(
-        self,
-        steps: Sequence[Migration],
-        read: str | None,
-        ledger_for: Callable[[int], Ledger],
-        lock_timeout: float,
+    def script_in_place(
+        self, steps: InPlaceSteps, read: str | None, ledger_for: ScriptLedger, lock_timeout: float
     ) -> list[str]:
         # Old lists kept, as a run that reports keeps them: the script counts from them.
-        return self._script(_apply_work(steps, True, self.location), read, ledger_for, lock_timeout)
-
-    def script_downgrade_in_place(
-        self,
-        revisions: Sequence[str],
-        read: str | None,
-        ledger_for: Callable[[int], Ledger],
-        lock_timeout: float,
-    ) -> list[str]:
-        return self._script(_undo_work(revisions, self.location), read, ledger_for, lock_timeout)
+        return self._script(self._work(steps, True), read, ledger_for, lock_timeout)
 
     def _script(
         self,
         work: Callable[[Any], _Work],
         read: str | None,
-        ledger_for: Callable[[int], Ledger],
+        ledger_for: ScriptLedger,
         lock_timeout: float,
     ) -> list[str]:
         """``_in_place``'s statements, in its order, as a script."""

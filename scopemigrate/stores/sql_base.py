@@ -22,6 +22,7 @@ from scopemigrate.stores.layout import LEDGER_TABLE, PAIRED_TABLE, PENDING_TABLE
 from scopemigrate.stores.pairing_rows import (
     DEVICE_COLUMNS,
     Rows,
+    Statement,
     snapshot_of,
     write_statements,
 )
@@ -40,6 +41,7 @@ class SqlPairingStore:
     paired_order: str  # ORDER BY of the devices, as OpenClaw lists them
     pending_order: str
     holder: str  # what messages call the store ("store", "registry")
+    run_script_with: tuple[str, ...]  # how to run a --sql script (comment lines)
 
     _conn: Any = None  # the run's connection, while the lock is held
 
@@ -117,7 +119,17 @@ class SqlPairingStore:
         catch_up: CatchUp | None = None,  # every writer takes our lock: no newcomer
     ) -> None:
         conn = self._locked()
-        statements = write_statements(
+        statements = self._write_statements(snapshot, changes, ledger)
+        with self._transaction(conn):
+            conn.execute(self.ledger_schema)
+            for statement, params in statements:
+                conn.execute(statement, params)
+
+    def _write_statements(
+        self, snapshot: Snapshot[Rows], changes: ChangeSet, ledger: Ledger
+    ) -> list[Statement]:
+        """A commit's statements in this dialect: what ``commit`` runs and ``--sql`` writes."""
+        return write_statements(
             snapshot,
             changes,
             ledger.dump().decode("utf-8"),
@@ -125,10 +137,6 @@ class SqlPairingStore:
             placeholder=self.placeholder,
             encode=self._encode,
         )
-        with self._transaction(conn):
-            conn.execute(self.ledger_schema)
-            for statement, params in statements:
-                conn.execute(statement, params)
 
     # -- offline SQL (--sql): the same statements, as a script ------------------------------
 
@@ -152,7 +160,10 @@ class SqlPairingStore:
         ]
 
     def script_header(self) -> list[str]:
-        return [f"-- scopemigrate offline SQL for {printable(self.location)}"]
+        return [
+            f"-- scopemigrate offline SQL for {printable(self.location)}",
+            *(f"-- {line}" for line in self.run_script_with),
+        ]
 
     def script_commit(
         self,
@@ -166,14 +177,7 @@ class SqlPairingStore:
         others = ChangeSet(
             pending_removed=changes.pending_removed, pending_restored=changes.pending_restored
         )
-        statements = write_statements(
-            snapshot,
-            others,
-            ledger.dump().decode("utf-8"),
-            text_json=self.text_json,
-            placeholder=self.placeholder,
-            encode=self._encode,
-        )
+        statements = self._write_statements(snapshot, others, ledger)
         return [
             *self.script_header(),
             *self.script_begin(lock_timeout),
