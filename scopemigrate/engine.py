@@ -24,7 +24,7 @@ from scopemigrate.errors import BadStoreError
 from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke, undo_edit
-from scopemigrate.progress import NO_PROGRESS, Progress
+from scopemigrate.progress import DOWNGRADING, NO_PROGRESS, UPGRADING, Progress
 from scopemigrate.provenance import ProvenanceBuilder, iter_device_changes
 
 
@@ -114,7 +114,7 @@ def upgrade(
     memo: dict[
         _Shape, tuple[dict[str, ScopeList], list[tuple[str, dict[str, list[FieldEdit]]]]]
     ] = {}
-    progress.start("Upgrading", len(devices))
+    progress.start(UPGRADING, len(devices))
     for count, device in enumerate(devices, 1):
         if count % _REPORT_EVERY == 0:
             progress.advance(_REPORT_EVERY)
@@ -195,7 +195,7 @@ def downgrade(
     present = {request.request_id for request in pending}
     # Counted out of the store's devices, as an upgrade is: each device once, when
     # first undone; those with nothing to undo at the end, all at once.
-    progress.start("Downgrading", len(by_id))
+    progress.start(DOWNGRADING, len(by_id))
     reported = 0
     for entry in steps:
         for device_id, fields in iter_device_changes(entry.provenance):
