@@ -2,8 +2,9 @@
 
 Install steps and service starts run ``scopemigrate hook`` (or ``sync``) far
 more often than there is anything to migrate, so their no-op answers should
-cost little more than starting the interpreter: at most 3x. ``upgrade head``
-and ``current`` are reported beside them. Measured as ratios against
+cost little more than starting the interpreter: at most 3x. ``upgrade head``,
+``current``, ``heads`` and ``history`` (issue 16: at most 5x) are reported
+beside them. Measured as ratios against
 baselines taken in the same run, on the same machine (absolute times mean
 nothing across machines):
 
@@ -43,10 +44,13 @@ RELEASE = "2026.2.19"
 TARGETS = {
     "hook_vs_python": 3.0,
     "sync_vs_python": 3.0,
+    "current_vs_python": 5.0,
+    "heads_vs_python": 5.0,
+    "history_vs_python": 5.0,
     "hook_vs_stack_import": 1.0,
 }
 # The no-ops measured, each against the interpreter's start.
-NOOPS = ("hook", "sync", "upgrade_head", "current")
+NOOPS = ("hook", "sync", "upgrade_head", "current", "heads", "history")
 
 
 def scopemigrate_executable() -> str:
@@ -102,6 +106,8 @@ def measure(rounds: int) -> dict[str, float]:
                     "-q",
                 ],
                 "current_noop": [tool, "current", "--store", str(store)],
+                "heads_noop": [tool, "heads"],
+                "history_noop": [tool, "history", "--store", str(store)],
                 "full_cli_noop": full,
                 "upgrade_head_noop": upgrade,
             },

@@ -24,7 +24,7 @@ from scopemigrate.errors import BadStoreError
 from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import FieldEdit, Grant, Operation, Rename, Revoke, undo_edit
-from scopemigrate.progress import NO_PROGRESS, Progress
+from scopemigrate.progress import DOWNGRADING, NO_PROGRESS, UPGRADING, Progress
 from scopemigrate.provenance import DeviceChange, ProvenanceBuilder, iter_device_changes
 
 
@@ -132,7 +132,7 @@ def upgrade(
         _Shape,
         tuple[dict[str, ScopeList], list[list[str]], _Result],
     ] = {}
-    progress.start("Upgrading", len(devices))
+    progress.start(UPGRADING, len(devices))
     for count, device in enumerate(devices, 1):
         if count % _REPORT_EVERY == 0:
             progress.advance(_REPORT_EVERY)
@@ -227,7 +227,7 @@ def downgrade(
     # Devices holding the same lists that undo the same groups end the same:
     # computed once per such kind, as an upgrade does. Counted out of the
     # store's devices, as an upgrade is: each device once.
-    progress.start("Downgrading", len(by_id))
+    progress.start(DOWNGRADING, len(by_id))
     memo: dict[tuple[tuple[int, ...], _Shape], tuple[dict[str, ScopeList], _Result]] = {}
     for count, (device_id, device) in enumerate(by_id.items(), 1):
         if count % _REPORT_EVERY == 0:

@@ -89,6 +89,11 @@ class BadStoreError(ScopemigrateError):
     """
 
 
+class BadLedgerError(BadStoreError):
+    """The ledger's text is not a ledger this release reads (not JSON, a field it
+    refuses, beyond the bounds of ``jsontext``): what ``stamp --purge`` replaces."""
+
+
 class BadJournalError(BadStoreError):
     """The commit journal a killed run left is not one scopemigrate wrote (wrong
     types, no files, a name other than the tool's own temp files); nothing was changed."""

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scopemigrate.errors import BadStoreError, StoreAheadError
+from scopemigrate.errors import BadLedgerError, BadStoreError, StoreAheadError
 from scopemigrate.migration import Migration
 from scopemigrate.provenance import Provenance, dump_groups
 from scopemigrate.stores.jsontext import check_text, check_values
@@ -194,8 +194,17 @@ def parse_ledger(data: str | bytes, where: str) -> Ledger:
     A ledger of a newer format was written by a newer release: a
     ``StoreAheadError``, since reading it as ours could lose what it records.
     An older one is brought forward through ``FORMAT_UPGRADES``; a bad one is
-    a ``BadStoreError`` naming the field.
+    a ``BadLedgerError`` naming the field.
     """
+    try:
+        return _parsed(data, where)
+    except BadLedgerError:
+        raise
+    except BadStoreError as exc:  # the bounds of jsontext, checked on the ledger's text
+        raise BadLedgerError(str(exc)) from None
+
+
+def _parsed(data: str | bytes, where: str) -> Ledger:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     check_text(where, raw)
     stored = _stored_format(raw, where)
@@ -212,7 +221,7 @@ def parse_ledger(data: str | bytes, where: str) -> Ledger:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise BadStoreError(
+        raise BadLedgerError(
             f"{where}: not a valid scopemigrate ledger ({field}: {first['msg']})"
         ) from None
     for revision, entry in ledger.applied.items():
@@ -227,7 +236,7 @@ def _upgraded(document: dict[str, Any], stored: int, where: str) -> dict[str, An
     for version in range(stored, LEDGER_FORMAT):
         step = FORMAT_UPGRADES.get(version)
         if step is None:
-            raise BadStoreError(f"{where}: ledger format {stored} is not one scopemigrate wrote")
+            raise BadLedgerError(f"{where}: ledger format {stored} is not one scopemigrate wrote")
         document = step(document)
         document["format"] = version + 1
     return document

@@ -22,8 +22,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TextIO
 
-# The phases a run reports besides the engine's own ("Upgrading", "Downgrading").
+# The phases of a run: reading the store, applying the revisions (the engine
+# counts devices; a store that runs them itself is timed), writing the store.
 READING = "Reading"
+UPGRADING = "Upgrading"
+DOWNGRADING = "Downgrading"
 WRITING = "Writing"
 
 

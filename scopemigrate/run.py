@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from scopemigrate import engine
 from scopemigrate.config import Config
 from scopemigrate.devices import ChangeSet, DevicePlan
 from scopemigrate.errors import (
+    BadLedgerError,
     ConfigError,
     MultipleHeadsError,
     RunFailedError,
@@ -34,7 +35,14 @@ from scopemigrate.ledger import AppliedRevision, Ledger, RunRecord, now_iso, who
 from scopemigrate.logs import get_logger
 from scopemigrate.migration import Migration
 from scopemigrate.migration_files import MigrationFiles
-from scopemigrate.progress import NO_PROGRESS, READING, WRITING, Progress
+from scopemigrate.progress import (
+    DOWNGRADING,
+    NO_PROGRESS,
+    READING,
+    UPGRADING,
+    WRITING,
+    Progress,
+)
 from scopemigrate.provenance import changed_devices
 from scopemigrate.stores import open_store
 from scopemigrate.stores.base import (
@@ -80,9 +88,10 @@ class RunOptions:
     """How to run: for real or as a dry run (which does the same work and writes
     nothing), with a progress bar, and whether to list the devices changed.
 
-    ``purge`` (``stamp --purge``, as Alembic's): the store's ledger is not read;
-    the plan starts from an empty one, and the ledger written replaces it whole
-    (revisions no file knows, a ledger that does not parse, its history).
+    ``purge`` (``stamp --purge``, as Alembic's): what the store's ledger holds is
+    not consulted; the plan starts from an empty one, and the ledger written
+    replaces it whole (revisions no file knows, a ledger that does not parse,
+    its history). A ledger file the store refuses (a link) is still refused.
     """
 
     dry_run: bool = False
@@ -196,7 +205,7 @@ def _until_settled(
     store: Store, files: MigrationFiles, planner: Planner, options: RunOptions
 ) -> Done:
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        ledger = Ledger() if options.purge else store.read_ledger()
+        ledger = _planned_from(store, options.purge)
         graph = known_graph(files, ledger, store.location)
         try:
             plan = planner(graph, ledger)
@@ -233,6 +242,18 @@ def _until_settled(
     )
 
 
+def _planned_from(store: Store, purge: bool) -> Ledger:
+    """The ledger a plan starts from: the store's; with ``purge`` an empty one, what
+    the store's ledger holds unconsulted. Its file is still read, for the store's
+    own refusals of the file itself (a link, another owner's file)."""
+    if not purge:
+        return store.read_ledger()
+    # What it holds (a newer format, text that is no ledger) is replaced, unread.
+    with suppress(BadLedgerError, StoreAheadError):
+        store.read_ledger()
+    return Ledger()
+
+
 def apply(
     store: Store,
     files: MigrationFiles,
@@ -251,6 +272,8 @@ def apply(
         def ledger_for(result: InPlaceResult) -> Ledger:
             return advanced(result.devices_changed, {**entered, **result.applied})
 
+        # The store runs the revisions itself: one phase, timed, without a count.
+        progress.start(UPGRADING if plan.direction == "upgrade" else DOWNGRADING, 0)
         try:
             done = store.run_in_place(_in_place_steps(plan), ledger_for, dry_run, report)
             # The store's provenance (``applied``) is in the ledger now, not in the report.
@@ -263,6 +286,8 @@ def apply(
             )
         except InPlaceDeclined:
             pass  # nothing changed: the row path below
+        finally:
+            progress.finish()
 
     progress.start(READING, 0)
     snapshot = store.read()

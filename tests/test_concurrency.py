@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -80,8 +81,21 @@ def test_a_live_gateway_loses_nothing_and_every_device_ends_migrated(tmp_path: P
     run_ends: list[float] = []
     unmigrated: list[str] = []  # checked once the gateway stopped and wrote its log
     gateway = subprocess.Popen(
-        [sys.executable, str(HERE / "gateway_writer.py"), str(state), str(stop), str(log_path), "1"]
+        [
+            sys.executable,
+            str(HERE / "gateway_writer.py"),
+            str(state),
+            str(stop),
+            str(log_path),
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert gateway.stdout is not None
+    # Where it listens, as a gateway's configuration says: the run probes it there.
+    port = gateway.stdout.readline().split()[1]
+    env = {**os.environ, "OPENCLAW_GATEWAY_PORT": port}
     try:
         time.sleep(0.3)
         for round_ in range(4):
@@ -91,6 +105,7 @@ def test_a_live_gateway_loses_nothing_and_every_device_ends_migrated(tmp_path: P
                     capture_output=True,
                     text=True,
                     timeout=120,
+                    env=env,
                 )
                 run_ends.append(time.monotonic())
                 assert run.returncode == 0, (round_, verb, run.stderr)

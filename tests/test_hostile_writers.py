@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import sys
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FIRST_CHAIN, copy_store, load_json
+from gateway_writer import DrivenGateway, listen
 from storegen import make_store
 
 from scopemigrate import cli, commands, load_config
@@ -32,6 +32,14 @@ def write_like_openclaw(path: Path, data: bytes) -> None:
     os.rename(tmp, path)
 
 
+@pytest.fixture
+def announced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway announced as OpenClaw's is: answering on the port its configuration
+    names (here ``OPENCLAW_GATEWAY_PORT``), so the run watches for its writes."""
+    monkeypatch.setenv("OPENCLAW_GATEWAY_PORT", str(listen()))
+
+
+@pytest.mark.usefixtures("announced")
 def test_a_gateway_that_keeps_reverting_gets_exit_16_and_the_ledger_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,6 +65,7 @@ def test_a_gateway_that_keeps_reverting_gets_exit_16_and_the_ledger_as_it_was(
     assert commands.current(load_config(store=str(store), env={})).heads == []
 
 
+@pytest.mark.usefixtures("announced")
 def test_a_gateway_that_reverts_once_is_repaired_and_its_stamp_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -85,33 +94,8 @@ def test_a_gateway_that_reverts_once_is_repaired_and_its_stamp_kept(
 
 # --- a real gateway process, its writes placed at each step of a run -------------------
 
-HERE = Path(__file__).parent
 REVISION = "4f2c19a0b7e1"
 TRIALS = 60
-
-
-class DrivenGateway:
-    """tests/gateway_writer.py in driven mode: each command answered once done."""
-
-    def __init__(self, state: Path, log: Path, seed: int):
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "gateway_writer.py"), str(state), "-", str(log), str(seed)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def do(self, command: str) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        assert self.process.stdout.readline().strip() == "ok", command  # the barrier
-
-    def stop(self) -> dict[str, Any]:
-        self.do("stop")
-        self.process.wait(timeout=60)
-        return load_json(self.log)
 
 
 # Where a gateway's writes land during a run, by the run's own steps: after our
@@ -168,9 +152,9 @@ def run_trial(root: Path, seed: int) -> tuple[str, dict[str, Any]]:
             at("swap")
         return real_exchange(a, b)
 
-    def publish_then(self: journal.Journal, file: Any, **kwargs: Any) -> None:
+    def publish_then(self: journal.Journal, file: Any, **kwargs: Any) -> Any:
         try:
-            real_publish(self, file, **kwargs)
+            return real_publish(self, file, **kwargs)
         finally:
             if file.name == "paired.json":
                 at("swapped")
@@ -183,6 +167,8 @@ def run_trial(root: Path, seed: int) -> tuple[str, dict[str, Any]]:
 
     outcome = "migrated"
     with pytest.MonkeyPatch.context() as patch:
+        # Announced as a gateway announces itself: answering on its configured port.
+        patch.setenv("OPENCLAW_GATEWAY_PORT", str(gateway_process.port))
         patch.setattr(records, "read_regular", read_then)
         patch.setattr(store_module, "read_regular", read_then)
         patch.setattr(journal, "exchange", exchange_at)
@@ -232,3 +218,63 @@ def test_a_live_gateway_loses_nothing_in_any_interleaving(tmp_path: Path) -> Non
         assert not list((state / "devices").glob(".*scopemigrate-tmp")), seed
     assert (lost_devices, lost_stamps) == (0, 0)
     assert outcomes["migrated"] >= TRIALS // 2 and outcomes["rewritten"] >= 1, outcomes
+
+
+# --- the settle wait: paid only when a gateway may be writing ---------------------------
+
+
+def closed_port() -> int:
+    """A loopback port nothing answers on (bound, then closed again)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        return int(server.getsockname()[1])
+
+
+def waits_of(store: Path, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    waits: list[float] = []
+    monkeypatch.setattr(gateway.time, "sleep", waits.append)
+    commands.upgrade(load_config(store=str(store), env={}), "head")
+    assert load_json(store / "devices" / "scopemigrate-ledger.json")["heads"]
+    return waits
+
+
+def test_a_changing_run_with_no_gateway_answering_waits_for_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENCLAW_GATEWAY_PORT", str(closed_port()))
+    assert waits_of(copy_store("2026.2.15-mixed", tmp_path), monkeypatch) == []
+
+
+@pytest.mark.usefixtures("announced")
+def test_a_changing_run_beside_an_answering_gateway_waits_for_its_write_backs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits = waits_of(copy_store("2026.2.15-mixed", tmp_path), monkeypatch)
+    assert len(waits) == 1 and gateway.SETTLE_MIN_SECONDS <= waits[0] <= gateway.SETTLE_MAX_SECONDS
+
+
+def test_a_write_met_by_the_publish_is_watched_for_even_with_no_gateway_answering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway the probe cannot see (another port, not on loopback) shows itself
+    by writing: a write the swap displaces makes the run wait after all."""
+    monkeypatch.setenv("OPENCLAW_GATEWAY_PORT", str(closed_port()))
+    store = copy_store("2026.2.15-mixed", tmp_path)
+    paired = store / "devices" / "paired.json"
+    written = load_json(paired)
+    device_id = next(iter(written))
+    written[device_id]["tokens"]["operator"]["lastUsedAtMs"] = 1_900_000_000_000
+    real_exchange = journal.exchange
+
+    def write_first(a: Path, b: Path) -> bool:
+        if b == paired and not hasattr(write_first, "done"):
+            write_first.done = True  # type: ignore[attr-defined]
+            write_like_openclaw(paired, json.dumps(written, indent=2).encode())
+        return real_exchange(a, b)
+
+    monkeypatch.setattr(journal, "exchange", write_first)
+    assert len(waits_of(store, monkeypatch)) == 1
+    after = load_json(paired)
+    assert after[device_id]["tokens"]["operator"]["lastUsedAtMs"] == 1_900_000_000_000
+    for record in after.values():
+        if "operator.admin" in record.get("scopes", []):
+            assert all(s in record["scopes"] for s in READ_WRITE)

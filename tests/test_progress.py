@@ -15,7 +15,7 @@ from storegen import make_store
 
 from scopemigrate import commands
 from scopemigrate.config import load_config
-from scopemigrate.progress import READING, WRITING, TerminalBar
+from scopemigrate.progress import DOWNGRADING, READING, UPGRADING, WRITING, TerminalBar
 
 
 class FakeTerminal(io.StringIO):
@@ -259,3 +259,20 @@ def test_a_downgrade_counts_out_of_the_same_devices_as_the_upgrade(tmp_path: Pat
     assert upgrading[0] == downgrading[0] == 20_000
     assert downgrading[1] == 20_000  # every device counted once, ending at the total
     assert [label for label, _ in down.phases] == [READING, "Downgrading", WRITING]
+
+
+def test_a_store_that_runs_the_revisions_itself_shows_the_phase_timed(tmp_path: Path) -> None:
+    # SQLite runs an upgrade set-based, in SQL: no device passes through the
+    # engine to count, and the run showed no phase at all.
+    # (The first chain's grants run set-based; later revisions go row by row.)
+    from conftest import FIRST_CHAIN, FIXTURES
+    from sqlstores import make_sqlite
+
+    state = make_sqlite(tmp_path / "sqlite", FIXTURES / "2026.2.15-mixed")
+    config = load_config(store=str(state), locations=[str(FIRST_CHAIN)])
+    up, down = RecordedPhases(), RecordedPhases()
+    assert commands.upgrade(config, "head", progress=up).devices_changed
+    assert commands.downgrade(config, "base", progress=down).devices_changed
+    assert up.phases == [(UPGRADING, 0)]
+    # SQLite undoes row by row (the set-based run declines before any work).
+    assert [label for label, total in down.phases if total] == [DOWNGRADING]

@@ -23,7 +23,7 @@ from test_hook import ORIGINAL, assert_repaired
 from unprivileged import give_store, reachable_dir, unprivileged_user
 
 from scopemigrate.cli import main as cli_main
-from scopemigrate.quick.argv import SYNC_FLAG_OPTIONS, SYNC_VALUE_OPTIONS
+from scopemigrate.quick import argv
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = "2026.2.19"
@@ -122,14 +122,14 @@ def test_a_sync_with_work_is_left_to_the_full_command(mixed: Path) -> None:
 def test_the_quick_sync_parser_knows_the_sync_options_but_json() -> None:
     command = cli_main.commands["sync"]
     names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
-    assert set(SYNC_VALUE_OPTIONS) | set(SYNC_FLAG_OPTIONS) | {"--json"} == names
+    assert set(argv.SYNC_VALUE_OPTIONS) | set(argv.SYNC_FLAG_OPTIONS) | {"--json"} == names
     flags = {
         name
         for p in command.params
         if isinstance(p, click.Option) and (p.is_flag or p.count)
         for name in p.opts
     }
-    assert set(SYNC_FLAG_OPTIONS) | {"--json"} == flags
+    assert set(argv.SYNC_FLAG_OPTIONS) | {"--json"} == flags
 
 
 @pytest.mark.parametrize("verb", ["hook", "sync"])
@@ -224,3 +224,67 @@ def test_a_plain_no_op_loads_no_heavy_module(mixed: Path, tmp_path: Path, verb: 
     loaded = imported_modules(done)
     assert "scopemigrate.quick.verdicts" in loaded  # it was the quick answer
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}, sorted(loaded)
+
+
+def test_the_quick_current_parser_knows_the_current_options_but_json_and_verbose() -> None:
+    command = cli_main.commands["current"]
+    click_names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
+    left_to_the_full_cli = {"--json", "-v", "--verbose"}
+    assert (
+        set(argv.CURRENT_VALUE_OPTIONS) | set(argv.CURRENT_FLAG_OPTIONS)
+        == click_names - left_to_the_full_cli
+    )
+    assert left_to_the_full_cli <= click_names
+
+
+@pytest.mark.parametrize("state", ["no store", "nothing applied", "at the release", "at head"])
+@pytest.mark.parametrize("extra", [(), ("-q",)])
+def test_current_is_answered_quickly_in_the_full_commands_words(
+    mixed: Path, tmp_path: Path, state: str, extra: tuple[str, ...]
+) -> None:
+    store = tmp_path / "absent" if state == "no store" else mixed
+    env = {"OPENCLAW_STATE_DIR": str(store)}  # an absent default store is no error
+    if state == "at the release":
+        assert run_cli("hook", "--installed-version", RELEASE, env=env).returncode == 0
+    if state == "at head":
+        assert run_cli("upgrade", "head", "-q", env=env).returncode == 0
+    quick_done, full_done = quick("current", *extra, env=env), full("current", *extra, env=env)
+    assert took_the_quick_path(quick_done), quick_done.stderr[-2000:]
+    assert _lines(quick_done) == _lines(full_done)
+    assert quick_done.returncode == 0 and (bool(quick_done.stdout) == (not extra))
+
+
+@pytest.mark.parametrize("extra", [("--json",), ("-v",)])
+def test_current_with_json_or_verbose_is_left_to_the_full_command(
+    mixed: Path, extra: tuple[str, ...]
+) -> None:
+    assert run_cli("hook", "--store", str(mixed), "--installed-version", RELEASE).returncode == 0
+    done = quick("current", "--store", str(mixed), *extra)
+    assert done.returncode == 0 and not took_the_quick_path(done)
+
+
+def test_the_quick_history_parser_knows_the_history_options_but_four() -> None:
+    command = cli_main.commands["history"]
+    click_names = {name for p in command.params if isinstance(p, click.Option) for name in p.opts}
+    left_to_the_full_cli = {"--json", "-v", "--verbose", "-r", "--rev-range"}
+    assert (
+        set(argv.HISTORY_VALUE_OPTIONS) | set(argv.HISTORY_FLAG_OPTIONS)
+        == click_names - left_to_the_full_cli
+    )
+    assert left_to_the_full_cli <= click_names
+
+
+@pytest.mark.parametrize("state", ["no store", "at the release"])
+@pytest.mark.parametrize("extra", [(), ("-i",), ("-q",)])
+def test_history_is_answered_quickly_in_the_full_commands_words(
+    mixed: Path, tmp_path: Path, state: str, extra: tuple[str, ...]
+) -> None:
+    store = tmp_path / "absent" if state == "no store" else mixed
+    env = {"OPENCLAW_STATE_DIR": str(store)}
+    if state == "at the release":
+        assert run_cli("hook", "--installed-version", RELEASE, env=env).returncode == 0
+    quick_done, full_done = quick("history", *extra, env=env), full("history", *extra, env=env)
+    assert took_the_quick_path(quick_done), quick_done.stderr[-2000:]
+    assert _lines(quick_done) == _lines(full_done)
+    assert quick_done.returncode == 0 and bool(quick_done.stdout) == (extra != ("-q",))
+    assert ("(current)" in quick_done.stdout) == (extra == ("-i",) and state != "no store")

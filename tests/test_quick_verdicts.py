@@ -1,4 +1,5 @@
-"""The quick verdicts equal the full run's on generated graphs with ``depends_on``.
+"""The quick verdicts (and ``current``'s quick answer) equal the full run's on
+generated graphs with ``depends_on``.
 
 ``quick.verdicts`` restates two decisions of the full path for speed: "is the
 store at head?" (``upgrade head`` / ``upgrade heads``) and "is it at the
@@ -23,7 +24,12 @@ from hypothesis import strategies as st
 from scopemigrate import commands
 from scopemigrate.config import Config, load_config
 from scopemigrate.errors import ScopemigrateError
-from scopemigrate.quick.verdicts import at_head, at_release
+from scopemigrate.quick.verdicts import (
+    at_head,
+    at_release,
+    current_view,
+    history_view,
+)
 
 RELEASES = ("2026.1.1", "2026.2.1", "2026.3.1")
 # revision -> (down_revision, depends_on, release)
@@ -57,6 +63,7 @@ def write_files(folder: Path, spec: Spec, labels: dict[str, str] | None = None) 
                 down_revision = {down!r}
                 depends_on = {depends!r}
                 release = "{release}"
+                message = "{rev}: operators gain x.{rev}"
                 {label}
                 [[operations]]
                 kind = "grant"
@@ -82,7 +89,23 @@ def full_at_release(config: Config, release: str) -> bool:
         return False
 
 
+def assert_current_equal(config: Config) -> None:
+    """The quick ``current`` answers, and answers as the full command does."""
+    full = commands.current(config)
+    quick = current_view(config)
+    assert quick is not None  # plain files, a JSON store: it must vouch
+    shown = [(info.revision, info.release, info.message) for info in full.revisions]
+    assert quick == (full.store, full.store_exists, shown)
+    history = commands.history(config)
+    lines = [
+        (i.down_revision, i.revision, i.is_head, i.applied, i.release, i.message)
+        for i in history.revisions
+    ]
+    assert history_view(config) == (history.current, lines)
+
+
 def assert_verdicts_equal(config: Config) -> None:
+    assert_current_equal(config)
     heads = commands.current(config).heads
     for target in ("head", "heads"):
         quick, quick_heads = at_head(config, target)

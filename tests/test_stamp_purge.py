@@ -121,3 +121,21 @@ def test_purge_on_a_sqlite_store_replaces_the_ledger_row_only(tmp_path: Path) ->
     assert rows() == devices
     current = run_first("current", "--json", "--store", str(state))
     assert json.loads(current.stdout)["heads"] == [first_head()]
+
+
+def test_purge_replaces_a_newer_format_but_still_refuses_a_linked_ledger(tmp_path: Path) -> None:
+    store = copy_store("2026.2.15-mixed", tmp_path)
+    (store / LEDGER).write_text(json.dumps({"format": 99, "heads": ["0123456789ab"]}))
+    assert run_first("stamp", "head", "--store", str(store)).returncode == 8
+    assert run_first("stamp", "--purge", "head", "--store", str(store)).returncode == 0
+    assert json.loads((store / LEDGER).read_text())["heads"] == [first_head()]
+
+    # The file itself is still the store's to refuse (docs/threat-model.md):
+    # purge does not consult what the ledger says, not where it points.
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("{not a ledger")
+    (store / LEDGER).unlink()
+    (store / LEDGER).symlink_to(outside)
+    linked = run_first("stamp", "--purge", "base", "--store", str(store))
+    assert linked.returncode == 5 and "symbolic link" in linked.stderr
+    assert (store / LEDGER).is_symlink() and outside.read_text() == "{not a ledger"

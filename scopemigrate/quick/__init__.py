@@ -1,9 +1,10 @@
-"""The fast paths: the console entry point, and quick answers for three no-op commands.
+"""The fast paths: the console entry point, and quick answers for five everyday commands.
 
-``scopemigrate hook`` and ``scopemigrate sync`` at the installed release, and
-``scopemigrate upgrade head`` at head, are answered here when their arguments
-are plain; anything else goes to the full CLI (``scopemigrate.cli``), which
-parses and checks everything again.
+``scopemigrate hook`` and ``scopemigrate sync`` at the installed release,
+``scopemigrate upgrade head`` at head, and ``scopemigrate current`` and a
+whole ``scopemigrate history`` on a JSON store, are answered here when their
+arguments are plain; anything else goes to the full
+CLI (``scopemigrate.cli``), which parses and checks everything again.
 
 Run by root on a store another user owns, the quick answer is decided in a
 forked child that has first given up root for the owner's rights
@@ -34,6 +35,10 @@ import os
 import sys
 
 from scopemigrate.quick.argv import (
+    CURRENT_FLAG_OPTIONS,
+    CURRENT_VALUE_OPTIONS,
+    HISTORY_FLAG_OPTIONS,
+    HISTORY_VALUE_OPTIONS,
     SYNC_FLAG_OPTIONS,
     SYNC_VALUE_OPTIONS,
     is_quiet,
@@ -45,12 +50,24 @@ from scopemigrate.quick.argv import (
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import TextIO
+    from typing import TextIO, TypeVar
+
+    from scopemigrate.quick.verdicts import HistoryLine
+
+    View = TypeVar("View")
 
     from scopemigrate.config import Config
     from scopemigrate.installed import InstalledVersion
 
-__all__ = ["main", "quick_hook", "quick_marked_head", "quick_sync", "quick_upgrade_head"]
+__all__ = [
+    "main",
+    "quick_current",
+    "quick_history",
+    "quick_hook",
+    "quick_marked_head",
+    "quick_sync",
+    "quick_upgrade_head",
+]
 
 
 def _nothing_to_do(where: object, heads: list[str]) -> None:
@@ -270,6 +287,68 @@ def _verdict_head(target: str, args: dict[str, list[str]], config: Config) -> bo
     return True
 
 
+def _answered(
+    argv: list[str],
+    options: tuple[tuple[str, ...], tuple[str, ...]],
+    view_of: Callable[[Config], View | None],
+    lines_of: Callable[[dict[str, list[str]], View], list[str]],
+) -> bool:
+    """Answer a read-only view: ``view_of`` the configuration of the options ``argv``
+    gives, its ``lines_of`` printed unless quiet; False when the view cannot vouch."""
+    args = parse_options(argv, *options)
+    if args is None:
+        return False
+
+    def answer(config: Config) -> bool:
+        view = view_of(config)
+        if view is not None and not is_quiet(args):
+            for line in lines_of(args, view):
+                _say(line)
+        return view is not None
+
+    return _with_rights(args, answer)
+
+
+def quick_current(argv: list[str]) -> bool:
+    """Answer ``current`` on a JSON store without the full CLI; False when it cannot vouch."""
+    from scopemigrate.quick.verdicts import current_view
+
+    return _answered(argv, (CURRENT_VALUE_OPTIONS, CURRENT_FLAG_OPTIONS), current_view, _current)
+
+
+def _current(
+    args: dict[str, list[str]], view: tuple[str, bool, list[tuple[str, str, str]]]
+) -> list[str]:
+    where, exists, heads = view
+    # The full command's words (cli/text.py's ``current``; a test holds them equal).
+    if not exists:
+        return [f"No device store at {where}."]
+    if not heads:
+        return [f"{where}: base (nothing applied)"]
+    return [f"{revision} ({release}) {message}" for revision, release, message in heads]
+
+
+def quick_history(argv: list[str]) -> bool:
+    """Answer ``history`` (no range) on a JSON store without the full CLI; False when
+    it cannot vouch."""
+    from scopemigrate.quick.verdicts import history_view
+
+    return _answered(argv, (HISTORY_VALUE_OPTIONS, HISTORY_FLAG_OPTIONS), history_view, _history)
+
+
+def _history(args: dict[str, list[str]], view: tuple[list[str], list[HistoryLine]]) -> list[str]:
+    heads, rows = view
+    current = set(heads) if "-i" in args or "--indicate-current" in args else set()
+    lines = []
+    # The full command's words (cli/text.py's ``history``; a test holds them equal).
+    for down, revision, is_head, applied, release, message in rows:
+        marks = [("(head)", is_head), ("(current)", revision in current), ("(applied)", applied)]
+        shown = " ".join(mark for mark, on in marks if on)
+        parents = ", ".join(down) if down else "base"
+        lines.append(f"{parents} -> {revision} {shown}".rstrip() + f", {release}: {message}")
+    return lines
+
+
 def main() -> None:
     """The console script: a quick answer when one vouches, else the full CLI."""
     from scopemigrate.platforms import refuse_unsupported
@@ -281,6 +360,10 @@ def main() -> None:
     if verb == "hook" and quick_hook(rest):
         sys.exit(0)
     if verb == "sync" and quick_sync(rest):
+        sys.exit(0)
+    if verb == "current" and quick_current(rest):
+        sys.exit(0)
+    if verb == "history" and quick_history(rest):
         sys.exit(0)
     if verb == "upgrade" and rest and (quick_marked_head(rest) or quick_upgrade_head(rest)):
         sys.exit(0)

@@ -7,7 +7,11 @@ answer. Tests keep each table equal to its click command's options.
 from __future__ import annotations
 
 __all__ = [
+    "CURRENT_FLAG_OPTIONS",
+    "CURRENT_VALUE_OPTIONS",
     "FLAG_OPTIONS",
+    "HISTORY_FLAG_OPTIONS",
+    "HISTORY_VALUE_OPTIONS",
     "SECONDS_OPTIONS",
     "SYNC_FLAG_OPTIONS",
     "SYNC_VALUE_OPTIONS",
@@ -46,6 +50,14 @@ SYNC_FLAG_OPTIONS = ("--dry-run", "--plan", "--no-backup", "-q", "--quiet", "-v"
 # (--json, --dry-run) goes to the full CLI.
 UPGRADE_VALUE_OPTIONS = ("--store", "--config", "--migrations", "--lock-timeout")
 UPGRADE_FLAG_OPTIONS = ("--no-backup", "-q", "--quiet", "-v", "--verbose")
+
+# ``current``'s options that the quick answer understands; --json and -v (which
+# prints the last run, from the ledger's history) go to the full CLI.
+CURRENT_VALUE_OPTIONS = ("--store", "--migrations", "--config", "--lock-timeout", "--as-user")
+CURRENT_FLAG_OPTIONS = ("-q", "--quiet")
+# ``history``'s: current's and -i; -r (a range), --json and -v go to the full CLI.
+HISTORY_VALUE_OPTIONS = CURRENT_VALUE_OPTIONS
+HISTORY_FLAG_OPTIONS = ("-i", "--indicate-current", "-q", "--quiet")
 
 
 def _seconds(value: str) -> bool:

@@ -8,14 +8,13 @@ the ledger and the files' bytes: no TOML, no JSON, no store. Any change to any
 file (a new release's migration, an edit), another set of locations, or a run
 that leaves the store anywhere else, breaks the match, and the full run decides.
 
-Only ``os``, ``re`` and the stdlib-only fact modules here: this module is the
-whole cost of the answer it gives.
+Only ``os`` (and ``re`` when a pyproject.toml is in view) and the stdlib-only
+fact modules here: this module is the whole cost of the answer it gives.
 """
 
 from __future__ import annotations
 
 import os
-import re
 
 from scopemigrate.config_files import PYPROJECT, STANDALONE, search_folders
 from scopemigrate.errors import ConfigError, ScopemigrateError
@@ -89,18 +88,22 @@ def marked_at_head(state_dir: str, locations: Sequence[str]) -> list[str] | None
 # "scopemigrate" used as a TOML key ([tool.scopemigrate], tool.scopemigrate.x =,
 # scopemigrate = {...}), or anything that might be one: such a pyproject.toml
 # may configure scopemigrate, and only a TOML parser can tell.
-_SCOPEMIGRATE_KEY = re.compile(rb"""scopemigrate["']?\s*[.=\]]""")
+# Searched with ``re`` only when a pyproject.toml is there to read.
+_SCOPEMIGRATE_KEY = rb"""scopemigrate["']?\s*[.=\]]"""
 
 
 def _pyproject_may_configure(path: str) -> bool:
     """Whether this pyproject.toml may hold scopemigrate settings (unreadable: it may)."""
     try:
         with open(path, "rb") as handle:
-            return _SCOPEMIGRATE_KEY.search(handle.read()) is not None
+            data = handle.read()
     except FileNotFoundError:
         return False
     except OSError:
         return True
+    import re  # only when there is a pyproject.toml to look at
+
+    return re.search(_SCOPEMIGRATE_KEY, data) is not None
 
 
 def marked_store(args: dict[str, list[str]]) -> str | None:

@@ -24,6 +24,7 @@ from scopemigrate.errors import ConfigError
 from scopemigrate.migration_files import migration_file_names, plain_toml
 from scopemigrate.quick.probe import database_heads, store_heads
 from scopemigrate.stores.layout import (
+    OpenClawLayout,
     named_path_missing,
     parse_store_spec,
     sqlite_database,
@@ -32,19 +33,34 @@ from scopemigrate.stores.layout import (
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from typing import Any
+
     from scopemigrate.config import Config
 
-__all__ = ["at_head", "at_release", "named_database", "release_verdict"]
+    # (down_revision, revision, is a head, applied, release, message)
+    HistoryLine = tuple[list[str], str, bool, bool, str, str]
+
+__all__ = [
+    "at_head",
+    "at_release",
+    "current_view",
+    "history_view",
+    "named_database",
+    "release_verdict",
+]
 
 
 class _Files:
     """The files' revisions: each one's parents (both kinds), its ``down_revision``
-    alone, and its release."""
+    alone, its release and message, and whether any file names a branch label."""
 
     def __init__(self) -> None:
         self.parents: dict[str, list[str]] = {}
         self.down: dict[str, list[str]] = {}
         self.releases: dict[str, str] = {}
+        self.messages: dict[str, str | None] = {}
+        self.labelled = False
+        self.order: list[str] = []  # graph.RevisionGraph.order (set by _sound_files)
 
     def add(self, rev: str, down: list[str], depends: list[str], release: str) -> None:
         self.down[rev] = down
@@ -58,6 +74,10 @@ class _Files:
     def down_heads(self) -> set[str]:
         """What ``head`` chooses from: no ``down_revision`` names them (Alembic's heads)."""
         return dag.heads_of(self.down, self.down)
+
+    def shown(self, rev: str) -> tuple[str, str]:
+        """(release, message) of ``rev``, as the views print them."""
+        return self.releases[rev], str(self.messages[rev])
 
     def applied(self, heads: list[str]) -> set[str]:
         return dag.reachable(heads, self.parents.__getitem__)
@@ -105,6 +125,7 @@ def _read_files(locations: tuple[str, ...]) -> _Files | None:
             rev, release = document.get("revision"), document.get("release")
             down = _strings(document.get("down_revision", []))
             depends = _strings(document.get("depends_on", []))
+            message = document.get("message", "")
             if (
                 not isinstance(rev, str)
                 or not isinstance(release, str)
@@ -114,20 +135,43 @@ def _read_files(locations: tuple[str, ...]) -> _Files | None:
             ):
                 return None
             files.add(rev, down, depends, release)
+            # Read by current alone, which leaves anything unusual to the full run.
+            files.messages[rev] = message if isinstance(message, str) else None
+            files.labelled |= document.get("branch_labels", []) != []
     return files
 
 
 def _sound_files(config: Config) -> _Files | None:
     """The files when they form a sound graph: every parent a revision of them
-    (a ``depends_on`` on a label is for the full run), and no cycle; else None."""
+    (a ``depends_on`` on a label is for the full run), no cycle, and no release
+    going backwards along ``down_revision`` (``graph.RevisionGraph`` refuses
+    both); else None."""
     files = _read_files(config.location_paths)
     if files is None or any(p not in files.parents for ps in files.parents.values() for p in ps):
         return None
+    keys = _release_keys(files.releases)
+    if keys is None or any(keys[p] > keys[rev] for rev, ps in files.down.items() for p in ps):
+        return None
     try:
-        dag.topological_order(files.parents)
+        files.order = dag.topological_order(files.parents, key=lambda rev: (keys[rev], rev))
     except dag.CycleFound:
         return None
     return files
+
+
+def _release_keys(releases: dict[str, str]) -> dict[str, Any] | None:
+    """Each release's sort key, in one order for all (``plain_release`` when every
+    one is a plain dotted release, else ``packaging``'s); None when one does not
+    parse (the full run names the file)."""
+    from scopemigrate.versions import parse_release, plain_release
+
+    plain = {name: plain_release(text) for name, text in releases.items()}
+    if all(key is not None for key in plain.values()):
+        return plain
+    try:
+        return {name: parse_release(text) for name, text in releases.items()}
+    except ConfigError:
+        return None
 
 
 def _store_heads(config: Config) -> tuple[bool, list[str] | None]:
@@ -180,21 +224,22 @@ def release_verdict(config: Config, installed: str) -> tuple[bool, bool, list[st
     return True, exact, heads
 
 
+# The installed release's place among the files' in ``_release_keys``.
+_INSTALLED = "\0installed"
+
+
 def _chosen(releases: dict[str, str], installed: str) -> set[str] | None:
     """The revisions a release selects (``versions.selection_ceiling``); None when a
-    release does not parse. Plain dotted releases are ordered without ``packaging``
-    (``versions.plain_release``), anything else with it."""
-    from scopemigrate.versions import parse_release, plain_release, selection_ceiling
+    release does not parse."""
+    from scopemigrate.versions import selection_ceiling
 
-    ceiling = plain_release(installed)
-    keys = {rev: plain_release(release) for rev, release in releases.items()}
-    if ceiling is not None and all(key is not None for key in keys.values()):
-        return {rev for rev, key in keys.items() if key is not None and key <= ceiling}
-    try:
-        top = selection_ceiling(parse_release(installed))
-        return {rev for rev, release in releases.items() if parse_release(release) <= top}
-    except ConfigError:
+    keys = _release_keys({**releases, _INSTALLED: installed})
+    if keys is None:
         return None
+    ceiling = keys.pop(_INSTALLED)
+    if not isinstance(ceiling, tuple):  # packaging's Version: a pre-release counts as its release
+        ceiling = selection_ceiling(ceiling)
+    return {rev for rev, key in keys.items() if key <= ceiling}
 
 
 def at_head(config: Config, target: str = "head") -> tuple[bool, list[str]]:
@@ -214,3 +259,65 @@ def at_head(config: Config, target: str = "head") -> tuple[bool, list[str]]:
     if files is None or (target == "head" and len(files.down_heads()) != 1):
         return False, heads
     return set(heads) == files.heads(), heads
+
+
+def _json_store(config: Config) -> tuple[str, bool, list[str] | None] | None:
+    """(state dir, whether the store exists, its heads or None when unsure) of a JSON
+    store, as ``stores.open_store`` would find it; None for any other store."""
+    if named_path_missing(config.store) is not None or named_database(config) is not None:
+        return None
+    state_dir = state_path_of(config.store, config.env)
+    if state_dir is None or os.path.exists(OpenClawLayout(state_dir).database):
+        return None  # a URL, or a database generation: the adapters tell
+    exists, heads = store_heads(state_dir)
+    return state_dir, exists, heads
+
+
+def _plain_files(config: Config) -> _Files | None:
+    """``_sound_files`` without branch labels (the full graph checks them) and with
+    every message a string; else None."""
+    files = _sound_files(config)
+    if files is None or files.labelled or None in files.messages.values():
+        return None
+    return files
+
+
+def _store_and_files(config: Config) -> tuple[str, bool, list[str], _Files] | None:
+    """(state dir, whether the store exists, its heads, the files) of a JSON store
+    whose heads the plain files all hold; else None (the full run decides)."""
+    store = _json_store(config)
+    files = _plain_files(config) if store is not None else None
+    if store is None or files is None:
+        return None
+    state_dir, exists, heads = store
+    if heads is None or any(head not in files.parents for head in heads):
+        return None
+    return state_dir, exists, heads, files
+
+
+def current_view(config: Config) -> tuple[str, bool, list[tuple[str, str, str]]] | None:
+    """``current``'s answer for a JSON store: (its location, whether it exists, each
+    head's (revision, release, message) in the full command's order); None unless
+    certain (a database, a URL, labels, a head the files do not hold, ...)."""
+    found = _store_and_files(config)
+    if found is None:
+        return None
+    state_dir, exists, heads, files = found
+    shown = [rev for rev in reversed(files.order) if rev in heads]
+    return state_dir, exists, [(rev, *files.shown(rev)) for rev in shown]
+
+
+def history_view(config: Config) -> tuple[list[str], list[HistoryLine]] | None:
+    """``history``'s answer (no range) for a JSON store: its heads, and each revision
+    newest first as (down_revision, revision, is a head, applied, release, message);
+    None unless certain, as for ``current_view``."""
+    found = _store_and_files(config)
+    if found is None:
+        return None
+    _, _, heads, files = found
+    applied, tips = files.applied(heads), files.down_heads()
+    rows = [
+        (files.down[rev], rev, rev in tips, rev in applied, *files.shown(rev))
+        for rev in reversed(files.order)
+    ]
+    return heads, rows

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from scopemigrate.errors import StorePermissionError
 
 PRIVATE_MODE = 0o600
 TEMP_SUFFIX = ".scopemigrate-tmp"
+# Another program's version of a file that our swap displaced, kept under a name
+# no cleanup deletes (unlike a temp file's) until what we publish holds it.
+DISPLACED_SUFFIX = ".scopemigrate-displaced"
 # What write_temp names a temp file for ``<name>`` (``.<name>.<hex>`` and the
 # suffix; older releases' journals name other plain tokens there): the only
 # names a commit journal may give. Never a path: no "/", no "..".
@@ -149,3 +153,16 @@ def exchange(a: Path, b: Path) -> bool:
     if code in _UNSUPPORTED or code == errno.ENOENT:
         return False
     raise OSError(code, os.strerror(code), str(b))
+
+
+def set_aside(tmp: Path, path: Path, known: Collection[Identity | None]) -> Path | None:
+    """Once ``exchange(tmp, path)`` swapped our file in: what it displaced (now at
+    ``tmp``) is deleted when it is one of the ``known`` versions (the one read,
+    ones we published), else kept aside and returned, for the caller to rebase
+    onto: another program's write, never lost."""
+    if identity(tmp) in known:
+        tmp.unlink()
+        return None
+    kept = tmp.with_name(f".{path.name}.{secrets.token_hex(6)}{DISPLACED_SUFFIX}")
+    os.rename(tmp, kept)  # a temp file's name would be cleaned up by the next run
+    return kept

@@ -12,7 +12,12 @@ touches is a name inside ``devices/`` or its backups folder, and:
   The links allowed besides are the store's own backups of it (a backup links
   the files of the store; a file a commit did not replace stays linked there);
 - pruning deletes only backup folders, by the name a backup is given, never
-  through a link.
+  through a link;
+- before anything is written, ``devices/`` and every folder above it (as the
+  path resolves) is writable only by root or the store's owner, or is sticky
+  (``/tmp``): the checks are by path, and only those who can write a folder
+  can swap the names in it between a check and the use; the run acts with the
+  owner's rights (``ownership.py``), so they would gain nothing.
 
 Standard library only.
 """
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from scopemigrate.errors import BadStoreError
 
-__all__ = ["BACKUP_NAME", "backup_folders", "check_file", "prune", "real_dir"]
+__all__ = ["BACKUP_NAME", "backup_folders", "check_file", "check_folders", "prune", "real_dir"]
 
 # What a backup folder is called: its UTC time (store.py names them so).
 BACKUP_NAME = re.compile(r"\A\d{8}T\d{6}\.\d{6}Z\Z")
@@ -119,3 +124,24 @@ def _links_in_backups(name: str, st: os.stat_result, backups: Path) -> int:
             continue
         count += (linked.st_dev, linked.st_ino) == (st.st_dev, st.st_ino)
     return count
+
+
+def check_folders(folder: Path, owner: int) -> None:
+    """Refuse when anyone but root and ``owner`` could rename what is in ``folder``
+    or in a folder above it: its owner, or a group or others who may write to it
+    (a sticky folder lets them rename only their own entries)."""
+    current = Path(os.path.realpath(folder))
+    for each in (current, *current.parents):
+        st = os.lstat(each)
+        if st.st_uid not in (0, owner):
+            raise BadStoreError(
+                f"{each}: owned by uid {st.st_uid}, who could swap the store's folders "
+                f"under a run on behalf of uid {owner}; refused (keep the store in "
+                "folders only its owner or root owns)"
+            )
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+            raise BadStoreError(
+                f"{each}: writable by its group or others (mode {stat.S_IMODE(st.st_mode):04o}), "
+                "who could swap the store's files under a run; refused (chmod go-w "
+                f"{each})"
+            )

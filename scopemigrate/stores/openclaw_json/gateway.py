@@ -9,29 +9,49 @@ devices it paired meanwhile are *adopted* through the run's ``CatchUp``.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from scopemigrate.devices import ChangeSet, ScopeList
 from scopemigrate.errors import GatewayRewroteError, StoreChangedError
 from scopemigrate.ledger import Ledger
 from scopemigrate.logs import get_logger
-from scopemigrate.stores.atomic import exchange, fsync_dir, identity, write_temp
+from scopemigrate.stores.atomic import (
+    Identity,
+    exchange,
+    fsync_dir,
+    identity,
+    set_aside,
+    write_temp,
+)
 from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
 from scopemigrate.stores.openclaw_json.index import records_of
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
+    dump_openclaw_json,
+    ends_with_newline,
     get_scope_list,
     parse_object_file,
+    read_bytes,
     read_regular,
-    render_paired,
     restore_reverted,
 )
 
-__all__ = ["adopt_newcomers", "keep_published", "rebase", "scope_base", "settle_seconds"]
+__all__ = [
+    "Lineage",
+    "adopt_newcomers",
+    "keep_published",
+    "rebase",
+    "rebase_displaced",
+    "scope_base",
+    "settle_seconds",
+]
 
 log = get_logger(__name__)
 
@@ -55,8 +75,14 @@ SETTLE_ROUNDS = 20
 
 REBASE_ROUNDS = 10
 
+# Rebases onto the writes our swaps displace, before giving up (exit 16): each
+# is cheap next to a redone run, and a gateway that pauses between its writes
+# for about as long as one rebase takes leaves a gap well within twenty.
+DISPLACED_ROUNDS = 20
+
 # field values per device: device id -> field -> scope list
 Fields = dict[str, dict[str, ScopeList]]
+T = TypeVar("T")
 
 
 def settle_seconds(read_seconds: float) -> float:
@@ -76,72 +102,194 @@ def rebase(
     raw: RawFiles,
     changes: ChangeSet,
     base: Fields,
-    publish: Callable[[RawFiles, Fields], None],
+    publish: Callable[[RawFiles, Fields], T],
     reread: Callable[[], RawFiles],
     paired_path: Path,
-) -> bool:
+) -> tuple[T, bool]:
     """Publish ``changes`` onto ``raw``, rebased onto each rewrite met meanwhile.
 
     ``publish`` raises ``StoreChangedError``, having published nothing, when
     the files changed since they were read; they are read again and the
     changes set where the fields still hold the values of ``base``.
-    Returns whether any rebase was needed.
+    Returns what ``publish`` returned, and whether any rebase was needed.
     """
     for attempt in range(REBASE_ROUNDS):
         try:
             current = records_of(raw.paired_index, changes.devices)
-            publish(raw, restore_reverted(current, changes, base))
+            published = publish(raw, restore_reverted(current, changes, base))
         except StoreChangedError:
             log.info("%s: rewritten by another program: rebasing the commit", paired_path)
             raw = reread()
             continue
-        return attempt > 0
+        return published, attempt > 0
     raise StoreChangedError(
         f"{paired_path}: rewritten by another program throughout {REBASE_ROUNDS} attempts"
     )
 
 
-def keep_published(
-    paired_path: Path, changes: ChangeSet, base: Fields, settle_seconds: float
-) -> bool:
-    """Make sure a gateway's stale write did not undo ours right after we published.
+class Lineage:
+    """One store file as this run published it, and the versions others wrote over it.
 
-    A gateway that read paired.json before our rename and writes after it
-    puts the old scope lists back. Wait for such a write to land, then
-    re-apply our changes to every field it reverted (and only those: a
-    field the gateway changed to something else is its own newer decision).
-    Returns whether anyone wrote paired.json after us.
+    ``truth`` is what the file must hold: our version, with every record that
+    another program's version changed carried in (the devices it paired, the
+    stamps it set) and our edits re-applied to it (``reapply``: only where it
+    holds what we read; it says whether it changed anything). A record that a
+    writer's version holds as one of our published versions held it, the
+    writer did not change: ours stands (it may carry what an earlier writer's
+    version added, which that writer never saw). Nothing is parsed until
+    another program has written; our versions are kept as the trees published
+    (records are never edited once in one).
     """
-    published = identity(paired_path)
-    touched = False
-    wait = True
+
+    def __init__(
+        self,
+        path: Path,
+        ours: Identity | None,
+        data: bytes,
+        reapply: Callable[[dict[str, Any]], Fields],
+        render: Callable[[bytes, dict[str, Any], Fields], bytes],
+        keyed_by: str,
+    ):
+        self.path = path
+        self.ours: set[Identity | None] = {ours}
+        self._data = data
+        self._reapply = reapply  # our edits, in place; returns what it set, by key
+        self._render = render  # a writer's bytes with what reapply set spliced in
+        self._keyed_by = keyed_by
+        self._exposed: list[dict[str, Any]] = []  # every version of ours that was at path
+        self._truth: dict[str, Any] | None = None
+        # The last version absorbed: its bytes, what reapply set, whether records
+        # of ours were carried into it (then it is written whole).
+        self._found: tuple[bytes, Fields, bool] = (data, {}, True)
+
+    def absorb(self, data: bytes) -> bool:
+        """Carry another program's version into ``truth``; whether it lacks something
+        of ``truth`` (so ``truth`` must be published over it)."""
+        # Parsing builds a few objects per byte and no cycles, yet each burst of
+        # them sets off a collection walking all built so far (most of the time
+        # of a large read: index.py): paused, reference counting frees the rest.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._absorb(data)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _absorb(self, data: bytes) -> bool:
+        if self._truth is None:
+            self._truth = parse_object_file(self.path, self._data, self._keyed_by)
+            self._exposed.append(self._truth)
+        truth = self._truth
+        theirs = parse_object_file(self.path, data, self._keyed_by)
+        edited = self._reapply(theirs)  # in place: theirs, our edits re-applied
+        carried = False
+        merged: dict[str, Any] = {}
+        for key in [*theirs, *(key for key in truth if key not in theirs)]:
+            value = theirs.get(key, _ABSENT)
+            if any(version.get(key, _ABSENT) == value for version in self._exposed):
+                kept = truth.get(key, _ABSENT)  # as we published it: not theirs to change
+                carried = carried or kept != value
+                value = kept
+            if value is not _ABSENT:
+                merged[key] = value
+        self._truth = merged
+        self._found = (data, edited, carried)
+        return bool(edited) or carried
+
+    def publish(self, absorbed: Identity | None) -> Path | None:
+        """Swap ``truth`` in; returns the version it displaced when that is one
+        neither ours nor the one ``absorb`` took in (``absorbed``): a newer write."""
+        assert self._truth is not None, "publish before absorb"
+        data, edited, carried = self._found
+        if carried:
+            rendered = _dump_whole(self._truth, ends_with_newline(data))
+        else:
+            rendered = self._render(data, self._truth, edited)
+        tmp = write_temp(self.path, rendered)
+        self.ours.add(identity(tmp))
+        self._exposed.append(self._truth)
+        if not exchange(tmp, self.path):
+            os.replace(tmp, self.path)  # no renameat2 here: docs/threat-model.md
+            return None
+        return set_aside(tmp, self.path, {*self.ours, absorbed})
+
+    def accept(self, seen: Identity | None) -> None:
+        """The version at path, ``seen``, holds all of ``truth``: it counts as ours."""
+        self.ours.add(seen)
+        if self._truth is not None:
+            self._exposed.append(self._truth)
+
+
+_ABSENT: Any = object()  # a key a version does not hold
+
+
+def _dump_whole(value: dict[str, Any], trailing_newline: bool) -> bytes:
+    """``dump_openclaw_json``'s bytes, by orjson where it can: the rebase races a
+    writer, and the standard library's indenting writer takes most of a round
+    (five times orjson's at 400 devices). orjson refuses integers beyond 64 bits;
+    its floats are the shortest that read back the same (``JSON.parse`` reads
+    either spelling as the same number)."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except TypeError:
+        return dump_openclaw_json(value, trailing_newline)
+    return text + b"\n" if trailing_newline else text
+
+
+def rebase_displaced(lineage: Lineage, displaced: Path | None) -> bool:
+    """Rebase onto each version our swaps displaced, until one displaces only ours.
+
+    Returns whether there was any. Each is deleted only once a version holding
+    it is published.
+    """
+    met = displaced is not None
+    for _ in range(DISPLACED_ROUNDS):
+        if displaced is None:
+            if met:
+                fsync_dir(lineage.path.parent)  # our last swap, made durable
+            return met
+        data = read_bytes(displaced)
+        newer = lineage.publish(None) if data is not None and lineage.absorb(data) else None
+        displaced.unlink()
+        displaced = newer
+    raise GatewayRewroteError(
+        f"{lineage.path}: rewritten by another program at each of {DISPLACED_ROUNDS} publishes"
+    )
+
+
+def keep_published(
+    lineage: Lineage, displaced: Path | None, settle_seconds: float, gateway_seen: bool
+) -> bool:
+    """Make sure no other program's write undoes ours, or is lost, once we published.
+
+    First whatever our publish displaced is rebased onto. Then, when a gateway
+    may be writing (``gateway_seen``, or someone wrote around our publish), wait
+    for a stale write-back (a gateway that read before our publish, writing
+    after it): it is taken in, and our changes re-applied to every field it
+    reverted (only those: a field it changed to something else is its own
+    newer decision). Returns whether anyone wrote the file after us.
+    """
+    touched = rebase_displaced(lineage, displaced)
+    if not (gateway_seen or touched):
+        return touched  # no writer: nothing to wait for (docs/threat-model.md)
     for _ in range(SETTLE_ROUNDS):
-        if wait:
-            time.sleep(settle_seconds)
-        seen, data = read_regular(paired_path)
-        if seen == published or data is None:
+        time.sleep(settle_seconds)
+        if identity(lineage.path) in lineage.ours:
+            return touched
+        seen, data = read_regular(lineage.path)
+        if data is None or seen in lineage.ours:
             return touched
         touched = True
-        current = parse_object_file(paired_path, data, "device id")
-        restored = restore_reverted(current, changes, base)
-        if not restored:
+        if not lineage.absorb(data):
+            lineage.accept(seen)
             return touched
-        tmp = write_temp(paired_path, render_paired(data, current, restored))
-        wait = True
-        if not exchange(tmp, paired_path):
-            os.replace(tmp, paired_path)
-        elif identity(tmp) != seen:
-            # Rewritten again meanwhile: put that version back, retry at once.
-            exchange(tmp, paired_path)
-            wait = False
-        tmp.unlink(missing_ok=True)
-        fsync_dir(paired_path.parent)
-        if wait:
-            published = identity(paired_path)
+        rebase_displaced(lineage, lineage.publish(seen))
+        fsync_dir(lineage.path.parent)
     # Still reverted after every round: a writer that keeps putting the old
     # lists back. Claiming success would leave the ledger ahead of the devices.
     raise GatewayRewroteError(
-        f"{paired_path}: a running gateway wrote back the scopes this run had just "
+        f"{lineage.path}: a running gateway wrote back the scopes this run had just "
         f"repaired, {SETTLE_ROUNDS} times"
     )
 

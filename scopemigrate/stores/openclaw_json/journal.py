@@ -22,10 +22,12 @@ from scopemigrate.devices import ChangeSet
 from scopemigrate.errors import BadJournalError, BadStoreError, StoreChangedError
 from scopemigrate.logs import get_logger
 from scopemigrate.stores.atomic import (
+    DISPLACED_SUFFIX,
     Identity,
     exchange,
     fsync_dir,
     identity,
+    set_aside,
     temp_target,
     write_private,
     write_temp,
@@ -190,47 +192,54 @@ class Journal:
             raise
         return entry
 
-    def publish(self, entry: JournalEntry) -> None:
+    def publish(self, entry: JournalEntry) -> dict[str, Path]:
         """Publish every file in order, then delete the journal.
 
+        Returns, by file name, the versions another program wrote that a swap
+        displaced (kept aside: ``atomic.swap_in``), for the caller to rebase
+        onto: ours is published, theirs is not lost.
         A fault part-way (a rename out of directory space, a flush that fails)
         is rolled forward at once, as the next run would: nothing is left behind.
         """
+        displaced: dict[str, Path] = {}
         for index, file in enumerate(entry.files):
             try:
-                self._publish(file, first=index == 0, entry=entry)
+                found = self._publish(file, first=index == 0, entry=entry)
             except OSError:
                 if index == 0:
                     self.discard(entry)  # nothing published: as if never tried
                     raise
                 self.recover()
-                return
+                return displaced
+            if found is not None:
+                displaced[file.name] = found
         try:
             self._finish()
         except OSError:
             self.recover()
+        return displaced
 
-    def _publish(self, file: JournalFile, *, first: bool, entry: JournalEntry) -> None:
-        """Replace the file by its temp, unless someone replaced it since we read it.
+    def _publish(self, file: JournalFile, *, first: bool, entry: JournalEntry) -> Path | None:
+        """Replace the file by its temp; returns the version of another program
+        that the swap displaced, if any (kept aside, not lost).
 
         A gateway rewrites paired.json without any lock. Swapping the names
-        (rather than renaming over) keeps the file we displace, so a write that
-        landed after our last check is put back instead of lost.
+        (rather than renaming over) keeps the file we displace: the swap itself
+        is the only step, and whatever it reveals is rebased onto, never
+        swapped back (a second swap could displace a newer write).
         """
         path, tmp = self.devices_dir / file.name, self.devices_dir / file.tmp
-        if file.old is None or not exchange(tmp, path):
-            # The ledger (only we write it, under our lock), or no renameat2 here.
-            if file.old is not None and identity(path) != file.old:
-                self._conflict(path, first, entry)
-            os.replace(tmp, path)
-            return
-        if identity(tmp) == file.old:
-            tmp.unlink()
-            return
-        if identity(path) == entry.our_identity(file.name):
-            exchange(tmp, path)  # their version back in place; ours back at tmp
-        tmp.unlink(missing_ok=True)
-        self._conflict(path, first, entry)
+        if file.old is None:
+            os.replace(tmp, path)  # the ledger: only we write it, under our lock
+            return None
+        if exchange(tmp, path):
+            return set_aside(tmp, path, (file.old,))
+        # No renameat2 here: a check, then a rename (docs/threat-model.md).
+        if identity(path) != file.old:
+            self._conflict(path, first, entry)
+            return None
+        os.replace(tmp, path)
+        return None
 
     def _conflict(self, path: Path, first: bool, entry: JournalEntry) -> None:
         if first:
@@ -274,8 +283,16 @@ class Journal:
             if not tmp.exists():
                 continue
             if self._displaced(file):
-                # Swapped in already; what is left at tmp is the file it displaced.
-                tmp.unlink()
+                # Swapped in already; what is left at tmp is the file it displaced:
+                # the one read, or another program's write, which is kept.
+                kept = set_aside(tmp, target, (file.old,))
+                if kept is not None:
+                    log.warning(
+                        "%s: written by another program while a commit was interrupted; "
+                        "kept, not merged into %s: compare them",
+                        kept,
+                        target.name,
+                    )
                 continue
             if (
                 target == self.pending_path
@@ -315,6 +332,12 @@ class Journal:
         named as ``write_temp`` names them, nothing else (never a folder)."""
         named = set() if entry is None else {file.tmp for file in entry.files}
         for found in os.scandir(self.devices_dir):
+            if found.name.endswith(DISPLACED_SUFFIX):
+                log.warning(
+                    "%s: another program's version of a store file, which a killed run "
+                    "had set aside and not yet merged: kept; compare it with the file",
+                    self.devices_dir / found.name,
+                )
             if (
                 found.name not in named
                 and temp_target(found.name) is not None

@@ -65,8 +65,12 @@ def _configured_port(path: Path) -> int | None:
 def gateway_answering(state_dir: Path, env: Mapping[str, str]) -> str | None:
     """``host:port`` when something answers where the gateway would listen, else None."""
     host, port = gateway_address(state_dir, env)
-    try:
-        with socket.create_connection((host, port), timeout=PROBE_SECONDS):
-            return f"{host}:{port}"
-    except OSError:
-        return None
+    # A plain connect to a numeric address: no name lookup, whose codec (idna)
+    # a run that dropped root for the store's owner may no longer import.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(PROBE_SECONDS)
+        try:
+            probe.connect((host, port))
+        except OSError:
+            return None
+    return f"{host}:{port}"

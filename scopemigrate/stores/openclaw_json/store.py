@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from scopemigrate.config import DEFAULT_KEEP_BACKUPS
 from scopemigrate.devices import ChangeSet, ScopeList
@@ -23,13 +24,12 @@ from scopemigrate.errors import (
     BadStoreError,
     GatewayRewroteError,
     RunFailedError,
-    StoreChangedError,
 )
 from scopemigrate.ledger import Ledger, parse_ledger
 from scopemigrate.logs import get_logger
-from scopemigrate.stores.atomic import identity, write_private
+from scopemigrate.stores.atomic import write_private
 from scopemigrate.stores.base import CatchUp, Snapshot
-from scopemigrate.stores.confined import check_file, prune, real_dir
+from scopemigrate.stores.confined import check_file, check_folders, prune, real_dir
 from scopemigrate.stores.layout import (
     DEVICES_DIR,
     JOURNAL_NAME,
@@ -40,15 +40,17 @@ from scopemigrate.stores.layout import (
 from scopemigrate.stores.lockfile import hold
 from scopemigrate.stores.openclaw_json.gateway import (
     SETTLE_MIN_SECONDS,
+    Lineage,
     adopt_newcomers,
     keep_published,
     rebase,
+    rebase_displaced,
     scope_base,
     settle_seconds,
 )
 from scopemigrate.stores.openclaw_json.index import new_values, read_paired, records_of
 from scopemigrate.stores.openclaw_json.index import render_paired as render_indexed
-from scopemigrate.stores.openclaw_json.journal import Journal, NewFile
+from scopemigrate.stores.openclaw_json.journal import Journal, JournalEntry, NewFile
 from scopemigrate.stores.openclaw_json.liveness import gateway_answering
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
@@ -59,9 +61,28 @@ from scopemigrate.stores.openclaw_json.records import (
     pending_from_record,
     read_bytes,
     read_regular,
+    render_paired,
+    restore_reverted,
 )
 
 __all__ = ["BACKUP_DIR", "LOCK_NAME", "OpenClawJsonStore"]
+
+# A commit's files, its journal entry, and what its swaps displaced, by file name.
+Published = tuple[list[NewFile], JournalEntry, dict[str, Path]]
+
+
+def _pending_edited(pending: dict[str, Any], changes: ChangeSet) -> dict[str, dict[str, Any]]:
+    """Our request edits re-applied in place; the requests that changed."""
+    edited = edit_pending(pending, changes)
+    changed: dict[str, dict[str, Any]] = {key: {} for key in pending.keys() ^ edited.keys()}
+    pending.clear()
+    pending.update(edited)
+    return changed
+
+
+def _dump_pending(data: bytes, pending: dict[str, Any], _: object) -> bytes:
+    return dump_openclaw_json(pending, ends_with_newline(data))
+
 
 log = get_logger(__name__)
 
@@ -109,6 +130,8 @@ class OpenClawJsonStore:
         with hold(self.devices_dir / LOCK_NAME, timeout, str(self.devices_dir)) as held:
             self._read_only = not held
             if held:
+                if os.path.lexists(self.journal.path):
+                    self._writable_only_by_owner()  # a recovery writes
                 self.journal.recover()
             elif os.path.lexists(self.journal.path):
                 raise RunFailedError(
@@ -123,6 +146,11 @@ class OpenClawJsonStore:
         if found is None:
             raise BadStoreError(f"{self.devices_dir}: no such directory")
         return found.st_uid
+
+    def _writable_only_by_owner(self) -> None:
+        """Path-based checks hold only where no one but the owner (whose rights the
+        run has) or root can swap a folder: refused otherwise (``confined.py``)."""
+        check_folders(self.devices_dir, self._folder_owner())
 
     def _checked(self, path: Path) -> None:
         """Refuse a store file of another owner, or hard-linked out of the store."""
@@ -169,6 +197,7 @@ class OpenClawJsonStore:
             raise RunFailedError(
                 f"{self.devices_dir}: on a read-only file system; nothing was changed"
             )
+        self._writable_only_by_owner()
         raced = self._commit_rebasing(snapshot, changes, ledger)
         adopt_newcomers(raced, ledger, catch_up, self._commit_rebasing, self.read)
 
@@ -182,7 +211,7 @@ class OpenClawJsonStore:
         """
         # From the bytes read: the engine edited the snapshot's devices in place.
         base = scope_base(records_of(snapshot.private.paired_index, changes.devices), changes)
-        rebased = rebase(
+        published, rebased = rebase(
             snapshot.private,
             changes,
             base,
@@ -190,14 +219,62 @@ class OpenClawJsonStore:
             lambda: self.read().private,
             self.paired_path,
         )
+        lineages, displaced = self._lineages(published, changes, base)
         try:
-            touched = bool(changes.devices) and keep_published(
-                self.paired_path, changes, base, self._settle_seconds
+            touched = PENDING_NAME in lineages and rebase_displaced(
+                lineages[PENDING_NAME], displaced.get(PENDING_NAME)
             )
+            if PAIRED_NAME in lineages:
+                touched = (
+                    keep_published(
+                        lineages[PAIRED_NAME],
+                        displaced.get(PAIRED_NAME),
+                        self._settle_seconds,
+                        gateway_seen=rebased or self._gateway_may_write(),
+                    )
+                    or touched
+                )
         except GatewayRewroteError as exc:
             self._put_back_ledger()
             raise GatewayRewroteError(f"{exc}; {self._gateway_advice()}") from None
         return self.read() if rebased or touched else None
+
+    def _lineages(
+        self, published: Published, changes: ChangeSet, base: dict[str, dict[str, ScopeList]]
+    ) -> tuple[dict[str, Lineage], dict[str, Path]]:
+        """What the commit published of paired.json and pending.json, each with how
+        our edits are re-applied onto another program's version of it."""
+        files, entry, displaced = published
+        how: dict[str, tuple[Callable[[dict[str, Any]], Any], Callable[..., bytes], str]] = {
+            PAIRED_NAME: (
+                lambda records: restore_reverted(records, changes, base),
+                render_paired,
+                "device id",
+            ),
+            PENDING_NAME: (
+                lambda pending: _pending_edited(pending, changes),
+                _dump_pending,
+                "request id",
+            ),
+        }
+        lineages = {
+            file.path.name: Lineage(
+                file.path, entry.our_identity(file.path.name), file.data, *how[file.path.name]
+            )
+            for file in files
+            if file.path.name in how
+        }
+        return lineages, displaced
+
+    def _gateway_may_write(self) -> bool:
+        """Whether a gateway answers where OpenClaw says it listens (``liveness``):
+        only then is the settle window paid (docs/threat-model.md)."""
+        where = gateway_answering(self.state_dir, os.environ)
+        if where is not None:
+            log.info(
+                "%s: a gateway answers on %s: watching for its write-backs", self.devices_dir, where
+            )
+        return where is not None
 
     def _put_back_ledger(self) -> None:
         """The ledger as the run found it: it never claims what the devices do not hold."""
@@ -220,9 +297,11 @@ class OpenClawJsonStore:
         changes: ChangeSet,
         ledger: Ledger,
         edited: dict[str, dict[str, ScopeList]],
-    ) -> None:
+    ) -> Published:
         """One attempt at the commit protocol (``journal.py``); ``edited`` names the
         fields to set (each with the value it held), set to ``changes``' values.
+        Returns the files published, their journal entry and the versions of
+        others their swaps displaced.
 
         Raises ``StoreChangedError``, having published nothing, when
         paired.json (or the first file) changed since ``raw`` was read.
@@ -241,22 +320,15 @@ class OpenClawJsonStore:
         files.append(NewFile(self.ledger_path, ledger.dump(), None))
         entry = self.journal.write(files, changes)
         try:
-            self._check_unchanged(raw)
+            # No check that the files are as read: a check goes stale before the
+            # rename; the swap itself reveals a write made since (journal.py).
             self._backup(raw)
         except BaseException:
-            # Nothing is published: a changed store, no space for the backup (ENOSPC,
-            # EDQUOT), a refused backups folder: leave nothing of this attempt behind.
+            # Nothing is published: no space for the backup (ENOSPC, EDQUOT), a
+            # refused backups folder: leave nothing of this attempt behind.
             self.journal.discard(entry)
             raise
-        self.journal.publish(entry)
-
-    def _check_unchanged(self, raw: RawFiles) -> None:
-        for path, seen in (
-            (self.paired_path, raw.paired_identity),
-            (self.pending_path, raw.pending_identity),
-        ):
-            if identity(path) != seen:
-                raise StoreChangedError(f"{path}: changed while scopemigrate was running")
+        return files, entry, self.journal.publish(entry)
 
     def _backup(self, raw: RawFiles) -> None:
         """Keep the files being replaced, by hard link: no copy, same bytes."""
