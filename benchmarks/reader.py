@@ -1,13 +1,14 @@
 """The JSON store's read and write paths, in process, each in its own child for its memory.
 
-Measures, on synthetic stores, the reader and writer of ``paired.json`` three
-ways: today's (``OpenClawJsonStore.read``: the whole tree parsed and kept;
-``render_paired``), the indexed one (``stores/openclaw_json/index.py``: bytes, spans and
-devices), and orjson's bare ``loads`` / ``dumps(OPT_INDENT_2)`` as the floor of
-any Python reader and writer. The write applies the shipped 2026.2.19 grant
-through the engine, as ``upgrade head`` does, then renders the new bytes (no
-fsync: the floor and both paths would pay the same). Each figure is the best
-of ``--rounds`` children; peak memory is the child's own (``wait4``).
+Measures, on synthetic stores, the store's reader and writer of ``paired.json``
+(``OpenClawJsonStore.read``: bytes, spans, devices and their lists as read,
+``stores/openclaw_json/index.py``; then the commit's compare and splice) against
+orjson's bare ``loads`` / ``dumps(OPT_INDENT_2)``, the floor of any Python
+reader and writer. The write applies the shipped 2026.2.19 grant through the
+engine, as ``upgrade head`` does, then compares the changed records as the
+commit's rebase does and renders the new bytes (no fsync, journal or settle
+window: the floor pays none either). Each phase's time is printed; each figure
+is the best of ``--rounds`` children; peak memory is the child's own (``wait4``).
 
 Usage: python benchmarks/reader.py --sizes 10000,100000 [--workdir DIR] [--out FILE]
 """
@@ -26,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic
 
-MODES = ("floor", "today", "indexed")
+MODES = ("floor", "store")
 
 CHILD = r"""
 import json, sys, time
@@ -34,25 +35,20 @@ from pathlib import Path
 mode, phase, state = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 paired = state / "devices" / "paired.json"
 started = time.perf_counter()
+phases = {}
 if mode == "floor":
     import orjson
     tree = orjson.loads(paired.read_bytes())
-    read_s = time.perf_counter() - started
+    phases["read_s"] = time.perf_counter() - started
     if phase == "write":
         data = orjson.dumps(tree, option=orjson.OPT_INDENT_2)
-elif mode == "today":
-    from scopemigrate.stores.openclaw_json import OpenClawJsonStore
-    from scopemigrate.stores.openclaw_json.records import render_paired
-    from scopemigrate.stores.openclaw_json.records import get_scope_list as _get_scope_list
-    from scopemigrate.stores.openclaw_json.records import restore_reverted as _restore_reverted
-    snapshot = OpenClawJsonStore(state).read()
-    read_s = time.perf_counter() - started
-    devices = snapshot.devices
 else:
+    from scopemigrate.stores.openclaw_json import OpenClawJsonStore
     from scopemigrate.stores.openclaw_json import index as json_index
-    index = json_index.read_paired(paired, paired.read_bytes())
-    read_s = time.perf_counter() - started
-    devices = index.devices
+    from scopemigrate.stores.openclaw_json.gateway import scope_base
+    from scopemigrate.stores.openclaw_json.records import restore_reverted
+    snapshot = OpenClawJsonStore(state).read()
+    phases["read_s"] = time.perf_counter() - started
 if phase == "write" and mode != "floor":
     from scopemigrate import engine
     from scopemigrate.migration import Migration
@@ -60,27 +56,25 @@ if phase == "write" and mode != "floor":
     grant = Grant(role="operator", scopes=("operator.read", "operator.write"),
                   if_any=("operator.admin",))
     step = Migration(revision="r", release="2026.2.19", operations=(grant,))
-    changes = engine.upgrade([step], devices, [], "now").changes
-    if mode == "today":
-        raw = snapshot.private
-        base = {d: {n: _get_scope_list(raw.paired[d], n) for n in f}
-                for d, f in changes.devices.items()}
-        edited = _restore_reverted(raw.paired, changes, base)
-        data = render_paired(raw.paired_bytes, raw.paired, edited)
-    else:
-        data = json_index.render_paired(index, changes.devices)
-print(json.dumps({"read_s": read_s, "total_s": time.perf_counter() - started}))
+    at = time.perf_counter()
+    changes = engine.upgrade([step], snapshot.devices, [], "now").changes
+    phases["engine_s"] = time.perf_counter() - at
+    at = time.perf_counter()
+    index = snapshot.private.paired_index
+    base = scope_base(json_index.records_of(index, changes.devices), changes)
+    edited = restore_reverted(json_index.records_of(index, changes.devices), changes, base)
+    phases["compare_s"] = time.perf_counter() - at
+    at = time.perf_counter()
+    data = json_index.render_paired(index, json_index.new_values(edited, changes.devices))
+    phases["render_s"] = time.perf_counter() - at
+print(json.dumps(phases | {"total_s": time.perf_counter() - started}))
 """
 
 
 def measure(mode: str, phase: str, state: Path, rounds: int) -> dict[str, float]:
     """Best time of ``rounds`` children, and the least peak memory among them."""
     runs = [_run(mode, phase, state) for _ in range(rounds)]
-    return {
-        "read_s": min(r["read_s"] for r in runs),
-        "total_s": min(r["total_s"] for r in runs),
-        "peak_mb": min(r["peak_mb"] for r in runs),
-    }
+    return {name: min(r[name] for r in runs) for name in runs[0]}
 
 
 def _run(mode: str, phase: str, state: Path) -> dict[str, float]:
@@ -118,9 +112,13 @@ def main() -> None:
                 report[f"{count}_{phase}_{mode}"] = figures | {
                     "x_file": figures["peak_mb"] / size_mb
                 }
+                times = "  ".join(
+                    f"{name[:-2]} {value:5.2f} s"
+                    for name, value in figures.items()
+                    if name.endswith("_s")
+                )
                 print(
-                    f"  {phase:5s} {mode:8s} read {figures['read_s']:6.2f} s"
-                    f"  total {figures['total_s']:6.2f} s  peak {figures['peak_mb']:7.0f} MB"
+                    f"  {phase:5s} {mode:6s} {times}  peak {figures['peak_mb']:5.0f} MB"
                     f" ({figures['peak_mb'] / size_mb:.1f}x file)",
                     flush=True,
                 )

@@ -18,6 +18,8 @@ JSON_COLUMNS = [
     ("floor s (stdlib / orjson)", "", ""),
     ("upgrade s (1 / 10 / 50 rev.)", None, ""),
     ("x floor", "upgrade_vs_floor", "{:.2f}"),
+    ("settle s", "settle_s", "{:.2f}"),
+    ("x floor without settle", "upgrade_no_settle_vs_floor", "{:.2f}"),
     ("50 rev. / 1 rev.", "chain50_vs_chain1", "{:.2f}"),
     ("jq s", "jq_s", "{:.2f}"),
     ("/ jq", "upgrade_vs_jq", "{:.2f}"),

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from scopemigrate.devices import TOKEN_PREFIX, DeviceState
+from scopemigrate.devices import DeviceState, token_role
 from scopemigrate.versions import parse_release, selection_ceiling
 
 # The first release that refuses a role without an active token.
@@ -57,7 +57,7 @@ def rotate_command(device_id: str, role: str) -> str:
 
 def device_finding(device: DeviceState) -> Finding | None:
     """The finding for one device, or None when every approved role holds a token."""
-    tokens = {name[len(TOKEN_PREFIX) :] for name in device.fields if name.startswith(TOKEN_PREFIX)}
+    tokens = {role for role in map(token_role, device.fields) if role is not None}
     active = tokens - device.revoked_tokens
     missing = sorted(device.roles - active)
     if not missing:

@@ -79,14 +79,22 @@ class ProvenanceBuilder:
     def add(self, device_id: str, change: DeviceChange) -> None:
         """Record ``change`` (field -> edits in order), the device's whole change
         in this revision, as made to ``device_id``."""
-        if not change:
-            return
+        self.add_devices((device_id,), change)
+
+    def add_devices(self, device_ids: Iterable[str], change: DeviceChange) -> None:
+        """Record ``change`` as made to each of ``device_ids``, in order."""
+        if change:
+            self.devices_of(change).extend(device_ids)
+
+    def devices_of(self, change: DeviceChange) -> list[str]:
+        """The devices ``change`` (not empty) is recorded for, in order: appending
+        to it records the change for one more device without keying it again
+        (hashing a change's edits was most of a device's cost at 100k)."""
         key = _key(change)
         found = self._groups.get(key)
         if found is None:
-            self._groups[key] = (dict(key), [device_id])
-        else:
-            found[1].append(device_id)
+            found = self._groups[key] = (dict(key), [])
+        return found[1]
 
     def __len__(self) -> int:
         return sum(len(devices) for _, devices in self._groups.values())

@@ -31,7 +31,7 @@ import functools
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,7 @@ CREATE TEMP TABLE IF NOT EXISTS sm_prov (
 CREATE TEMP TABLE IF NOT EXISTS sm_map (
   kind INTEGER, old TEXT, edit TEXT, new TEXT, PRIMARY KEY (kind, old)
 );
+CREATE TEMP TABLE IF NOT EXISTS sm_rows (row_id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS sm_before (
   row_id INTEGER PRIMARY KEY, scopes_json TEXT, approved_scopes_json TEXT, tokens_json TEXT
 );
@@ -173,33 +174,37 @@ _ABSENT_TEXT = ""
 _ABSENT = f"'{_ABSENT_TEXT}'"
 
 
-def distinct_lists(op: Grant | Revoke | Rename) -> str:
-    """(kind, list text) of every list the operation may edit, once each."""
-    where = operation_filter(op)
-    return f"""
-SELECT DISTINCT 0, d.scopes_json FROM {PAIRED} d WHERE {where}
+def select_rows(op: Grant | Revoke | Rename) -> str:
+    """Fill sm_rows with the rows ``op`` selects: its filter (JSON1 over every
+    row) evaluated once, then joined by the statements below."""
+    return f"INSERT INTO temp.sm_rows SELECT d.rowid FROM {PAIRED} d WHERE {operation_filter(op)}"
+
+
+# The operation's rows, as the statements below read them.
+_SELECTED = f"temp.sm_rows r JOIN {PAIRED} d ON d.rowid = r.row_id"
+
+# (kind, list text) of every list the operation may edit, once each.
+DISTINCT_LISTS = f"""
+SELECT DISTINCT 0, d.scopes_json FROM {_SELECTED}
 UNION
-SELECT DISTINCT 0, d.approved_scopes_json FROM {PAIRED} d WHERE {where} AND {_APPROVED_PRESENT}
+SELECT DISTINCT 0, d.approved_scopes_json FROM {_SELECTED} WHERE {_APPROVED_PRESENT}
 UNION
-SELECT DISTINCT 1, {_TOKEN_SCOPES} FROM {PAIRED} d WHERE {where} AND {_TOKEN_PRESENT}
+SELECT DISTINCT 1, {_TOKEN_SCOPES} FROM {_SELECTED} WHERE {_TOKEN_PRESENT}
 """
 
-
-def select_changes(op: Grant | Revoke | Rename) -> str:
-    """Fill sm_changed with each matching row's edits (JSON, or NULL where none) and
-    new lists, from the map of the operation's distinct lists."""
-    return f"""
+# Fill sm_changed with each selected row's edits (JSON, or NULL where none) and
+# new lists, from the map of the operation's distinct lists.
+SELECT_CHANGES = f"""
 INSERT INTO temp.sm_changed (row_id, device_id, es, ea, et, ns, na, nt)
 SELECT * FROM (
   SELECT d.rowid AS row_id, d.device_id, ms.edit AS es, ma.edit AS ea, mt.edit AS et,
     ms.new, ma.new, mt.new
-  FROM {PAIRED} d
+  FROM {_SELECTED}
   JOIN temp.sm_map ms ON ms.kind = 0 AND ms.old = coalesce(d.scopes_json, {_ABSENT})
   LEFT JOIN temp.sm_map ma ON {_APPROVED_PRESENT}
     AND ma.kind = 0 AND ma.old = d.approved_scopes_json
   LEFT JOIN temp.sm_map mt ON {_TOKEN_PRESENT}
     AND mt.kind = 1 AND mt.old = coalesce({_TOKEN_SCOPES}, {_ABSENT})
-  WHERE {operation_filter(op)}
 ) WHERE es IS NOT NULL OR ea IS NOT NULL OR et IS NOT NULL
 """
 
@@ -258,8 +263,11 @@ WHERE {" OR ".join(f"b.{c} IS NOT d.{c}" for c in _LIST_COLUMNS)}
 ORDER BY b.row_id
 """
 
-EDITS_IN_ORDER = """
-SELECT step, device_id, field, edit FROM temp.sm_prov ORDER BY step, row_id, op, seq
+# Each changed row's edits of a step as one text (a JSON array's items, in
+# whatever order group_concat gives: decoding sorts them), rows in order.
+EDITS_BY_ROW = """
+SELECT step, device_id, group_concat(json_array(op, seq, field, edit), ',')
+FROM temp.sm_prov GROUP BY step, row_id ORDER BY step, row_id
 """
 
 
@@ -512,7 +520,7 @@ def _fill_map(
     conn: sqlite3.Connection, edits: _Edits, op: Grant | Revoke | Rename, params: dict[str, Any]
 ) -> None:
     conn.execute("DELETE FROM temp.sm_map")
-    lists = conn.execute(distinct_lists(op), params).fetchall()
+    lists = conn.execute(DISTINCT_LISTS, params).fetchall()
     conn.executemany(
         "INSERT INTO temp.sm_map (kind, old, edit, new) VALUES (?, ?, ?, ?)",
         [
@@ -533,9 +541,11 @@ def _run_operation(
     params: dict[str, Any],
     keep_before: bool,
 ) -> None:
+    conn.execute("DELETE FROM temp.sm_rows")
+    conn.execute(select_rows(op), params)
     _fill_map(conn, edits, op, params)
     conn.execute("DELETE FROM temp.sm_changed")
-    conn.execute(select_changes(op), params)
+    conn.execute(SELECT_CHANGES, params)
     if keep_before:
         conn.execute(SAVE_BEFORE)
     conn.execute(APPLY_CHANGES, {"op": params["op"], "role": op.role})
@@ -546,25 +556,47 @@ def _run_operation(
 
 
 def _provenance(conn: sqlite3.Connection, steps: Sequence[Migration]) -> dict[str, list[EditGroup]]:
-    builders = [ProvenanceBuilder() for _ in steps]
-    for step, device_id, change in _device_changes(conn):
-        builders[step].add(device_id, change)
-    return {m.revision: b.build() for m, b in zip(steps, builders, strict=True) if len(b)}
+    """Each step's provenance, grouped as the engine groups it.
+
+    SQL gathers each changed row's edits into one text; a store holds few
+    distinct such texts, so each is decoded once and the rows are grouped by
+    it (a dict lookup per row, where building each row's change in Python
+    was a sixth of the run at 100k devices).
+    """
+    changes: dict[str, tuple[_ChangeKey, dict[str, list[FieldEdit]]]] = {}
+    groups: list[dict[_ChangeKey, list[str]]] = [{} for _ in steps]
+    for step, device_id, text in conn.execute(EDITS_BY_ROW):
+        found = changes.get(text)
+        if found is None:
+            found = changes[text] = _change_of(text)
+        devices = groups[step].get(found[0])
+        if devices is None:
+            groups[step][found[0]] = [device_id]
+        else:
+            devices.append(device_id)
+    by_key = dict(changes.values())
+    built = {}
+    for migration, step_groups in zip(steps, groups, strict=True):
+        builder = ProvenanceBuilder()
+        for key, device_ids in step_groups.items():
+            builder.add_devices(device_ids, by_key[key])
+        if len(builder):
+            built[migration.revision] = builder.build()
+    return built
 
 
-def _device_changes(
-    conn: sqlite3.Connection,
-) -> Iterator[tuple[int, str, dict[str, list[FieldEdit]]]]:
-    current: tuple[int, str] | None = None
-    change: dict[str, list[FieldEdit]] = {}
-    for step, device_id, name, edit in conn.execute(EDITS_IN_ORDER):
-        if (step, device_id) != current:
-            if current is not None:
-                yield current[0], current[1], change
-            current, change = (step, device_id), {}
-        change.setdefault(name, []).append(_edit_of(edit))
-    if current is not None:
-        yield current[0], current[1], change
+# A change as grouped: per field, the edits' texts in order.
+_ChangeKey = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _change_of(text: str) -> tuple[_ChangeKey, dict[str, list[FieldEdit]]]:
+    """One row's edits (``EDITS_BY_ROW``'s text, in any order) in the engine's order:
+    by operation, then by list within it."""
+    texts: dict[str, list[str]] = {}
+    for _, _, name, edit in sorted(json.loads(f"[{text}]"), key=lambda item: item[:2]):
+        texts.setdefault(name, []).append(edit)
+    key = tuple((name, tuple(edits)) for name, edits in texts.items())
+    return key, {name: [_edit_of(edit) for edit in edits] for name, edits in texts.items()}
 
 
 def _plan(store: str, after: dict[str, Any]) -> DevicePlan | None:

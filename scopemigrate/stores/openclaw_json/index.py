@@ -3,11 +3,13 @@
 Today's reader parses the whole file into Python dicts and keeps them so a
 commit can edit them: about three times the file in memory on top of its
 bytes. This one keeps the original bytes, each record's byte span and the
-engine's view of each device (``DeviceState``: its roles and scope lists),
-and parses the file record by record with orjson, dropping each record's
-dicts as soon as its device is built. The writer re-parses only the records
-that changed, splices their new lists into the original bytes and joins the
-pieces once.
+engine's view of each device (``DeviceState``: its roles and scope lists)
+and the lists as read (shared by devices holding the same), and parses the
+file record by record with orjson, dropping each record's dicts as soon as
+its device is built. The writer parses no record again: it finds each changed
+list in the original bytes, checks that the text there is the list as read,
+and joins views of the original bytes with the new lists once. A rebase
+compares against the lists as read, not against the records parsed again.
 
 OpenClaw writes ``JSON.stringify(value, null, 2)``: each record starts a line
 with two spaces and a quote, and a JSON string never holds a raw newline, so
@@ -30,13 +32,15 @@ worded by the standard library, and nothing is written from its values).
 from __future__ import annotations
 
 import gc
+import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -45,23 +49,27 @@ from scopemigrate.devices import (
     SCOPES,
     DeviceState,
     ScopeList,
-    revoked_roles,
     token_field,
 )
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.jsontext import check_constant, check_number, check_text
 from scopemigrate.stores.openclaw_json.records import (
+    ReadLists,
     _set_scope_list,
     device_from_record,
     dump_openclaw_json,
+    lists_record,
     parse_object_file,
+    read_lists,
 )
 from scopemigrate.stores.openclaw_json.splice import (
     TOP_LEVEL_KEY,
+    Edit,
     _find,
-    _get,
     _list_path,
+    _render,
     _value_end,
+    join_edits,
     render_string_list,
 )
 
@@ -77,12 +85,14 @@ class PairedIndex:
     ``spans`` maps a device id to the byte range of its record's value (the
     ``{...}`` after its key); None when the file is not in OpenClaw's layout.
     Editing a record without a span serialises the whole file again.
+    ``read`` maps a device id to its scope lists as read (``ReadLists``).
     """
 
     path: Path
     data: bytes
     devices: list[DeviceState]
     spans: dict[str, tuple[int, int]] | None
+    read: dict[str, ReadLists]
 
     @property
     def trailing_newline(self) -> bool:
@@ -104,7 +114,19 @@ def read_paired(path: Path, data: bytes) -> PairedIndex:
             return indexed
     tree = parse_object_file(path, data, "device id")
     devices = [device_from_record(path, key, record) for key, record in tree.items()]
-    return PairedIndex(path, data, devices, None)
+    shared = _Shared()
+    read = {device.device_id: shared.lists(read_lists(device)) for device in devices}
+    return PairedIndex(path, data, devices, None, read)
+
+
+class _Shared:
+    """One ``ReadLists`` per distinct set of lists: a store holds few."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[tuple[str, tuple[str, ...] | None], ...], ReadLists] = {}
+
+    def lists(self, lists: dict[str, tuple[str, ...] | None]) -> ReadLists:
+        return self._known.setdefault(tuple(lists.items()), lists)
 
 
 @contextmanager
@@ -170,33 +192,54 @@ def _member(data: bytes, start: int, end: int) -> tuple[str, Any]:
     return key, value
 
 
+# A member's key as JSON.stringify writes one that needs no escape (device ids):
+# after the line's two spaces, up to the value.
+_PLAIN_KEY = re.compile(rb'"([^"\\\x00-\x1f]*)": ')
+
+
+def _plain_member(view: memoryview, start: int, end: int) -> tuple[str, Any, int] | None:
+    """The key, value and value's offset of a member whose key needs no escape
+    and whose value orjson reads, parsed from a view (no copy); None otherwise."""
+    found = _PLAIN_KEY.match(view, start + len(TOP_LEVEL_KEY) - 1, end)
+    if found is None:
+        return None
+    try:
+        return found.group(1).decode("utf-8"), orjson.loads(view[found.end() : end]), found.end()
+    except ValueError:  # not UTF-8, or not JSON orjson reads: _member decides
+        return None
+
+
 def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> PairedIndex | None:
     """The index from the members' pieces; None when today's way must decide."""
     devices: list[DeviceState] = []
     spans: dict[str, tuple[int, int]] = {}
-    seen: set[str] = set()
+    read: dict[str, ReadLists] = {}
     lists = _FastDevices()
+    view = memoryview(data)
     for number, (start, end) in enumerate(members):
+        plain = _plain_member(view, start, end)
         try:
-            key, record = _member(data, start, end)
+            key, record, value_start = plain or (*_member(data, start, end), -1)
         except ValueError:
             return None  # invalid JSON: today's reader words the error
-        if key in seen:
+        if key in read:
             return None  # a key twice: the last one counts, at the first one's place
-        seen.add(key)
         try:
-            devices.append(lists.device(key, record) or device_from_record(path, key, record))
+            device, read[key] = lists.device(key, record) or lists.checked(path, key, record)
         except BadStoreError:
             if not _all_parse(data, members[number + 1 :]):
                 return None  # a JSON error later in the file is reported first, as today
             raise
+        devices.append(device)
         # A record whose key is written otherwise (escaped) or that does not
         # close where the layout says gets no span: editing it rewrites the
         # whole file, as today's writer does.
-        prefix = b"\n  " + encode_basestring(key).encode("utf-8") + b": "
-        if data.startswith(prefix, start) and _value_end(data, start + len(prefix), 1) == end:
-            spans[key] = (start + len(prefix), end)
-    return PairedIndex(path, data, devices, spans)
+        if value_start < 0:
+            prefix = b"\n  " + encode_basestring(key).encode("utf-8") + b": "
+            value_start = start + len(prefix) if data.startswith(prefix, start) else -1
+        if value_start >= 0 and _value_end(data, value_start, 1) == end:
+            spans[key] = (value_start, end)
+    return PairedIndex(path, data, devices, spans, read)
 
 
 class _FastDevices:
@@ -211,8 +254,18 @@ class _FastDevices:
     def __init__(self) -> None:
         self._lists: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._roles: dict[tuple[Any, ...], frozenset[str]] = {}
+        self._shared = _Shared()
+        # Names, clients, token fields and revoked roles repeat across devices
+        # too: one object each (a sixth of the devices' memory at 100k).
+        self._texts: dict[str, str] = {}
+        self._revoked: dict[tuple[str, ...], frozenset[str]] = {}
 
-    def _strings(self, holder: dict[str, Any], name: str) -> tuple[bool, ScopeList]:
+    def checked(self, path: Path, key: str, record: Any) -> tuple[DeviceState, ReadLists]:
+        """``device_from_record``'s device (or its one-line error), with its lists."""
+        device = device_from_record(path, key, record)
+        return device, self._shared.lists(read_lists(device))
+
+    def _strings(self, holder: dict[str, Any], name: str) -> tuple[bool, tuple[str, ...] | None]:
         value = holder.get(name)
         if value is None:
             return name not in holder, None
@@ -227,9 +280,9 @@ class _FastDevices:
             if not all(type(item) is str for item in key):
                 return False, None
             known = self._lists[key] = key
-        return True, list(known)
+        return True, known
 
-    def device(self, key: str, record: Any) -> DeviceState | None:
+    def device(self, key: str, record: Any) -> tuple[DeviceState, ReadLists] | None:
         if type(record) is not dict:
             return None
         device_id = record.get("deviceId")
@@ -240,7 +293,7 @@ class _FastDevices:
             value = record.get(name)
             if (value is None and name in record) or (value is not None and type(value) is not str):
                 return None
-            texts.append(value)
+            texts.append(None if value is None else self._texts.setdefault(value, value))
         role, display_name, client_id, client_mode = texts
         ok, listed = self._strings(record, "roles")
         if not ok:
@@ -249,29 +302,40 @@ class _FastDevices:
         roles = self._roles.get(roles_key)
         if roles is None:
             roles = self._roles[roles_key] = frozenset([*(listed or ()), *([role] if role else [])])
-        fields: dict[str, ScopeList] = {}
+        read: dict[str, tuple[str, ...] | None] = {}
         for name in (SCOPES, APPROVED_SCOPES):
-            ok, fields[name] = self._strings(record, name)
+            ok, read[name] = self._strings(record, name)
             if not ok:
                 return None
         tokens = record.get("tokens", _NO_TOKENS)
         if type(tokens) is not dict:
             return None
+        revoked: list[str] = []  # as devices.revoked_roles, in the same pass
         for token_role, token in tokens.items():
             if type(token) is not dict:
                 return None
-            ok, fields[token_field(token_role)] = self._strings(token, "scopes")
+            if token.get("revokedAtMs") is not None:
+                revoked.append(token_role)
+            name = token_field(token_role)
+            ok, read[self._texts.setdefault(name, name)] = self._strings(token, "scopes")
             if not ok:
                 return None
-        return DeviceState(
-            device_id=device_id,
-            label=display_name or client_id or device_id[:12],
+        fields: dict[str, ScopeList] = {
+            name: None if value is None else list(value) for name, value in read.items()
+        }
+        revoked_tokens = self._revoked.get(tuple(revoked))
+        if revoked_tokens is None:
+            revoked_tokens = self._revoked[tuple(revoked)] = frozenset(revoked)
+        device = DeviceState(
+            device_id=key,  # the key's string, equal to deviceId: one copy of each id
+            label=display_name or client_id or key[:12],
             roles=roles,
             client_id=client_id,
             client_mode=client_mode,
             fields=fields,
-            revoked_tokens=revoked_roles(tokens),
+            revoked_tokens=revoked_tokens,
         )
+        return device, self._shared.lists(read)
 
 
 _TEXT_FIELDS = ("role", "displayName", "clientId", "clientMode")
@@ -291,64 +355,92 @@ def render_paired(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeLis
     """paired.json's new bytes: ``edited`` (device id -> field -> new list) applied.
 
     Byte for byte what today's writer gives: each changed list spliced in
-    where its old text is exactly the list as OpenClaw writes it, a record
-    whose list is added or removed rewritten whole, and the whole file
-    serialised again when the layout allows neither.
+    where its old text is exactly the list as read, written as OpenClaw
+    writes it; a record whose list is added or removed rewritten whole; and
+    the whole file serialised again when the layout allows neither. The old
+    bytes are copied straight from views of them into the new file's buffer,
+    which becomes the bytes returned (``BytesIO.getvalue`` shares it): the
+    new file is the only copy made.
     """
     if not edited:
         return index.data
     spans = index.spans
     if spans is not None and all(device_id in spans for device_id in edited):
-        pieces: list[bytes] = []
+        view = memoryview(index.data)
+        out = io.BytesIO()
         position = 0
+        plans: dict[tuple[int, int], _Plan] = {}
         for device_id in sorted(edited, key=lambda device_id: spans[device_id][0]):
             start, end = spans[device_id]
-            record_pieces = _splice_record(index.data, start, end, edited[device_id])
-            if record_pieces is None:
+            fields, read = edited[device_id], index.read[device_id]
+            # Devices share their lists as read and (from the engine) their new
+            # lists: what to write is found once per such pair.
+            plan = plans.get((id(read), id(fields)))
+            if plan is None:
+                plan = plans[id(read), id(fields)] = _plan(read, fields)
+            edits = _record_edits(index.data, start, end, plan, fields)
+            if edits is None:
                 break
-            pieces.append(index.data[position:start])
-            pieces.extend(record_pieces)
-            position = end
+            position = join_edits(view, position, edits, out.write)
         else:
-            pieces.append(index.data[position:])
-            return b"".join(pieces)
+            out.write(view[position:])
+            return out.getvalue()
     return _dump_whole(index, edited)
 
 
-def _splice_record(
-    data: bytes, start: int, end: int, fields: Mapping[str, ScopeList]
-) -> list[bytes] | None:
-    """The record's new text in pieces, or None when the whole file must be written."""
-    try:
-        record = _loads(data[start:end])
-    except ValueError:
-        return None  # not a record we read: the full writer decides
-    edits: list[tuple[int, int, bytes]] = []
+# How a device's changed lists are written: per list its path in the record, its
+# text as read and its new text; or the record rewritten whole (a list comes or
+# goes); or the whole file (a string JSON cannot hold).
+_Plan = list[tuple[tuple[str, ...], bytes, bytes]] | Literal["record", "file"]
+
+
+def _plan(read: ReadLists, fields: Mapping[str, ScopeList]) -> _Plan:
+    splices: list[tuple[tuple[str, ...], bytes, bytes]] = []
     for field, value in fields.items():
+        old = read.get(field)
+        if old is None or value is None:
+            return "record"
         path = _list_path(field)
-        old = _get(record, path)
         depth = 1 + len(path)
-        if isinstance(old, list) and isinstance(value, list):
+        try:
+            old_text = _render(old, depth)
+        except UnicodeError:
+            return "file"
+        splices.append((path, old_text, render_string_list(value, depth)))
+    return splices
+
+
+def new_values(
+    edited: Mapping[str, Mapping[str, ScopeList]], values: Mapping[str, dict[str, ScopeList]]
+) -> dict[str, Mapping[str, ScopeList]]:
+    """The new value of each field ``edited`` names, from ``values`` (a change
+    set's): its own dict where every field of it is set (the usual case), so
+    no dict is built per device."""
+    new: dict[str, Mapping[str, ScopeList]] = {}
+    for device_id, fields in edited.items():
+        ours = values[device_id]
+        new[device_id] = ours if fields.keys() == ours.keys() else {f: ours[f] for f in fields}
+    return new
+
+
+def _record_edits(
+    data: bytes, start: int, end: int, plan: _Plan, fields: Mapping[str, ScopeList]
+) -> list[Edit] | None:
+    """The edits making the record's new text, or None when the whole file must be written."""
+    if plan == "file":
+        return None
+    if plan != "record":
+        edits: list[Edit] = []
+        for path, old_text, new_text in plan:
             value_start, value_end = _find(data, start, end, path)
-            try:
-                expected = render_string_list(old, depth)
-            except UnicodeError:
-                return None  # a string JSON cannot hold: the full writer decides
-            if value_start >= 0 and data[value_start:value_end] == expected:
-                edits.append((value_start, value_end, render_string_list(value, depth)))
-                continue
-        # Rewritten whole: with the standard library's values, as today (orjson
-        # reads an integer beyond 64 bits as a float, which would be written so).
-        return [_rewrite(json.loads(data[start:end]), fields)]
-    edits.sort()
-    out: list[bytes] = []
-    position = start
-    for edit_start, edit_end, text in edits:
-        out.append(data[position:edit_start])
-        out.append(text)
-        position = edit_end
-    out.append(data[position:end])
-    return out
+            if value_start < 0 or data[value_start:value_end] != old_text:
+                break  # not where, or not as, OpenClaw writes it: the record is rewritten
+            edits.append((value_start, value_end, new_text))
+        else:
+            return sorted(edits)
+    # Rewritten whole: with the standard library's values, as today (orjson
+    # reads an integer beyond 64 bits as a float, which would be written so).
+    return [(start, end, _rewrite(json.loads(data[start:end]), fields))]
 
 
 def _rewrite(record: dict[str, Any], fields: Mapping[str, ScopeList]) -> bytes:
@@ -388,22 +480,19 @@ def iter_records(index: PairedIndex, device_ids: Iterable[str]) -> Iterator[tupl
 
 
 def records_of(index: PairedIndex | None, device_ids: Iterable[str]) -> dict[str, Any]:
-    """The records of ``device_ids`` as read, to compare their scope lists and tokens
-    (a rebase): parsed with orjson, whose lists and strings are the standard
-    library's; nothing is written from these values. None without a file."""
+    """The records of ``device_ids`` as read, to compare their scope lists and
+    tokens (a rebase): read-only views holding the lists as read
+    (``records.lists_record``), one per distinct set, so nothing is parsed
+    again. None without a file."""
     if index is None:
         return {}
-    spans = index.spans
+    views: dict[int, Any] = {}
     found: dict[str, Any] = {}
-    rest: list[str] = []
     for device_id in device_ids:
-        span = None if spans is None else spans.get(device_id)
-        try:
-            if span is not None:
-                found[device_id] = _loads(index.data[span[0] : span[1]])
-                continue
-        except ValueError:
-            pass
-        rest.append(device_id)
-    found.update(iter_records(index, rest))
+        lists = index.read.get(device_id)
+        if lists is not None:
+            view = views.get(id(lists))
+            if view is None:
+                view = views[id(lists)] = lists_record(lists)
+            found[device_id] = view
     return found

@@ -10,8 +10,10 @@ allows (``splice.py``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from scopemigrate.devices import (
@@ -136,17 +138,31 @@ class _Checker:
         return list(value)
 
 
-def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
+def _keyed(
+    path: Path, key: str, record: Any, id_field: str, stored: str
+) -> tuple[_Checker, dict[str, Any]]:
+    """The checks every keyed record starts with: an object, stored under its own
+    id (``id_field``)."""
     check = _Checker(path, key)
     if not isinstance(record, dict):
         raise BadStoreError(f"{path}: record {key}: expected an object, found {_kind(record)}")
-    device_id = check.string(record, "deviceId", required=True)
-    if device_id != key:
-        raise check.fail("deviceId", "differs from the key the record is stored under")
+    if check.string(record, id_field, required=True) != key:
+        raise check.fail(id_field, f"differs from the key the {stored} is stored under")
+    return check, record
+
+
+def _roles(check: _Checker, record: dict[str, Any]) -> frozenset[str]:
+    """``role`` and ``roles`` together, as OpenClaw reads them."""
     role = check.string(record, "role")
     roles = set(check.strings(record, "roles") or [])
     if role:
         roles.add(role)
+    return frozenset(roles)
+
+
+def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
+    check, record = _keyed(path, key, record, "deviceId", "record")
+    roles = _roles(check, record)
     fields: dict[str, ScopeList] = {
         SCOPES: check.strings(record, "scopes"),
         APPROVED_SCOPES: check.strings(record, "approvedScopes"),
@@ -159,13 +175,11 @@ def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
         if not isinstance(token, dict):
             raise check.fail(where, f"expected an object, found {_kind(token)}")
         fields[token_field(token_role)] = check.strings(token, "scopes", f"{where}.scopes")
-    label = (
-        check.string(record, "displayName") or check.string(record, "clientId") or device_id[:12]
-    )
+    label = check.string(record, "displayName") or check.string(record, "clientId") or key[:12]
     return DeviceState(
-        device_id=device_id,
+        device_id=key,
         label=label,
-        roles=frozenset(roles),
+        roles=roles,
         client_id=check.string(record, "clientId"),
         client_mode=check.string(record, "clientMode"),
         fields=fields,
@@ -174,25 +188,17 @@ def device_from_record(path: Path, key: str, record: Any) -> DeviceState:
 
 
 def pending_from_record(path: Path, key: str, record: Any) -> PendingRequest:
-    check = _Checker(path, key)
-    if not isinstance(record, dict):
-        raise BadStoreError(f"{path}: record {key}: expected an object, found {_kind(record)}")
-    request_id = check.string(record, "requestId", required=True)
-    if request_id != key:
-        # A downgrade puts a removed request back under its requestId.
-        raise check.fail("requestId", "differs from the key the request is stored under")
+    # A downgrade puts a removed request back under its requestId.
+    check, record = _keyed(path, key, record, "requestId", "request")
     device_id = check.string(record, "deviceId", required=True) or ""
-    role = check.string(record, "role")
-    roles = set(check.strings(record, "roles") or [])
-    if role:
-        roles.add(role)
+    roles = _roles(check, record)
     is_repair = record.get("isRepair", False)
     if not isinstance(is_repair, bool):
         raise check.fail("isRepair", f"expected a boolean, found {_kind(is_repair)}")
     return PendingRequest(
         request_id=key,
         device_id=device_id,
-        roles=frozenset(roles),
+        roles=roles,
         scopes=tuple(check.strings(record, "scopes") or ()),
         is_repair=is_repair,
         raw=record,
@@ -254,35 +260,85 @@ def ends_with_newline(data: bytes | None) -> bool:
     return bool(data) and data is not None and data.endswith(b"\n")
 
 
-def get_scope_list(record: dict[str, Any], name: str) -> ScopeList:
+# A record as parsed (a dict) or as ``lists_record`` views it; a tuple, not the
+# Mapping ABC: checked for every changed field, and the ABC's check is slow.
+_RECORD = (dict, MappingProxyType)
+
+
+def get_scope_list(record: Mapping[str, Any], name: str) -> ScopeList:
+    """The list at ``name`` (never a copy: nothing edits it, a field is set by
+    replacing its list), None when absent or not a list."""
     if name.startswith(TOKEN_PREFIX):
-        token = record.get("tokens", {}).get(name[len(TOKEN_PREFIX) :])
-        value = token.get("scopes") if isinstance(token, dict) else None
+        token = record.get("tokens", _NO_TOKENS).get(name[len(TOKEN_PREFIX) :])
+        value = token.get("scopes") if isinstance(token, _RECORD) else None
     else:
         value = record.get(name)
-    return list(value) if isinstance(value, list) else None
+    return value if isinstance(value, list) else None
+
+
+_NO_TOKENS: Mapping[str, Any] = MappingProxyType({})
 
 
 def restore_reverted(
-    current: dict[str, Any],
+    current: Mapping[str, Any],
     changes: ChangeSet,
     base: dict[str, dict[str, ScopeList]],
 ) -> dict[str, dict[str, ScopeList]]:
     """Re-apply our values to fields that hold what we read (first time: all of them;
     after a stale write: the ones it put back). Returns each field set, with the
-    value it held before."""
+    value it held before.
+
+    ``current`` holds records parsed (a tree to render again: the fields are
+    set in it) or the read-only views of ``lists_record`` (only compared)."""
     restored: dict[str, dict[str, ScopeList]] = {}
+    # Views are shared by devices with the same lists, and the engine shares
+    # their changes: one comparison per such pair, while the base agrees.
+    known: dict[tuple[int, int], tuple[dict[str, ScopeList], dict[str, ScopeList]]] = {}
     for device_id, fields in changes.devices.items():
         record = current.get(device_id)
-        if not isinstance(record, dict):
+        if not isinstance(record, _RECORD):
             continue  # unpaired since: the gateway's decision stands
+        seen = known.get((id(record), id(fields))) if type(record) is MappingProxyType else None
+        if seen is not None and seen[0] == base[device_id]:
+            if seen[1]:
+                restored[device_id] = seen[1]
+            continue
         for name, ours in fields.items():
             if name.startswith(TOKEN_PREFIX) and not isinstance(
-                record.get("tokens", {}).get(name[len(TOKEN_PREFIX) :]), dict
+                record.get("tokens", _NO_TOKENS).get(name[len(TOKEN_PREFIX) :]), _RECORD
             ):
                 continue  # token removed since
             held = get_scope_list(record, name)
             if held == base[device_id][name] != ours:
-                _set_scope_list(record, name, ours)
+                if isinstance(record, dict):
+                    _set_scope_list(record, name, ours)
                 restored.setdefault(device_id, {})[name] = held
+        if type(record) is MappingProxyType:
+            known[id(record), id(fields)] = (base[device_id], restored.get(device_id, {}))
     return restored
+
+
+# A device's scope lists as read (field -> the list, None where its key is
+# absent; a token's field only where the token is): one shared per distinct
+# set of lists, never edited.
+ReadLists = Mapping[str, tuple[str, ...] | None]
+
+
+def read_lists(device: DeviceState) -> dict[str, tuple[str, ...] | None]:
+    return {name: None if value is None else tuple(value) for name, value in device.fields.items()}
+
+
+def lists_record(lists: ReadLists) -> Mapping[str, Any]:
+    """A read-only record holding only ``lists``, laid out as OpenClaw's: what a
+    rebase compares (``get_scope_list``, ``restore_reverted``) without parsing
+    the record again."""
+    record: dict[str, Any] = {}
+    tokens: dict[str, Mapping[str, Any]] = {}
+    for name, value in lists.items():
+        if name.startswith(TOKEN_PREFIX):
+            token = {} if value is None else {"scopes": list(value)}
+            tokens[name[len(TOKEN_PREFIX) :]] = MappingProxyType(token)
+        elif value is not None:
+            record[name] = list(value)
+    record["tokens"] = MappingProxyType(tokens)
+    return MappingProxyType(record)

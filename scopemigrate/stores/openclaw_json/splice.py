@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -30,10 +30,8 @@ from scopemigrate.devices import TOKEN_PREFIX
 # A key of the top-level object: a line of two spaces and a quote.
 TOP_LEVEL_KEY = b'\n  "'
 
-
-@functools.lru_cache(maxsize=256)
-def _field_key(name: str, depth: int) -> bytes:
-    return _key(name, depth)
+# A piece of a new file: a slice of the old bytes (a view, no copy) or new text.
+Piece = bytes | memoryview
 
 
 def _key(name: str, depth: int) -> bytes:
@@ -42,31 +40,58 @@ def _key(name: str, depth: int) -> bytes:
 
 def _value_end(data: bytes, start: int, depth: int) -> int:
     """Where the list or object that opens at ``start`` (at ``depth``) ends, or -1."""
-    opener = data[start : start + 1]
-    closer = b"]" if opener == b"[" else b"}" if opener == b"{" else b""
-    if not closer:
+    closer = _CLOSERS.get(data[start]) if start < len(data) else None
+    if closer is None:
         return -1
-    if data[start + 1 : start + 2] == closer:
+    if data.startswith(closer, start + 1):
         return start + 2
-    end = data.find(b"\n" + b"  " * depth + closer, start)
+    end = data.find(_closing_line(closer, depth), start)
     return -1 if end < 0 else end + 2 * depth + 2
+
+
+# Run for every list and object looked up: a lookup, not a slice and a join each time.
+_CLOSERS = {ord("["): b"]", ord("{"): b"}"}
+
+
+@functools.lru_cache(maxsize=64)
+def _closing_line(closer: bytes, depth: int) -> bytes:
+    return b"\n" + b"  " * depth + closer
 
 
 def _find(data: bytes, start: int, end: int, path: tuple[str, ...]) -> tuple[int, int]:
     """The byte range of the value at ``path`` in the record ``data[start:end]``,
     or (-1, -1) unless each key on the way is there exactly once."""
-    depth = 2
-    for name in path:
-        key = _field_key(name, depth)
+    # Run for every changed list of every device: _value_end inlined, the keys
+    # and closing lines of each path built once.
+    for key, closing in _path_keys(path):
         at = data.find(key, start, end)
         if at < 0 or data.find(key, at + 1, end) >= 0:
             return -1, -1
         start = at + len(key)
-        end = _value_end(data, start, depth)
-        if end < 0:
+        closers = closing.get(data[start]) if start < end else None
+        if closers is None:
             return -1, -1
-        depth += 1
+        closer, line = closers
+        if data.startswith(closer, start + 1):  # empty: [] or {}
+            end = start + 2
+            continue
+        found = data.find(line, start)
+        if found < 0:
+            return -1, -1
+        end = found + len(line)
     return start, end
+
+
+@functools.lru_cache(maxsize=64)
+def _path_keys(
+    path: tuple[str, ...],
+) -> tuple[tuple[bytes, dict[int, tuple[bytes, bytes]]], ...]:
+    """Per key of ``path`` (from depth 2): the key's text and, per opening byte,
+    the closer and the line that closes its value."""
+    return tuple(
+        (_key(name, depth), {b: (c, _closing_line(c, depth)) for b, c in _CLOSERS.items()})
+        for depth, name in enumerate(path, 2)
+    )
 
 
 def render_string_list(values: list[str], depth: int) -> bytes:
@@ -115,7 +140,8 @@ def splice_records(
         return None
     if original.count(TOP_LEVEL_KEY) != len(tree):
         return None  # a key twice (the parser kept the last), or another layout
-    pieces: list[bytes] = []
+    view = memoryview(original)
+    pieces: list[Piece] = []
     position = 0
     for device_id in tree:
         fields = edited.get(device_id)
@@ -129,34 +155,49 @@ def splice_records(
         end = _value_end(original, start, 1)
         if end < 0 or original.find(TOP_LEVEL_KEY, start, end) >= 0:
             return None  # the record does not end where its layout says
-        pieces.append(original[position:start])
         try:
-            record_pieces = _splice_record(original, start, end, tree[device_id], fields)
+            edits = _record_edits(original, start, end, tree[device_id], fields)
         except UnicodeError:  # a string JSON cannot hold: the full writer decides
             return None
-        if record_pieces is None:
+        if edits is None:
             return None
-        pieces.extend(record_pieces)
-        position = end
-    pieces.append(original[position:])
+        position = join_edits(view, position, edits, pieces.append)
+    pieces.append(view[position:])
     return b"".join(pieces)
 
 
-def _splice_record(
+# An edit of a file: the byte range it replaces and the new text.
+Edit = tuple[int, int, bytes]
+
+
+def join_edits(
+    view: memoryview, position: int, edits: list[Edit], write: Callable[[Piece], object]
+) -> int:
+    """Write the bytes from ``position`` on with ``edits`` (in order, none
+    overlapping) applied; returns where the last edit ended."""
+    for start, end, text in edits:
+        write(view[position:start])
+        write(text)
+        position = end
+    return position
+
+
+def _record_edits(
     original: bytes,
     start: int,
     end: int,
     record: dict[str, Any],
     fields: Mapping[str, list[str] | None],
-) -> list[bytes] | None:
-    """The record's new text, in pieces, or None when the original cannot be vouched for.
+) -> list[Edit] | None:
+    """The edits making the record's new text, or None when the original cannot be
+    vouched for.
 
     Each changed list replaces the text at its key, once that text is exactly
     what the list held before, written at that depth. A list added or removed
     rewrites the whole record (OpenClaw's key order then decides), once the
     old text parses to the record as it was.
     """
-    edits: list[tuple[int, int, bytes]] = []
+    edits: list[Edit] = []
     for field, before in fields.items():
         path = _list_path(field)
         value = _get(record, path)
@@ -169,16 +210,8 @@ def _splice_record(
                 edits.append((value_start, value_end, render_string_list(value, depth)))
                 continue
         rewritten = _rewrite_record(original[start:end], record, fields)
-        return None if rewritten is None else [rewritten]
-    edits.sort()
-    out: list[bytes] = []
-    position = start
-    for edit_start, edit_end, text in edits:
-        out.append(original[position:edit_start])
-        out.append(text)
-        position = edit_end
-    out.append(original[position:end])
-    return out
+        return None if rewritten is None else [(start, end, rewritten)]
+    return sorted(edits)
 
 
 def _rewrite_record(

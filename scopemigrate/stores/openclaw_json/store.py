@@ -48,7 +48,7 @@ from scopemigrate.stores.openclaw_json.gateway import (
     scope_base,
     settle_seconds,
 )
-from scopemigrate.stores.openclaw_json.index import read_paired, records_of
+from scopemigrate.stores.openclaw_json.index import new_values, read_paired, records_of
 from scopemigrate.stores.openclaw_json.index import render_paired as render_indexed
 from scopemigrate.stores.openclaw_json.journal import Journal, JournalEntry, NewFile
 from scopemigrate.stores.openclaw_json.liveness import gateway_answering
@@ -309,10 +309,7 @@ class OpenClawJsonStore:
         files: list[NewFile] = []
         if changes.devices:
             assert raw.paired_index is not None  # devices changed: paired.json was read
-            new = {
-                device_id: {name: changes.devices[device_id][name] for name in fields}
-                for device_id, fields in edited.items()
-            }
+            new = new_values(edited, changes.devices)
             data = render_indexed(raw.paired_index, new)
             files.append(NewFile(self.paired_path, data, raw.paired_identity))
         if changes.pending_removed or changes.pending_restored:
