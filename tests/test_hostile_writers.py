@@ -101,9 +101,8 @@ TRIALS = 60
 # Where a gateway's writes land during a run, by the run's own steps: after our
 # read ("read"), right before our swap ("swap"), once the swap is checked
 # ("swapped"), and in the settle wait ("settle"). A stale pair reads at one
-# point and writes at a later one. (Between the swap and its check, two system
-# calls apart, a gateway would have to read and write the whole file: the one
-# window left, see docs/threat-model.md.)
+# point and writes at a later one. (Every file operation in between is a point
+# of its own in test_hostile_publish.py.)
 POINTS = ("read", "swap", "swapped", "settle")
 
 
