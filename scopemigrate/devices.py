@@ -55,7 +55,9 @@ def revoked_roles(tokens: dict[str, Any]) -> frozenset[str]:
 ScopeList = list[str] | None
 
 
-@dataclass
+# Slotted: a store holds one per device (100,000 of them is a tenth of the
+# file's size in per-instance dicts: docs/performance.md).
+@dataclass(slots=True)
 class DeviceState:
     """A mutable working copy of one device's scope lists, as the engine sees it."""
 

@@ -246,3 +246,23 @@ def test_values_orjson_reads_otherwise_are_written_as_today() -> None:
     assert rendered == today_render(raw, edited)
     assert b"-9223372036854775809" in rendered
     assert dict(json_index.iter_records(index, ["a"]))["a"]["big"] == -9223372036854775809
+
+
+def test_a_file_written_whole_after_a_splice_began_holds_only_the_whole(tmp_path: Path) -> None:
+    """The new file is written to the temp file as it is made: when a later record
+    needs the whole file written again (its list as read holds a string no UTF-8
+    text can: ``_plan``'s "file"), what was spliced so far is dropped, not left
+    before it."""
+    raw = (
+        b'{\n  "a": {\n    "deviceId": "a",\n    "scopes": [\n      "x"\n    ]\n  },\n'
+        b'  "b": {\n    "deviceId": "b",\n    "scopes": [\n      "w"\n    ]\n  }\n}\n'
+    )
+    index = json_index.read_paired(PATH, raw)
+    assert index.spans is not None
+    index.read["b"] = {"scopes": ("\ud800",)}  # the reader refuses such a file: set by hand
+    edited: dict[str, dict[str, ScopeList]] = {"a": {"scopes": ["y"]}, "b": {"scopes": ["z"]}}
+    target = tmp_path / "paired.json"
+    with target.open("wb") as out:
+        json_index.write_paired(index, edited, out)
+    assert target.read_bytes() == today_render(raw, edited)
+    assert target.read_bytes().count(b'"deviceId": "a"') == 1

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import io
 import os
 import re
 import secrets
 import stat
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from scopemigrate.errors import StorePermissionError
 
@@ -43,6 +44,19 @@ def temp_target(name: str) -> str | None:
 
 # (inode, size, mtime in ns): tells one version of a file from another.
 Identity = tuple[int, int, int]
+
+# A new file's content: its bytes, or what writes them to an open file (a large
+# file is then written as it is made, never held whole beside the old one).
+Content = bytes | Callable[[BinaryIO], object]
+
+
+def content_bytes(content: Content) -> bytes:
+    """``content``'s bytes (made when it is a writer)."""
+    if isinstance(content, bytes):
+        return content
+    out = io.BytesIO()
+    content(out)
+    return out.getvalue()
 
 
 def fsync_dir(directory: Path) -> None:
@@ -75,7 +89,7 @@ def take_after(fd: int, path: Path) -> None:
     os.fchmod(fd, stat.S_IMODE(old.st_mode))
 
 
-def write_temp(path: Path, data: bytes) -> Path:
+def write_temp(path: Path, data: Content) -> Path:
     """Write ``data`` to a temp file beside ``path``, fsynced, ready to replace it:
     with ``path``'s owner, group and mode, or private (0600) when ``path`` is new."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
@@ -83,7 +97,10 @@ def write_temp(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             take_after(handle.fileno(), path)
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                data(handle)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:

@@ -23,7 +23,9 @@ from scopemigrate.errors import GatewayRewroteError, StoreChangedError
 from scopemigrate.ledger import Ledger
 from scopemigrate.logs import get_logger
 from scopemigrate.stores.atomic import (
+    Content,
     Identity,
+    content_bytes,
     exchange,
     fsync_dir,
     identity,
@@ -145,14 +147,14 @@ class Lineage:
         self,
         path: Path,
         ours: Identity | None,
-        data: bytes,
+        data: Content,
         reapply: Callable[[dict[str, Any]], Fields],
         render: Callable[[bytes, dict[str, Any], Fields], bytes],
         keyed_by: str,
     ):
         self.path = path
         self.ours: set[Identity | None] = {ours}
-        self._data = data
+        self._data = data  # a writer is run again only once another program wrote
         self._reapply = reapply  # our edits, in place; returns what it set, by key
         self._render = render  # a writer's bytes with what reapply set spliced in
         self._keyed_by = keyed_by
@@ -160,7 +162,7 @@ class Lineage:
         self._truth: dict[str, Any] | None = None
         # The last version absorbed: its bytes, what reapply set, whether records
         # of ours were carried into it (then it is written whole).
-        self._found: tuple[bytes, Fields, bool] = (data, {}, True)
+        self._found: tuple[bytes, Fields, bool] | None = None
 
     def absorb(self, data: bytes) -> bool:
         """Carry another program's version into ``truth``; whether it lacks something
@@ -178,7 +180,7 @@ class Lineage:
 
     def _absorb(self, data: bytes) -> bool:
         if self._truth is None:
-            self._truth = parse_object_file(self.path, self._data, self._keyed_by)
+            self._truth = parse_object_file(self.path, content_bytes(self._data), self._keyed_by)
             self._exposed.append(self._truth)
         truth = self._truth
         theirs = parse_object_file(self.path, data, self._keyed_by)
@@ -200,7 +202,7 @@ class Lineage:
     def publish(self, absorbed: Identity | None) -> Path | None:
         """Swap ``truth`` in; returns the version it displaced when that is one
         neither ours nor the one ``absorb`` took in (``absorbed``): a newer write."""
-        assert self._truth is not None, "publish before absorb"
+        assert self._truth is not None and self._found is not None, "publish before absorb"
         data, edited, carried = self._found
         if carried:
             rendered = _dump_whole(self._truth, ends_with_newline(data))

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import orjson
 
@@ -352,22 +352,32 @@ def _all_parse(data: bytes, members: list[tuple[int, int]]) -> bool:
 
 
 def render_paired(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeList]]) -> bytes:
-    """paired.json's new bytes: ``edited`` (device id -> field -> new list) applied.
+    """paired.json's new bytes (``write_paired``'s) as one ``bytes``."""
+    out = io.BytesIO()
+    write_paired(index, edited, out)
+    return out.getvalue()
+
+
+def write_paired(
+    index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeList]], out: BinaryIO
+) -> None:
+    """Write paired.json's new bytes to ``out`` (at its start, empty):
+    ``edited`` (device id -> field -> new list) applied.
 
     Byte for byte what today's writer gives: each changed list spliced in
     where its old text is exactly the list as read, written as OpenClaw
     writes it; a record whose list is added or removed rewritten whole; and
-    the whole file serialised again when the layout allows neither. The old
-    bytes are copied straight from views of them into the new file's buffer,
-    which becomes the bytes returned (``BytesIO.getvalue`` shares it): the
-    new file is the only copy made.
+    the whole file serialised again when the layout allows neither (what was
+    written so far is then dropped: ``out`` is truncated to its start). The
+    old bytes are written straight from views of them: given the temp file,
+    no copy of the new file is ever held in memory.
     """
     if not edited:
-        return index.data
+        out.write(index.data)
+        return
     spans = index.spans
     if spans is not None and all(device_id in spans for device_id in edited):
         view = memoryview(index.data)
-        out = io.BytesIO()
         position = 0
         plans: dict[tuple[int, int], _Plan] = {}
         for device_id in sorted(edited, key=lambda device_id: spans[device_id][0]):
@@ -384,8 +394,10 @@ def render_paired(index: PairedIndex, edited: Mapping[str, Mapping[str, ScopeLis
             position = join_edits(view, position, edits, out.write)
         else:
             out.write(view[position:])
-            return out.getvalue()
-    return _dump_whole(index, edited)
+            return
+        out.seek(0)
+        out.truncate()
+    out.write(_dump_whole(index, edited))
 
 
 # How a device's changed lists are written: per list its path in the record, its

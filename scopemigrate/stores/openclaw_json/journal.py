@@ -23,6 +23,7 @@ from scopemigrate.errors import BadJournalError, BadStoreError, StoreChangedErro
 from scopemigrate.logs import get_logger
 from scopemigrate.stores.atomic import (
     DISPLACED_SUFFIX,
+    Content,
     Identity,
     exchange,
     fsync_dir,
@@ -52,10 +53,10 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class NewFile:
-    """A file a commit replaces: where, its new bytes, its identity as read (None: the ledger)."""
+    """A file a commit replaces: where, its new content, its identity as read (None: the ledger)."""
 
     path: Path
-    data: bytes
+    data: Content
     old: Identity | None
 
 

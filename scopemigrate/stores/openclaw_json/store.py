@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,12 @@ from scopemigrate.stores.openclaw_json.gateway import (
     scope_base,
     settle_seconds,
 )
-from scopemigrate.stores.openclaw_json.index import new_values, read_paired, records_of
-from scopemigrate.stores.openclaw_json.index import render_paired as render_indexed
+from scopemigrate.stores.openclaw_json.index import (
+    new_values,
+    read_paired,
+    records_of,
+    write_paired,
+)
 from scopemigrate.stores.openclaw_json.journal import Journal, JournalEntry, NewFile
 from scopemigrate.stores.openclaw_json.liveness import gateway_answering
 from scopemigrate.stores.openclaw_json.records import (
@@ -310,8 +315,14 @@ class OpenClawJsonStore:
         if changes.devices:
             assert raw.paired_index is not None  # devices changed: paired.json was read
             new = new_values(edited, changes.devices)
-            data = render_indexed(raw.paired_index, new)
-            files.append(NewFile(self.paired_path, data, raw.paired_identity))
+            # Written straight to the temp file: never held whole (docs/performance.md).
+            files.append(
+                NewFile(
+                    self.paired_path,
+                    partial(write_paired, raw.paired_index, new),
+                    raw.paired_identity,
+                )
+            )
         if changes.pending_removed or changes.pending_restored:
             data = dump_openclaw_json(
                 edit_pending(raw.pending, changes), ends_with_newline(raw.pending_bytes)
