@@ -58,12 +58,13 @@ class User:
         return self.name if self.name is not None else f"uid {self.uid}"
 
 
-def lookup_user(text: str) -> User:
-    """A user by name or by number, as ``--as-user`` takes it."""
+def lookup_user(text: str, source: str = "--as-user") -> User:
+    """A user by name or by number, as ``--as-user`` takes it; ``source`` names
+    where the text came from (the option or its variable), for the error."""
     try:
         entry = pwd.getpwuid(int(text)) if text.isdigit() else pwd.getpwnam(text)
     except (KeyError, OverflowError):
-        raise ConfigError(f"--as-user {text}: no such user") from None
+        raise ConfigError(f"{source} {text}: no such user") from None
     return User(entry.pw_uid, entry.pw_gid, entry.pw_name, entry.pw_dir)
 
 
@@ -200,12 +201,13 @@ def act_for_store(config: Config, as_user: str | None = None, *, load_all: bool 
     user's home, so OpenClaw's rules find their store.
     """
     name = as_user or config.env.get(AS_USER_ENV) or None
-    user = lookup_user(name) if name else None
+    source = "--as-user" if as_user else AS_USER_ENV
+    user = lookup_user(name, source) if name else None
     euid = os.geteuid()
     if user is not None:
         if euid not in (ROOT_UID, user.uid):
             raise StorePermissionError(
-                f"--as-user {name}: only root can act as another user (this run is uid {euid})"
+                f"{source} {name}: only root can act as another user (this run is uid {euid})"
             )
         env = dict(config.env)
         if user.home:

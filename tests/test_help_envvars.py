@@ -24,7 +24,12 @@ READ = {
     "SCOPEMIGRATE_LOCATIONS": ("{tmp}/no-dir", "heads", 4, "{tmp}/no-dir: migration location"),
     "SCOPEMIGRATE_CONFIG": ("{tmp}/no.toml", "heads", 3, "{tmp}/no.toml: cannot read"),
     "SCOPEMIGRATE_LOCK_TIMEOUT": ("soon", "current", 3, "SCOPEMIGRATE_LOCK_TIMEOUT: 'soon'"),
-    "SCOPEMIGRATE_AS_USER": ("no-such-user-x", "current", 3, "no-such-user-x: no such user"),
+    "SCOPEMIGRATE_AS_USER": (
+        "no-such-user-x",
+        "current",
+        3,
+        "SCOPEMIGRATE_AS_USER no-such-user-x: no such user",
+    ),
     "SCOPEMIGRATE_INSTALLED_VERSION": ("banana", "sync", 3, "SCOPEMIGRATE_INSTALLED_VERSION:"),
 }
 
@@ -64,3 +69,17 @@ def test_help_names_the_variable_and_the_tool_reads_it(variable: str, tmp_path: 
     refused = run_cli(command, env={variable: value, "HOME": str(tmp_path)})
     assert refused.returncode == code, refused.stderr
     assert says in refused.stderr  # the configuration's words: click did not read it
+
+
+@pytest.mark.parametrize("command", ["heads", "check"])
+def test_a_store_given_to_a_files_only_command_is_said_to_be_ignored(
+    command: str, tmp_path: Path
+) -> None:
+    # Accepted for scripts that pass --store everywhere, but never silently:
+    # heads shows the files' heads, not what the named store holds.
+    named = run_cli(command, "--store", str(tmp_path / "no-store"))
+    assert named.returncode == 0, named.stderr
+    assert f"warning: {command} reads only the migration files; --store is ignored" in named.stderr
+    plain = run_cli(command)
+    assert plain.returncode == 0 and "--store" not in plain.stderr
+    assert plain.stdout == named.stdout

@@ -165,8 +165,22 @@ def _with(*options: Callable[[F], F]) -> Callable[[F], F]:
 # A command offers only the options that do something for it: the graph's
 # commands read no store, and only a run waits for a lock.
 common_options = _with(_STORE, _MIGRATIONS, _CONFIG, _LOCK_TIMEOUT, _AS_USER, *_OUTPUT)
+
+
+def _warn_unused_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # Said aloud, so nobody takes the files' heads for what their store holds.
+    if value is not None:
+        click.echo(
+            f"warning: {ctx.info_name} reads only the migration files; --store is ignored "
+            "(see `scopemigrate current` for what a store holds)",
+            err=True,
+        )
+
+
 # --store stays accepted, hidden: scripts that pass one everywhere keep working.
-_UNUSED_STORE = click.option("--store", "store", metavar="PATH|URL", hidden=True)
+_UNUSED_STORE = click.option(
+    "--store", "store", metavar="PATH|URL", hidden=True, callback=_warn_unused_store
+)
 graph_options = _with(_UNUSED_STORE, _MIGRATIONS, _CONFIG, *_OUTPUT)
 # show reads the store only for "show current", and takes no lock for it.
 show_options = _with(_STORE, _MIGRATIONS, _CONFIG, _AS_USER, *_OUTPUT)
