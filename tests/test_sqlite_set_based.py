@@ -189,6 +189,33 @@ def test_a_row_only_pythons_reader_accepts_sends_the_run_back_to_the_engine(
     assert database.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    "token",
+    [
+        '{"operator": {"scopes": ["operator.read"], "scopes": ["operator.admin"]}}',
+        '{"operator": {"scopes": ["operator.admin"], "scopes": [1]}}',
+        '{"operator": {"scopes": [], "revokedAtMs": null, "revokedAtMs": 5}}',
+    ],
+)
+def test_a_key_twice_in_a_token_is_judged_by_the_reader_not_json1(
+    tmp_path: Path, token: str
+) -> None:
+    # JSON1 reads a repeated key's first value, Python's reader its last (as
+    # OpenClaw's JSON.parse does): set-based SQL would work from other lists.
+    database = _store_with(tmp_path, tokens_json=token)
+    before = database.read_bytes()
+    try:
+        OpenClawSqliteStore(database).read()
+    except BadStoreError as expected:
+        with pytest.raises(BadStoreError) as refused:
+            by_sql(database, [GRANT])
+        assert str(refused.value) == str(expected)
+    else:
+        with pytest.raises(SetBasedUnavailable):
+            by_sql(database, [GRANT])
+    assert database.read_bytes() == before
+
+
 def _upgrade_in_place(database: Path) -> tuple[InPlaceResult, Ledger]:
     store = OpenClawSqliteStore(database)
     kept: list[Ledger] = []

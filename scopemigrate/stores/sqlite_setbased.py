@@ -88,6 +88,9 @@ def _first_suspect_row() -> str:
         " OR (json_type(tokens_json) = 'object' AND ("
         "(SELECT count(*) <> count(DISTINCT key) FROM json_each(tokens_json))"
         " OR EXISTS (SELECT 1 FROM json_each(tokens_json) t WHERE t.type <> 'object'"
+        # A key twice in a token: JSON1 reads the first, Python (and OpenClaw's
+        # JSON.parse) the last, so only the reader may judge the row.
+        " OR (SELECT count(*) <> count(DISTINCT key) FROM json_each(t.value))"
         " OR json_type(t.value, '$.scopes') NOT IN ('array', 'null')"
         " OR (json_type(t.value, '$.scopes') = 'array' AND EXISTS ("
         "SELECT 1 FROM json_each(t.value, '$.scopes') s WHERE s.type <> 'text')))))))"
