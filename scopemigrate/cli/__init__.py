@@ -167,9 +167,19 @@ def _with(*options: Callable[[F], F]) -> Callable[[F], F]:
 common_options = _with(_STORE, _MIGRATIONS, _CONFIG, _LOCK_TIMEOUT, _AS_USER, *_OUTPUT)
 
 
-def _warn_unused_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    # Said aloud, so nobody takes the files' heads for what their store holds.
+_IGNORED_STORE = "scopemigrate.ignored_store"
+
+
+def _note_unused_store(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # Said once the answer is out (``_answer``), so that an error stays one line.
     if value is not None:
+        ctx.meta[_IGNORED_STORE] = True
+
+
+def _warn_unused_store() -> None:
+    """Said aloud, so nobody takes the files' heads for what their store holds."""
+    ctx = click.get_current_context()
+    if ctx.meta.get(_IGNORED_STORE):
         click.echo(
             f"warning: {ctx.info_name} reads only the migration files; --store is ignored "
             "(see `scopemigrate current` for what a store holds)",
@@ -179,7 +189,7 @@ def _warn_unused_store(ctx: click.Context, _param: click.Parameter, value: str |
 
 # --store stays accepted, hidden: scripts that pass one everywhere keep working.
 _UNUSED_STORE = click.option(
-    "--store", "store", metavar="PATH|URL", hidden=True, callback=_warn_unused_store
+    "--store", "store", metavar="PATH|URL", hidden=True, callback=_note_unused_store
 )
 graph_options = _with(_UNUSED_STORE, _MIGRATIONS, _CONFIG, *_OUTPUT)
 # show reads the store only for "show current", and takes no lock for it.
@@ -232,6 +242,7 @@ def _answer(
     config, output = _setup(options)
     result = verb(config)
     output.emit(result.to_json, lambda: render(result, output.verbose))
+    _warn_unused_store()
     return result
 
 
