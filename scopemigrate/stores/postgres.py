@@ -291,7 +291,7 @@ END
         return f"-- guard: the ledger is as it was read\nDO {_dollar_quoted(body)};"
 
     def script_rows_guard(self, snapshot: Snapshot[Rows], changes: ChangeSet) -> list[str]:
-        raise NotImplementedError("PostgreSQL scripts run set-based (script_*_in_place)")
+        raise NotImplementedError("PostgreSQL scripts run set-based (script_in_place)")
 
     def script_in_place(
         self, steps: InPlaceSteps, read: str | None, ledger_for: ScriptLedger, lock_timeout: float
