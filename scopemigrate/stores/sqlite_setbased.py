@@ -17,11 +17,13 @@ changes nothing else), otherwise as the engine writes the column.
 Pending repair requests, few by nature, are decided in Python per revision
 exactly as the engine decides them.
 
-Rows the row-by-row reader refuses are found by one scan first (JSON1 type
-checks); the first suspect row is then read the engine's way, so that the
-error is today's, word for word, and nothing is written. A row that JSON1
-doubts but Python's reader accepts (``NaN``, say) makes the whole run fall
-back to the row-by-row way (``SetBasedUnavailable``). A hypothesis test holds
+Every row is first read as the row-by-row reader reads it (Python's json,
+one SQL function call a row: ``_RowCheck``), which also proves that JSON1
+reads the same text alike (no key repeated, no ``NaN``); the first suspect
+row is then read the engine's way, so that the error is today's, word for
+word, and nothing is written. A row that the reader accepts but JSON1 may
+read otherwise (``NaN``, a key twice) makes the whole run fall back to the
+row-by-row way (``SetBasedUnavailable``). A hypothesis test holds
 both ways equal.
 """
 
@@ -55,51 +57,123 @@ class SetBasedUnavailable(Exception):
     """This store must be migrated row by row (the caller's engine path), not set-based."""
 
 
-# SQLite 3.42 to 3.44 accept JSON5 in json_valid, which Python's reader refuses;
-# from 3.45 json_valid(x, 1) checks RFC 8259 only.
-def _json_valid(column: str) -> str:
-    if sqlite3.sqlite_version_info >= (3, 45):
-        return f"json_valid({column}, 1)"
-    return f"json_valid({column})"
+# What the row check finds in a row (``_RowCheck``).
+_PLAIN = 0  # JSON1 reads it as the reader does, and json_set writes it as the engine does
+_SUSPECT = 1  # the reader may refuse it, or reads it otherwise than JSON1: the reader decides
+_RENDERED = 2  # read alike, but only Python writes its tokens_json as the engine does
 
 
-def _list_suspect(column: str) -> str:
-    return (
-        f"({column} IS NOT NULL AND (typeof({column}) <> 'text' OR NOT {_json_valid(column)}"
-        f" OR json_type({column}) NOT IN ('array', 'null')"
-        f" OR (json_type({column}) = 'array' AND EXISTS ("
-        f"SELECT 1 FROM json_each({column}) WHERE type <> 'text'))))"
-    )
+class _RowCheck:
+    """Each row as the row-by-row reader reads it (Python's json), and whether
+    JSON1 reads the same text alike; a SQL function over every row.
+
+    The list columns hold few distinct texts, so each is judged once. A
+    token object is parsed per row; a key repeated at any depth makes the
+    row suspect (JSON1 reads a repeated key's first value, Python and
+    OpenClaw's ``JSON.parse`` its last). The proof that none is repeated is
+    cheap: each member of an object has its own ``:``, so when the text
+    holds as many colons as the parsed objects hold keys, no key was dropped
+    (nor was any colon in a string, nor any deeper object): else the text is
+    parsed again, keeping every member. Rows whose tokens ``json_set`` would
+    write otherwise than the engine (escapes, spacing, a number Python
+    writes in its own form: a fraction, an exponent, ``-0``) are listed in
+    ``rendered``, and their tokens are written by Python.
+    """
+
+    def __init__(self) -> None:
+        self._lists: dict[Any, bool] = {}
+        self._float = False
+        self.rendered: list[int] = []
+
+    def __call__(self, rowid: int, *columns: Any) -> int:
+        device_id, *texts, roles, scopes, approved, tokens = columns
+        if type(device_id) is not str or not device_id:
+            return _SUSPECT
+        for text in texts:
+            if text is not None and type(text) is not str:
+                return _SUSPECT
+        for listed in (roles, scopes, approved):
+            if listed is not None:
+                ok = self._lists.get(listed)
+                if ok is None:
+                    ok = self._lists[listed] = _strings_or_null(listed)
+                if not ok:
+                    return _SUSPECT
+        found = _PLAIN if tokens is None else self._tokens(tokens)
+        if found == _RENDERED:
+            self.rendered.append(rowid)
+        return found
+
+    def _tokens(self, text: Any) -> int:
+        if type(text) is not str:
+            return _SUSPECT
+        self._float = False
+        try:
+            tokens = json.loads(text, parse_float=self._saw_float, parse_constant=_refuse)
+        except (ValueError, RecursionError):
+            return _SUSPECT
+        if tokens is None:
+            return _PLAIN
+        if type(tokens) is not dict:
+            return _SUSPECT
+        keys = len(tokens)
+        for token in tokens.values():
+            if type(token) is not dict:
+                return _SUSPECT
+            keys += len(token)
+            scopes = token.get("scopes")
+            if scopes is not None:
+                if type(scopes) is not list:
+                    return _SUSPECT
+                for scope in scopes:
+                    if type(scope) is not str:
+                        return _SUSPECT
+        if text.count(":") != keys and _repeats_a_key(text):
+            return _SUSPECT
+        if self._float or "\\" in text or "-0" in text or ", " in text or ": " in text:
+            return _RENDERED
+        return _PLAIN
+
+    def _saw_float(self, text: str) -> float:
+        self._float = True
+        return float(text)
 
 
-def _first_suspect_row() -> str:
-    """The first row (in the reader's order) that the reader might refuse."""
-    texts = " OR ".join(
-        f"typeof({c}) NOT IN ('text', 'null')"
-        for c in ("display_name", "client_id", "client_mode", "role")
-    )
-    lists = " OR ".join(
-        _list_suspect(c) for c in ("roles_json", "scopes_json", "approved_scopes_json")
-    )
-    tokens = (
-        "(tokens_json IS NOT NULL AND (typeof(tokens_json) <> 'text'"
-        f" OR NOT {_json_valid('tokens_json')}"
-        " OR json_type(tokens_json) NOT IN ('object', 'null')"
-        " OR (json_type(tokens_json) = 'object' AND ("
-        "(SELECT count(*) <> count(DISTINCT key) FROM json_each(tokens_json))"
-        " OR EXISTS (SELECT 1 FROM json_each(tokens_json) t WHERE t.type <> 'object'"
-        # A key twice in a token: JSON1 reads the first, Python (and OpenClaw's
-        # JSON.parse) the last, so only the reader may judge the row.
-        " OR (SELECT count(*) <> count(DISTINCT key) FROM json_each(t.value))"
-        " OR json_type(t.value, '$.scopes') NOT IN ('array', 'null')"
-        " OR (json_type(t.value, '$.scopes') = 'array' AND EXISTS ("
-        "SELECT 1 FROM json_each(t.value, '$.scopes') s WHERE s.type <> 'text')))))))"
-    )
-    return (
-        f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} "
-        f"WHERE typeof(device_id) <> 'text' OR device_id = '' OR {texts} OR {lists} "
-        f"OR {tokens} ORDER BY rowid LIMIT 1"
-    )
+def _strings_or_null(text: Any) -> bool:
+    """Whether the reader takes a list column's text (a JSON list of strings, or null)."""
+    if type(text) is not str:
+        return False
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return value is None or (type(value) is list and all(type(item) is str for item in value))
+
+
+def _refuse(constant: str) -> Any:
+    """NaN and Infinity: Python's json reads them, JSON1 does not."""
+    raise ValueError(constant)
+
+
+def _repeats_a_key(text: str) -> bool:
+    repeated = False
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        found = dict(pairs)
+        repeated = repeated or len(found) != len(pairs)
+        return found
+
+    json.loads(text, object_pairs_hook=members)
+    return repeated
+
+
+# The first row (in the reader's order) the row check finds suspect; it lists
+# the rows whose tokens Python must write as it goes.
+_FIRST_SUSPECT = (
+    f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} "
+    f"WHERE sm_check(rowid, {', '.join(DEVICE_COLUMNS)}) = {_SUSPECT} ORDER BY rowid LIMIT 1"
+)
 
 
 TEMP_TABLES = """
@@ -114,23 +188,19 @@ CREATE TEMP TABLE IF NOT EXISTS sm_map (
   kind INTEGER, old TEXT, edit TEXT, new TEXT, PRIMARY KEY (kind, old)
 );
 CREATE TEMP TABLE IF NOT EXISTS sm_rows (row_id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS sm_rendered (row_id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS sm_before (
   row_id INTEGER PRIMARY KEY, scopes_json TEXT, approved_scopes_json TEXT, tokens_json TEXT
 );
 DELETE FROM temp.sm_changed;
 DELETE FROM temp.sm_prov;
 DELETE FROM temp.sm_before;
+DELETE FROM temp.sm_rendered;
 """
 
 # The scopes the filters test: an absent or null list holds nothing.
 _HELD = "SELECT value FROM json_each(coalesce(d.scopes_json, '[]')) WHERE type = 'text'"
 _TOKEN_PATH = "'$.\"' || :role || '\"'"
-# json_set rewrites only the path it is given when the text is already minified
-# and holds no escapes (which it keeps as written, where Python would not).
-_COMPACT = (
-    "instr(d.tokens_json, '\\') = 0 AND instr(d.tokens_json, ', ') = 0"
-    " AND instr(d.tokens_json, ': ') = 0"
-)
 
 
 def operation_filter(op: Grant | Revoke | Rename) -> str:
@@ -226,7 +296,7 @@ UPDATE {PAIRED} AS d SET
   approved_scopes_json = CASE WHEN c.ea IS NULL THEN d.approved_scopes_json ELSE c.na END,
   tokens_json = CASE
     WHEN c.et IS NULL THEN d.tokens_json
-    WHEN NOT ({_COMPACT}) THEN sm_tokens(:op, d.tokens_json)
+    WHEN d.rowid IN temp.sm_rendered THEN sm_tokens(:op, d.tokens_json)
     WHEN c.nt IS NULL THEN json_remove(d.tokens_json, {_TOKEN_PATH} || '.scopes')
     ELSE json_set(d.tokens_json, {_TOKEN_PATH} || '.scopes', json(c.nt)) END
 FROM temp.sm_changed c WHERE d.rowid = c.row_id
@@ -359,15 +429,24 @@ def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> lis
 
 
 def check_rows(conn: sqlite3.Connection, store: str) -> None:
-    """Refuse, with the row-by-row reader's message, the first row it would refuse.
+    """Refuse, with the row-by-row reader's message, the first row it would refuse;
+    list in ``temp.sm_rendered`` the rows whose tokens Python must write.
 
-    Raises ``SetBasedUnavailable`` when JSON1 doubts a row that reader accepts.
+    Raises ``SetBasedUnavailable`` when the reader accepts a row JSON1 may
+    read otherwise, or a text column is not UTF-8 (the reader then decides).
     """
-    suspect = _rows(conn, _first_suspect_row())
-    if not suspect:
-        return
-    device_from_row(store, suspect[0], text_json=True)  # raises today's error
-    raise SetBasedUnavailable(f"{store}: a row the set-based path cannot vouch for")
+    check = _RowCheck()
+    conn.create_function("sm_check", 1 + len(DEVICE_COLUMNS), check)
+    try:
+        suspect = _rows(conn, _FIRST_SUSPECT)
+    except sqlite3.OperationalError:  # a text Python cannot decode
+        raise SetBasedUnavailable(f"{store}: a row Python cannot decode") from None
+    if suspect:
+        device_from_row(store, suspect[0], text_json=True)  # raises today's error
+        raise SetBasedUnavailable(f"{store}: a row the set-based path cannot vouch for")
+    conn.executemany(
+        "INSERT INTO temp.sm_rendered (row_id) VALUES (?)", ((i,) for i in check.rendered)
+    )
 
 
 def _pending(conn: sqlite3.Connection, store: str) -> list[tuple[int, Any]]:
@@ -471,17 +550,15 @@ def upgrade_set_based(
     ``SetBasedUnavailable`` when that reader must decide; the caller then
     rolls back to its savepoint and runs the engine.
     """
-    if (3, 42) <= sqlite3.sqlite_version_info < (3, 45):
-        raise SetBasedUnavailable(f"{store}: SQLite {sqlite3.sqlite_version} reads JSON5")
     operations = [op for m in steps for op in m.operations]
     for op in operations:
         if not isinstance(op, Grant | Revoke | Rename) or _engine_only(op):
             raise SetBasedUnavailable(f"{store}: {type(op).__name__} runs in the engine only")
+    _script(conn, TEMP_TABLES)
     check_rows(conn, store)
     repairs = _Repairs(conn, store)
     edits = _Edits(operations)
     _register(conn, edits)
-    _script(conn, TEMP_TABLES)
     run = SetBasedRun()
     # A row edited once is changed (an edit always changes its list); only
     # rows edited by several operations may end where they began.
