@@ -33,11 +33,18 @@ import functools
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scopemigrate.devices import DevicePlan, ScopeList, net_plan, token_field
+from scopemigrate.devices import (
+    APPROVED_SCOPES,
+    SCOPES,
+    DevicePlan,
+    ScopeList,
+    net_plan,
+    token_field,
+)
 from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import ALL_LISTS, FieldEdit, Grant, Operation, Rename, Revoke
@@ -83,6 +90,8 @@ class _RowCheck:
     def __init__(self) -> None:
         self._lists: dict[Any, bool] = {}
         self._float = False
+        # One decoder for every row (json.loads with hooks builds one a call).
+        self._decode = json.JSONDecoder(parse_float=self._saw_float, parse_constant=_refuse).decode
         self.rendered: list[int] = []
 
     def __call__(self, rowid: int, *columns: Any) -> int:
@@ -109,7 +118,7 @@ class _RowCheck:
             return _SUSPECT
         self._float = False
         try:
-            tokens = json.loads(text, parse_float=self._saw_float, parse_constant=_refuse)
+            tokens = self._decode(text)
         except (ValueError, RecursionError):
             return _SUSPECT
         if tokens is None:
@@ -178,22 +187,19 @@ _FIRST_SUSPECT = (
 
 TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS sm_changed (
-  row_id INTEGER PRIMARY KEY, device_id TEXT, es TEXT, ea TEXT, et TEXT,
-  ns TEXT, na TEXT, nt TEXT
-);
-CREATE TEMP TABLE IF NOT EXISTS sm_prov (
-  step INTEGER, row_id INTEGER, device_id TEXT, op INTEGER, seq INTEGER, field TEXT, edit TEXT
+  row_id INTEGER PRIMARY KEY, s INTEGER, a INTEGER, t INTEGER
 );
 CREATE TEMP TABLE IF NOT EXISTS sm_map (
-  kind INTEGER, old TEXT, edit TEXT, new TEXT, PRIMARY KEY (kind, old)
+  id INTEGER PRIMARY KEY, kind INTEGER, old TEXT, new TEXT, UNIQUE (kind, old)
 );
+CREATE TEMP TABLE IF NOT EXISTS sm_multi (row_id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS sm_rows (row_id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS sm_rendered (row_id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS sm_before (
   row_id INTEGER PRIMARY KEY, scopes_json TEXT, approved_scopes_json TEXT, tokens_json TEXT
 );
 DELETE FROM temp.sm_changed;
-DELETE FROM temp.sm_prov;
+DELETE FROM temp.sm_multi;
 DELETE FROM temp.sm_before;
 DELETE FROM temp.sm_rendered;
 """
@@ -265,20 +271,27 @@ UNION
 SELECT DISTINCT 1, {_TOKEN_SCOPES} FROM {_SELECTED} WHERE {_TOKEN_PRESENT}
 """
 
-# Fill sm_changed with each selected row's edits (JSON, or NULL where none) and
-# new lists, from the map of the operation's distinct lists.
+# Fill sm_changed with each selected row's edits: per list, the map's entry
+# (its id) holding the list's edit and new text, or NULL where none. Ids,
+# not the texts: a store holds few distinct edits, and 75,000 rows copying
+# four texts each into a temporary table was a tenth of a run at 100k.
 SELECT_CHANGES = f"""
-INSERT INTO temp.sm_changed (row_id, device_id, es, ea, et, ns, na, nt)
+INSERT INTO temp.sm_changed (row_id, s, a, t)
 SELECT * FROM (
-  SELECT d.rowid AS row_id, d.device_id, ms.edit AS es, ma.edit AS ea, mt.edit AS et,
-    ms.new, ma.new, mt.new
+  SELECT d.rowid AS row_id, ms.id AS s, ma.id AS a, mt.id AS t
   FROM {_SELECTED}
-  JOIN temp.sm_map ms ON ms.kind = 0 AND ms.old = coalesce(d.scopes_json, {_ABSENT})
+  LEFT JOIN temp.sm_map ms ON ms.kind = 0 AND ms.old = coalesce(d.scopes_json, {_ABSENT})
   LEFT JOIN temp.sm_map ma ON {_APPROVED_PRESENT}
     AND ma.kind = 0 AND ma.old = d.approved_scopes_json
   LEFT JOIN temp.sm_map mt ON {_TOKEN_PRESENT}
     AND mt.kind = 1 AND mt.old = coalesce({_TOKEN_SCOPES}, {_ABSENT})
-) WHERE es IS NOT NULL OR ea IS NOT NULL OR et IS NOT NULL
+) WHERE s IS NOT NULL OR a IS NOT NULL OR t IS NOT NULL
+"""
+
+# The operation's edits, row by row in the reader's order, for the provenance.
+CHANGES = f"""
+SELECT c.row_id, d.device_id, c.s, c.a, c.t
+FROM temp.sm_changed c JOIN {PAIRED} d ON d.rowid = c.row_id ORDER BY c.row_id
 """
 
 
@@ -292,27 +305,20 @@ FROM temp.sm_changed c JOIN {PAIRED} d ON d.rowid = c.row_id
 
 APPLY_CHANGES = f"""
 UPDATE {PAIRED} AS d SET
-  scopes_json = CASE WHEN c.es IS NULL THEN d.scopes_json ELSE c.ns END,
-  approved_scopes_json = CASE WHEN c.ea IS NULL THEN d.approved_scopes_json ELSE c.na END,
+  scopes_json = CASE WHEN c.s IS NULL THEN d.scopes_json ELSE ms.new END,
+  approved_scopes_json = CASE WHEN c.a IS NULL THEN d.approved_scopes_json ELSE ma.new END,
   tokens_json = CASE
-    WHEN c.et IS NULL THEN d.tokens_json
+    WHEN c.t IS NULL THEN d.tokens_json
     WHEN d.rowid IN temp.sm_rendered THEN sm_tokens(:op, d.tokens_json)
-    WHEN c.nt IS NULL THEN json_remove(d.tokens_json, {_TOKEN_PATH} || '.scopes')
-    ELSE json_set(d.tokens_json, {_TOKEN_PATH} || '.scopes', json(c.nt)) END
-FROM temp.sm_changed c WHERE d.rowid = c.row_id
+    WHEN mt.new IS NULL THEN json_remove(d.tokens_json, {_TOKEN_PATH} || '.scopes')
+    ELSE json_set(d.tokens_json, {_TOKEN_PATH} || '.scopes', json(mt.new)) END
+FROM temp.sm_changed c
+  LEFT JOIN temp.sm_map ms ON ms.id = c.s
+  LEFT JOIN temp.sm_map ma ON ma.id = c.a
+  LEFT JOIN temp.sm_map mt ON mt.id = c.t
+WHERE d.rowid = c.row_id
 """
 
-
-RECORD_EDITS = """
-INSERT INTO temp.sm_prov (step, row_id, device_id, op, seq, field, edit)
-SELECT :step, row_id, device_id, :op, 0, 'scopes', es FROM temp.sm_changed WHERE es IS NOT NULL
-UNION ALL
-SELECT :step, row_id, device_id, :op, 1, 'approvedScopes', ea FROM temp.sm_changed
-WHERE ea IS NOT NULL
-UNION ALL
-SELECT :step, row_id, device_id, :op, 2, :token_field, et FROM temp.sm_changed
-WHERE et IS NOT NULL
-"""
 
 # A row edited by several operations went through intermediate lists, which
 # can lose the column's separator style (a one-item list shows none) or come
@@ -324,7 +330,7 @@ UPDATE {PAIRED} AS d SET
 {",".join(f"  {c} = sm_final(b.{c}, d.{c})" for c in _LIST_COLUMNS)}
 FROM temp.sm_before b
 WHERE d.rowid = b.row_id
-  AND b.row_id IN (SELECT row_id FROM temp.sm_prov GROUP BY row_id HAVING count(DISTINCT op) > 1)
+  AND b.row_id IN temp.sm_multi
 """
 
 CHANGED_ROWS = f"""
@@ -334,13 +340,6 @@ SELECT b.row_id, {", ".join(f"d.{c}" for c in DEVICE_COLUMNS)},
 FROM temp.sm_before b JOIN {PAIRED} d ON d.rowid = b.row_id
 WHERE {" OR ".join(f"b.{c} IS NOT d.{c}" for c in _LIST_COLUMNS)}
 ORDER BY b.row_id
-"""
-
-# Each changed row's edits of a step as one text (a JSON array's items, in
-# whatever order group_concat gives: decoding sorts them), rows in order.
-EDITS_BY_ROW = """
-SELECT step, device_id, group_concat(json_array(op, seq, field, edit), ',')
-FROM temp.sm_prov GROUP BY step, row_id ORDER BY step, row_id
 """
 
 
@@ -563,23 +562,28 @@ def upgrade_set_based(
     # A row edited once is changed (an edit always changes its list); only
     # rows edited by several operations may end where they began.
     keep_before = report or len(operations) > 1
+    changes = _Changes()
     index = 0
     for step, migration in enumerate(steps):
         opened = repairs.open()
+        changes.step()
         for op in migration.operations:
             assert isinstance(op, Grant | Revoke | Rename)  # checked above
             params = _parameters(op, index) | {"step": step}
-            _run_operation(conn, edits, op, params, keep_before)
+            _run_operation(conn, edits, op, params, keep_before, changes)
             index += 1
         removed = repairs.settle(opened)
         if removed:
             run.removed_pending[migration.revision] = removed
             run.pending_removed.extend(r.request_id for r in removed)
-    if keep_before:
+    if changes.multi:
+        conn.executemany(
+            "INSERT INTO temp.sm_multi (row_id) VALUES (?)", ((i,) for i in changes.multi)
+        )
         conn.execute(RESTORE_STYLE)
-    run.provenance = _provenance(conn, steps)
+    run.provenance = changes.provenance(steps)
     if not keep_before:
-        run.changed = conn.execute("SELECT count(DISTINCT row_id) FROM temp.sm_prov").fetchone()[0]
+        run.changed = len(changes.edited)
     elif report:
         changed = _rows(conn, CHANGED_ROWS)
         run.devices = [plan for plan in (_plan(store, row) for row in changed) if plan]
@@ -598,20 +602,19 @@ def _script(conn: sqlite3.Connection, script: str) -> None:
 
 def _fill_map(
     conn: sqlite3.Connection, edits: _Edits, op: Grant | Revoke | Rename, params: dict[str, Any]
-) -> None:
+) -> dict[int, str]:
+    """The map of the operation's lists that it edits; returns each entry's edit by id."""
     conn.execute("DELETE FROM temp.sm_map")
-    lists = conn.execute(DISTINCT_LISTS, params).fetchall()
+    entries: list[tuple[int, int, str, str | None, str]] = []
+    for kind, text in conn.execute(DISTINCT_LISTS, params).fetchall():
+        new, edit = edits.result(params["op"], kind, text)
+        if edit is not None:
+            entries.append((len(entries), kind, _ABSENT_TEXT if text is None else text, new, edit))
     conn.executemany(
-        "INSERT INTO temp.sm_map (kind, old, edit, new) VALUES (?, ?, ?, ?)",
-        [
-            (
-                kind,
-                _ABSENT_TEXT if text is None else text,
-                *edits.result(params["op"], kind, text)[::-1],
-            )
-            for kind, text in lists
-        ],
+        "INSERT INTO temp.sm_map (id, kind, old, new) VALUES (?, ?, ?, ?)",
+        [entry[:4] for entry in entries],
     )
+    return {entry[0]: entry[4] for entry in entries}
 
 
 def _run_operation(
@@ -620,60 +623,98 @@ def _run_operation(
     op: Grant | Revoke | Rename,
     params: dict[str, Any],
     keep_before: bool,
+    changes: _Changes,
 ) -> None:
     conn.execute("DELETE FROM temp.sm_rows")
     conn.execute(select_rows(op), params)
-    _fill_map(conn, edits, op, params)
+    edit_of = _fill_map(conn, edits, op, params)
     conn.execute("DELETE FROM temp.sm_changed")
     conn.execute(SELECT_CHANGES, params)
     if keep_before:
         conn.execute(SAVE_BEFORE)
     conn.execute(APPLY_CHANGES, {"op": params["op"], "role": op.role})
-    conn.execute(
-        RECORD_EDITS,
-        {"step": params["step"], "op": params["op"], "token_field": token_field(op.role)},
-    )
+    changes.add(conn.execute(CHANGES), edit_of, token_field(op.role))
 
 
-def _provenance(conn: sqlite3.Connection, steps: Sequence[Migration]) -> dict[str, list[EditGroup]]:
-    """Each step's provenance, grouped as the engine groups it.
-
-    SQL gathers each changed row's edits into one text; a store holds few
-    distinct such texts, so each is decoded once and the rows are grouped by
-    it (a dict lookup per row, where building each row's change in Python
-    was a sixth of the run at 100k devices).
-    """
-    changes: dict[str, tuple[_ChangeKey, dict[str, list[FieldEdit]]]] = {}
-    groups: list[dict[_ChangeKey, list[str]]] = [{} for _ in steps]
-    for step, device_id, text in conn.execute(EDITS_BY_ROW):
-        found = changes.get(text)
-        if found is None:
-            found = changes[text] = _change_of(text)
-        devices = groups[step].get(found[0])
-        if devices is None:
-            groups[step][found[0]] = [device_id]
-        else:
-            devices.append(device_id)
-    by_key = dict(changes.values())
-    built = {}
-    for migration, step_groups in zip(steps, groups, strict=True):
-        builder = ProvenanceBuilder()
-        for key, device_ids in step_groups.items():
-            builder.add_devices(device_ids, by_key[key])
-        if len(builder):
-            built[migration.revision] = builder.build()
-    return built
-
-
+# One row's edits in a step, in the engine's order (by operation, then by
+# list within it): (field, the edit as JSON) pairs.
+_Pairs = tuple[tuple[str, str], ...]
 # A change as grouped: per field, the edits' texts in order.
 _ChangeKey = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def _change_of(text: str) -> tuple[_ChangeKey, dict[str, list[FieldEdit]]]:
-    """One row's edits (``EDITS_BY_ROW``'s text, in any order) in the engine's order:
-    by operation, then by list within it."""
+class _Changes:
+    """Each step's changed rows and their edits, grouped as the engine groups them.
+
+    Each operation's changed rows are read once, in order, as map ids; a
+    store holds few distinct edits, so a row costs two dict lookups (where
+    gathering each row's edits into a text in SQL was a sixth of the run at
+    100k devices).
+    """
+
+    def __init__(self) -> None:
+        self._steps: list[dict[int, list[Any]]] = []  # per step: row id -> [device id, pairs]
+        self._sorted: list[bool] = []  # whether a step's rows were added in order
+        self.edited: set[int] = set()
+        self.multi: set[int] = set()  # rows edited by more than one operation
+
+    def step(self) -> None:
+        self._steps.append({})
+        self._sorted.append(True)
+
+    def add(self, rows: Iterable[tuple[Any, ...]], edit_of: dict[int, str], token: str) -> None:
+        """One operation's changed rows: (row id, device id, map ids of its lists' edits)."""
+        names = (SCOPES, APPROVED_SCOPES, token)
+        pairs_of: dict[tuple[Any, ...], _Pairs] = {}
+        step, edited, multi = self._steps[-1], self.edited, self.multi
+        in_order = not step
+        for row_id, device_id, *ids in rows:
+            key = tuple(ids)
+            pairs = pairs_of.get(key)
+            if pairs is None:
+                pairs = pairs_of[key] = tuple(
+                    (name, edit_of[i]) for name, i in zip(names, ids, strict=True) if i is not None
+                )
+            found = step.get(row_id)
+            if found is None:
+                step[row_id] = [device_id, pairs]
+            else:
+                found[1] += pairs
+            if row_id in edited:
+                multi.add(row_id)
+            else:
+                edited.add(row_id)
+        if not in_order:
+            self._sorted[-1] = False
+
+    def provenance(self, steps: Sequence[Migration]) -> dict[str, list[EditGroup]]:
+        """Each step's provenance: per distinct change, its devices in the reader's order."""
+        changes: dict[_Pairs, tuple[_ChangeKey, dict[str, list[FieldEdit]]]] = {}
+        built = {}
+        for migration, rows, in_order in zip(steps, self._steps, self._sorted, strict=True):
+            groups: dict[_ChangeKey, tuple[dict[str, list[FieldEdit]], list[str]]] = {}
+            for row_id in rows if in_order else sorted(rows):
+                device_id, pairs = rows[row_id]
+                found = changes.get(pairs)
+                if found is None:
+                    found = changes[pairs] = _change_of(pairs)
+                group = groups.get(found[0])
+                if group is None:
+                    groups[found[0]] = (found[1], [device_id])
+                else:
+                    group[1].append(device_id)
+            builder = ProvenanceBuilder()
+            for change, device_ids in groups.values():
+                builder.add_devices(device_ids, change)
+            if len(builder):
+                built[migration.revision] = builder.build()
+        return built
+
+
+def _change_of(pairs: _Pairs) -> tuple[_ChangeKey, dict[str, list[FieldEdit]]]:
+    """One row's edits grouped per field, in the engine's order."""
     texts: dict[str, list[str]] = {}
-    for _, _, name, edit in sorted(json.loads(f"[{text}]"), key=lambda item: item[:2]):
+    for name, edit in pairs:
         texts.setdefault(name, []).append(edit)
     key = tuple((name, tuple(edits)) for name, edits in texts.items())
     return key, {name: [_edit_of(edit) for edit in edits] for name, edits in texts.items()}
