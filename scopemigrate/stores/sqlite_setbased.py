@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -81,7 +83,8 @@ class _RowCheck:
     cheap: each member of an object has its own ``:``, so when the text
     holds as many colons as the parsed objects hold keys, no key was dropped
     (nor was any colon in a string, nor any deeper object): else the text is
-    parsed again, keeping every member. Rows whose tokens ``json_set`` would
+    parsed again, keeping every member. A key written with an escape is
+    suspect too: JSON1's paths do not find it. Rows whose tokens ``json_set`` would
     write otherwise than the engine (escapes, spacing, a number Python
     writes in its own form: a fraction, an exponent, ``-0``) are listed in
     ``rendered``, and their tokens are written by Python.
@@ -139,13 +142,18 @@ class _RowCheck:
                         return _SUSPECT
         if text.count(":") != keys and _repeats_a_key(text):
             return _SUSPECT
+        if "\\" in text and _escaped_key(text):
+            return _SUSPECT
         if self._float or "\\" in text or "-0" in text or ", " in text or ": " in text:
             return _RENDERED
         return _PLAIN
 
     def _saw_float(self, text: str) -> float:
         self._float = True
-        return float(text)
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)  # the reader refuses it
+        return value
 
 
 def _strings_or_null(text: Any) -> bool:
@@ -162,6 +170,18 @@ def _strings_or_null(text: Any) -> bool:
 def _refuse(constant: str) -> Any:
     """NaN and Infinity: Python's json reads them, JSON1 does not."""
     raise ValueError(constant)
+
+
+# Each string of a JSON text, in order (no quote stands outside a string), and
+# whether it is a key (a colon follows).
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?')
+
+
+def _escaped_key(text: str) -> bool:
+    """Whether a key is written with an escape: JSON1's paths then miss it
+    (``$."operator"`` does not find ``"oper\\u0061tor"``), where Python reads
+    the key unescaped."""
+    return any(m.group(1) and "\\" in m.group(0) for m in _STRINGS.finditer(text))
 
 
 def _repeats_a_key(text: str) -> bool:
