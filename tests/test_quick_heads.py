@@ -51,7 +51,7 @@ def branched(tmp_path: Path) -> Path:
         folder,
         "d1.toml",
         'revision = "d1"\ndown_revision = "a1"\ndepends_on = [\n  "b1",\n]\n'
-        'release = "2026.3.10"\nmessage = "needs b1"\n' + GRANT,
+        'release = "2026.3.10"\nmessage = "needs b1, café"\n' + GRANT,
     )
     return folder
 
@@ -109,8 +109,8 @@ def test_a_branched_chain_is_answered_quickly_in_the_full_commands_words(
     warm = same_as_full(*args)
     assert took_the_quick_path(warm), warm.stderr[-2000:]
     expected = {
-        (): ["b1 2026.3.2: ", "c1 2026.3.2: ", "d1 2026.3.10: needs b1"],
-        ("--resolve-dependencies",): ["c1 2026.3.2: ", "d1 2026.3.10: needs b1"],
+        (): ["b1 2026.3.2: ", "c1 2026.3.2: ", "d1 2026.3.10: needs b1, café"],
+        ("--resolve-dependencies",): ["c1 2026.3.2: ", "d1 2026.3.10: needs b1, café"],
         ("--quiet",): [],
     }[extra]
     assert warm.stdout.splitlines() == expected

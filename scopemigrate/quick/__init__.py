@@ -122,6 +122,7 @@ _CHILD_NEEDS = (
     "scopemigrate.printable",
     "scopemigrate.quick.probe",
     "scopemigrate.quick.verdicts",
+    "scopemigrate.validation_cache",
     "scopemigrate.versions",
 )
 
