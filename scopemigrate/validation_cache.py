@@ -63,7 +63,14 @@ _MAX_RECORDS = 256
 _KEEP = 128
 # The distributions whose code decides whether a migration file validates.
 _DEPENDENCIES = frozenset(
-    ("pydantic", "pydantic_core", "packaging", "annotated_types", "typing_extensions")
+    (
+        "pydantic",
+        "pydantic_core",
+        "packaging",
+        "annotated_types",
+        "typing_extensions",
+        "typing_inspection",
+    )
 )
 
 _identity: bytes | None = None  # computed once a process
