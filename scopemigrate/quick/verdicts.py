@@ -354,9 +354,11 @@ def heads_view(
     refuse), and the files form a plain sound graph (no branch labels, no
     independent branches) whose heads these graph fields decide.
     """
-    from scopemigrate.validation_cache import validated
+    from scopemigrate.validation_cache import cache_folder, validated
 
-    files = None if config.independent_branches else _plain_files(config)
+    if config.independent_branches or cache_folder() is None:
+        return None  # the full graph checks them; no cache: no reading the files twice
+    files = _plain_files(config)
     if files is None or not validated(files.digest()):
         return None
     chosen = files.heads() if resolve_dependencies else files.down_heads()
