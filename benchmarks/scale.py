@@ -76,6 +76,8 @@ TARGET_FIGURES = {
     "heads_vs_python": "readonly_heads_vs_python",
     "history_vs_python": "readonly_history_vs_python",
 }
+# From this size on, figures are taken ``--large-rounds`` times (a run is minutes).
+LARGE = 1_000_000
 # Read-only commands, timed on a small store (they should not grow with it).
 READ_ONLY_COMMANDS = ("current", "heads", "history")
 READ_ONLY_SIZE = 1000
@@ -201,11 +203,16 @@ def tool() -> str:
 
 
 class Bench:
-    def __init__(self, workdir: Path, rounds: int):
+    def __init__(self, workdir: Path, rounds: int, large_rounds: int | None = None):
         self.workdir = workdir
         self.rounds = rounds
+        self.large_rounds = rounds if large_rounds is None else large_rounds
         self.figures: dict[str, Any] = {}
         self.chains = {n: synthetic.write_chain(workdir / f"chain{n}", n) for n in (1, 10, 50)}
+
+    def rounds_for(self, count: int) -> int:
+        """Runs per figure at this size: ``--large-rounds`` from a million devices."""
+        return self.large_rounds if count >= LARGE else self.rounds
 
     def record(self, name: str, value: float) -> None:
         self.figures[name] = round(value, 3)
@@ -335,40 +342,74 @@ class Bench:
         shutil.rmtree(work, ignore_errors=True)
 
     def bench_postgres(self, count: int) -> None:
+        """``upgrade head`` against one hand-written ``UPDATE``, on a server that
+        fsyncs as a production one does. Both run from a fresh connection in a
+        subprocess, committing once, each on its own fresh copy of one pristine
+        database (``CREATE DATABASE ... TEMPLATE``: a file copy, the same cache
+        state for both), alternately, and must leave the same rows granted."""
         sys.path.insert(0, str(ROOT / "tests"))
+        import psycopg
         from pgserver import start_server
 
         label = _label(count)
         print(f"PostgreSQL registry, {label} devices", flush=True)
-        server = start_server()
+        server = start_server(durable=True)
         try:
-            import psycopg
-
-            url = server.url
+            admin = server.admin_url("postgres")
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute("CREATE DATABASE pristine")
+            started = time.perf_counter()
+            synthetic.load_postgres(server.admin_url("pristine"), count)
+            with psycopg.connect(admin, autocommit=True) as conn:
+                # No session (autovacuum's included) may hold a template being copied.
+                conn.execute("ALTER DATABASE pristine WITH ALLOW_CONNECTIONS false")
+            print(f"  (loaded in {time.perf_counter() - started:.0f} s)", flush=True)
 
             def prepare() -> None:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    for table in (
-                        "device_pairing_paired",
-                        "device_pairing_pending",
-                        "scopemigrate_ledger",
-                        "scopemigrate_provenance",
-                        "scopemigrate_removed_pending",
-                    ):
-                        conn.execute(f"DROP TABLE IF EXISTS {table}")
-                synthetic.load_postgres(url, count)
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute("DROP DATABASE IF EXISTS scopemigrate WITH (FORCE)")
+                    conn.execute(
+                        "CREATE DATABASE scopemigrate TEMPLATE pristine STRATEGY FILE_COPY"
+                    )
 
             script = "import psycopg, sys\nwith psycopg.connect(sys.argv[1]) as c:\n"
             script += f"    c.execute('''{POSTGRES_UPDATE}''')\n"
-            floor = best([sys.executable, "-c", script, url], self.rounds, prepare)
-            command = [tool(), "upgrade", "head", "-q", "--store", url]
-            command += ["--migrations", str(self.chains[1])]
-            up = best(command, self.rounds, prepare)
-            self.record(f"postgres_{label}_update_s", floor.seconds)
+            upgrade = [tool(), "upgrade", "head", "-q", "--store", server.url]
+            upgrade += ["--migrations", str(self.chains[1])]
+            commands = {"update": [sys.executable, "-c", script, server.url], "upgrade": upgrade}
+            runs: dict[str, list[Run]] = {name: [] for name in commands}
+            granted: dict[str, tuple[int, int]] = {}
+            for _ in range(self.rounds_for(count)):
+                for name, command in commands.items():
+                    prepare()
+                    runs[name].append(run(command))
+                    granted[name] = _granted(server.url)
+            if granted["update"] != granted["upgrade"]:
+                raise SystemExit(f"PostgreSQL: not the same rows granted: {granted}")
+            update, up = (min(runs[name], key=lambda r: r.seconds) for name in commands)
+            self.record(f"postgres_{label}_granted_devices", granted["upgrade"][0])
+            self.record(f"postgres_{label}_update_s", update.seconds)
             self.record(f"postgres_{label}_upgrade_s", up.seconds)
-            self.record(f"postgres_{label}_upgrade_vs_update", up.seconds / floor.seconds)
+            self.record(f"postgres_{label}_upgrade_vs_update", up.seconds / update.seconds)
+            self.record(f"postgres_{label}_update_peak_memory_mb", update.peak_bytes / 1e6)
+            self.record(f"postgres_{label}_upgrade_peak_memory_mb", up.peak_bytes / 1e6)
         finally:
             server.stop()
+
+
+def _granted(url: str) -> tuple[int, int]:
+    """Devices holding both granted scopes, in their scopes and in their operator token."""
+    import psycopg
+
+    wanted = "'{operator.read,operator.write}'::text[]"
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            f"SELECT count(*) FILTER (WHERE scopes_json ?& {wanted}), "
+            f"count(*) FILTER (WHERE tokens_json -> 'operator' -> 'scopes' ?& {wanted}) "
+            "FROM device_pairing_paired"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _sqlite_update_script() -> str:

@@ -129,9 +129,16 @@ def operation_statement(
     without a conflict check.
     """
     where, params = operation_filter(op)
-    scopes_call = edit_call(op, "d.scopes_json", False, "scopes")
-    approved_call = edit_call(op, "d.approved_scopes_json", False, "approvedScopes")
-    token_call = edit_call(op, "d.tokens_json -> %(role)s -> 'scopes'", True, "token")
+    # Each list's edit depends on nothing but the list, and a registry holds
+    # few distinct lists: each function runs once per distinct value (``k``),
+    # and every row joins its value's result. The key is the list, SQL NULL
+    # and JSON null as '{}' (no list passes the row check as an object); a
+    # NULL key (no approvedScopes for an edit to apply to, no such token)
+    # joins nothing, which is "no edit".
+    absent = "nullif(x.k, '{}'::jsonb)"
+    scopes_call = edit_call(op, absent, False, "scopes")
+    approved_call = edit_call(op, absent, False, "approvedScopes")
+    token_call = edit_call(op, absent, True, "token")
     # An ensure creates approvedScopes; every other kind edits it only where it is.
     approved_present = (
         "true"
@@ -144,6 +151,7 @@ def operation_statement(
         if keep_before
         else ""
     )
+    old_carried = "c.old_s, c.old_a, c.old_t," if keep_before else ""
     saved = (
         f"""
 , saved AS (
@@ -154,24 +162,32 @@ def operation_statement(
         if keep_before
         else ""
     )
-    # changed is materialized once with only the rows to write: OFFSET 0 keeps
-    # the planner from inlining the edit functions into the filter (they
-    # would run twice per row). It carries the row's ctid for the UPDATE,
-    # which then needs no index lookup.
+    # The matching rows are read once, with their ctid for the UPDATE (which
+    # then needs no index lookup) and their lists' keys.
     sql = f"""
-WITH changed AS MATERIALIZED (
-  SELECT * FROM (
-    SELECT d.ctid AS row_id, d.device_id, {old_lists}
-      {scopes_call} AS s,
-      CASE WHEN {approved_present} THEN {approved_call} END AS a,
-      CASE WHEN {token_exists} THEN {token_call} END AS t
-    FROM {PAIRED_TABLE} d
-    WHERE {where}
-    OFFSET 0
-  ) cand
-  WHERE s -> 'e' <> 'null'::jsonb
-     OR coalesce(a -> 'e', 'null'::jsonb) <> 'null'::jsonb
-     OR coalesce(t -> 'e', 'null'::jsonb) <> 'null'::jsonb
+WITH cand AS MATERIALIZED (
+  SELECT d.ctid AS row_id, d.device_id, {old_lists}
+    coalesce(d.scopes_json, '{{}}'::jsonb) AS ks,
+    CASE WHEN {approved_present} THEN coalesce(d.approved_scopes_json, '{{}}'::jsonb) END AS ka,
+    CASE WHEN {token_exists}
+         THEN coalesce(d.tokens_json -> %(role)s -> 'scopes', '{{}}'::jsonb) END AS kt
+  FROM {PAIRED_TABLE} d
+  WHERE {where}
+), es AS MATERIALIZED (
+  SELECT x.k, {scopes_call} AS r FROM (SELECT DISTINCT ks AS k FROM cand) x
+), ea AS MATERIALIZED (
+  SELECT x.k, {approved_call} AS r FROM (SELECT DISTINCT ka AS k FROM cand) x
+  WHERE x.k IS NOT NULL
+), et AS MATERIALIZED (
+  SELECT x.k, {token_call} AS r FROM (SELECT DISTINCT kt AS k FROM cand) x
+  WHERE x.k IS NOT NULL
+), changed AS MATERIALIZED (
+  SELECT c.row_id, c.device_id, {old_carried} s.r AS s, a.r AS a, t.r AS t
+  FROM cand c JOIN es s ON s.k = c.ks
+    LEFT JOIN ea a ON a.k = c.ka LEFT JOIN et t ON t.k = c.kt
+  WHERE s.r -> 'e' <> 'null'::jsonb
+     OR coalesce(a.r -> 'e', 'null'::jsonb) <> 'null'::jsonb
+     OR coalesce(t.r -> 'e', 'null'::jsonb) <> 'null'::jsonb
 ){saved}, upd AS (
   UPDATE {PAIRED_TABLE} d SET
     scopes_json = CASE WHEN c.s -> 'e' <> 'null'::jsonb
