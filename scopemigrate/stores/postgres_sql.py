@@ -124,7 +124,8 @@ def operation_statement(
     """One statement: edit every matching row and record each edit's provenance.
 
     ``keep_before``: save each changed row's old lists in ``sm_before`` (for
-    the report, or to count devices across several statements); ``first``:
+    the report, or to count devices across several statements); without it
+    the statement returns one row, ``changed``, its devices. ``first``:
     the run's first statement saving them, into the empty unindexed table
     without a conflict check.
     """
@@ -162,6 +163,21 @@ def operation_statement(
         if keep_before
         else ""
     )
+    recorded = f"""INSERT INTO {PROVENANCE_TABLE} (revision, device_id, op, field, edit)
+SELECT %(revision)s, device_id, %(op)s, 'scopes', es FROM upd WHERE es <> 'null'::jsonb
+UNION ALL
+SELECT %(revision)s, device_id, %(op)s, 'approvedScopes', ea FROM upd
+WHERE coalesce(ea, 'null'::jsonb) <> 'null'::jsonb
+UNION ALL
+SELECT %(revision)s, device_id, %(op)s, %(token_field)s, et FROM upd
+WHERE coalesce(et, 'null'::jsonb) <> 'null'::jsonb
+"""
+    if keep_before:
+        recorded = f"\n{recorded}"
+    else:
+        # A run of this one statement: its devices are the rows it changed,
+        # counted here rather than by a second scan of the provenance.
+        recorded = f", recorded AS (\n{recorded})\nSELECT count(*) AS changed FROM upd\n"
     # The matching rows are read once, with their ctid for the UPDATE (which
     # then needs no index lookup) and their lists' keys.
     sql = f"""
@@ -200,16 +216,7 @@ WITH cand AS MATERIALIZED (
                        ELSE jsonb_set(d.tokens_json, ARRAY[%(role)s, 'scopes'], c.t -> 'v') END
   FROM changed c WHERE d.ctid = c.row_id
   RETURNING d.device_id, c.s -> 'e' AS es, c.a -> 'e' AS ea, c.t -> 'e' AS et
-)
-INSERT INTO {PROVENANCE_TABLE} (revision, device_id, op, field, edit)
-SELECT %(revision)s, device_id, %(op)s, 'scopes', es FROM upd WHERE es <> 'null'::jsonb
-UNION ALL
-SELECT %(revision)s, device_id, %(op)s, 'approvedScopes', ea FROM upd
-WHERE coalesce(ea, 'null'::jsonb) <> 'null'::jsonb
-UNION ALL
-SELECT %(revision)s, device_id, %(op)s, %(token_field)s, et FROM upd
-WHERE coalesce(et, 'null'::jsonb) <> 'null'::jsonb
-"""
+){recorded}"""
     params |= edit_params(op) | {
         "revision": revision,
         "op": index,
@@ -319,12 +326,6 @@ FROM pg_temp.sm_before b JOIN {PAIRED_TABLE} d USING (device_id)
 ORDER BY d.device_id
 """
 
-# How many devices a run of one statement changed: every edit it recorded is a
-# change, so its devices are the provenance rows' devices.
-COUNT_EDITED = f"""
-SELECT count(DISTINCT device_id) AS changed FROM {PROVENANCE_TABLE} WHERE revision = %s
-"""
-
 # How many devices the run changed, when no report is wanted: the rows whose
 # lists differ from what they held before (JSON null counts as absent).
 COUNT_CHANGED = f"""
@@ -338,9 +339,14 @@ WHERE nullif(b.scopes_json, 'null') IS DISTINCT FROM nullif(d.scopes_json, 'null
 # jsonpath rather than subqueries over jsonb_array_elements: the check runs on
 # every row of the registry, and a subquery per row starts the executor each
 # time. (In lax mode a missing key is no error, and type() does not unwrap.)
+# The bad rows are gathered by one sequential scan (a materialized CTE, most
+# often empty) before they are ordered: left to itself the planner expects
+# most rows to be bad and walks the primary key in order to the first, which
+# on a registry with none reads every row at random (18 s at 1M, 7 s this way).
 _NOT_ALL_STRINGS = "jsonb_path_exists({}, 'lax $[*].type() ? (@ != \"string\")')"
 FIRST_BAD_ROW = f"""
-SELECT device_id, problem FROM (
+WITH bad AS MATERIALIZED (
+ SELECT * FROM (
   SELECT device_id,
     CASE
       WHEN scopes_json IS NOT NULL AND jsonb_typeof(scopes_json) NOT IN ('array', 'null')
@@ -365,5 +371,7 @@ SELECT device_id, problem FROM (
         THEN 'tokens_json: a token is not an object with a list of string scopes'
     END AS problem
   FROM {PAIRED_TABLE}
-) checked WHERE problem IS NOT NULL ORDER BY device_id LIMIT 1
+ ) checked WHERE problem IS NOT NULL
+)
+SELECT device_id, problem FROM bad ORDER BY device_id LIMIT 1
 """
