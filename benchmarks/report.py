@@ -126,12 +126,13 @@ def run_line(report: dict[str, Any]) -> str:
         f"Python {report.get('machine', {}).get('python', '?')}",
     ]
     if settings:
+        every = ", every figure" if settings["all_large"] else ""
         parts.append(
-            f"best of {settings['rounds']} (of {settings['large_rounds']} from "
-            f"{settings['large_from']:,} devices{', all figures' if settings['all_large'] else ''})"
+            f"best of {settings['rounds']} runs per figure ({settings['large_rounds']} "
+            f"from {settings['large_from']:,} devices{every})"
         )
     if "seconds" in report:
-        parts.append(f"{report['seconds'] / 60:.0f} minutes in all")
+        parts.append(f"{report['seconds'] / 60:.1f} minutes in all")
     return "Run " + ", ".join(parts) + "."
 
 
