@@ -343,3 +343,33 @@ def test_devices_share_the_lists_read_and_no_run_edits_a_list_in_place(
     assert engine.downgrade(applied, index.devices, []) == engine.downgrade(applied, alone, [])
     assert index.devices == alone
     assert held == as_read
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "unspanned"),
+    [
+        # A value inside the record closes on a line at the records' depth.
+        ('"tokens": {}\n  },', '"tokens": {},\n    "x": {\n  }\n  },', "a"),
+        # The record's value does not start right after its key.
+        ('"b": {', '"b":  {', "b"),
+    ],
+)
+def test_a_record_not_opening_or_closing_where_the_layout_says_is_rewritten_as_today(
+    old: str, new: str, unspanned: str
+) -> None:
+    """Such a record gets no span (as main's reader decided with ``_value_end``):
+    editing it writes the whole file again."""
+    tree = {
+        "a": {"deviceId": "a", "scopes": ["x"], "tokens": {}},
+        "b": {"deviceId": "b", "scopes": ["y"], "tokens": {}},
+    }
+    raw = json.dumps(tree, indent=2).replace(old, new, 1).encode()
+    assert new.encode() in raw
+    index = json_index.read_paired(PATH, raw)
+    assert index.spans is not None and set(index.spans) == {"a", "b"} - {unspanned}
+    assert index.devices == today(PATH, raw)[1]
+    edited: dict[str, dict[str, ScopeList]] = {"a": {"scopes": ["z"]}, "b": {"scopes": ["w"]}}
+    whole = json.loads(raw)
+    for device_id, fields in edited.items():
+        whole[device_id] |= fields
+    assert json_index.render_paired(index, edited) == json.dumps(whole, indent=2).encode()

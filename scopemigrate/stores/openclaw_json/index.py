@@ -278,7 +278,8 @@ def _read_members(path: Path, data: bytes, body_end: int) -> PairedIndex | None:
 
 # What ``device_from_record`` reads of a record besides its id and display name,
 # hashable: lists as tuples, absent keys as ``_ABSENT`` (a null is refused, an
-# absent key is not), each token's role, scopes and whether it is revoked.
+# absent key is not), then per token its role, scopes and whether it is revoked
+# (six items, then three per token: a flat tuple, one per record).
 _Shape = tuple[object, ...]
 # What devices of one shape share: roles, client id and mode, fields (the lists
 # themselves: nothing edits a list in place), revoked token roles, lists as read.
@@ -313,8 +314,7 @@ class _FastDevices:
         return device, self._shared.lists(read_lists(device))
 
     def device(self, key: str, record: Any) -> tuple[DeviceState, ReadLists] | None:
-        # Run once per record: attribute lookups kept out, the shape built in
-        # one expression.
+        # Run once per record: attribute lookups kept out, no call per field.
         if record.__class__ is not dict:
             return None
         get = record.get
@@ -326,31 +326,27 @@ class _FastDevices:
         tokens = get("tokens", _NO_TOKENS)
         if tokens.__class__ is not dict:
             return None
+        shape = [
+            get("role", _ABSENT),
+            get("clientId", _ABSENT),
+            get("clientMode", _ABSENT),
+            tuple(v) if (v := get("roles", _ABSENT)).__class__ is list else v,
+            tuple(v) if (v := get(SCOPES, _ABSENT)).__class__ is list else v,
+            tuple(v) if (v := get(APPROVED_SCOPES, _ABSENT)).__class__ is list else v,
+        ]
         try:
-            shape = (
-                get("role", _ABSENT),
-                get("clientId", _ABSENT),
-                get("clientMode", _ABSENT),
-                tuple(v) if (v := get("roles", _ABSENT)).__class__ is list else v,
-                tuple(v) if (v := get(SCOPES, _ABSENT)).__class__ is list else v,
-                tuple(v) if (v := get(APPROVED_SCOPES, _ABSENT)).__class__ is list else v,
-                *[
-                    (
-                        role,
-                        tuple(v) if (v := token.get("scopes", _ABSENT)).__class__ is list else v,
-                        token.get("revokedAtMs") is not None,
-                    )
-                    for role, token in tokens.items()
-                ],
-            )
-            known = self._known.get(shape)
+            for role, token in tokens.items():
+                v = token.get("scopes", _ABSENT)
+                ended = token.get("revokedAtMs") is not None
+                shape += role, tuple(v) if v.__class__ is list else v, ended
+            known = self._known.get(frozen := tuple(shape))
         except (AttributeError, TypeError):  # a token not an object; a list or object inside
             return None
         if known is None:
             known = self._learn(key, record)
             if known is None:
                 return None
-            self._known[shape] = known
+            self._known[frozen] = known
         roles, client_id, client_mode, fields, revoked, read = known
         label = self._names.setdefault(name, name) if name else client_id or key[:12]
         return DeviceState(key, label, roles, client_id, client_mode, fields.copy(), revoked), read
