@@ -8,6 +8,7 @@ on the fixtures and on generated stores.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,34 @@ def test_a_file_written_whole_after_a_splice_began_holds_only_the_whole(tmp_path
         json_index.write_paired(index, edited, out)
     assert target.read_bytes() == today_render(raw, edited)
     assert target.read_bytes().count(b'"deviceId": "a"') == 1
+
+
+class _Writes(io.BytesIO):
+    """A temp file that records the size of each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data: Any) -> int:
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+def test_a_large_splice_is_written_a_part_at_a_time() -> None:
+    """The splice gathers its pieces into parts of a bounded size (one write per
+    part, not per piece), so the new file is never held whole in memory."""
+    devices = 10_000  # two pieces per device: several parts
+    tree = {
+        f"d{n:05}": {"deviceId": f"d{n:05}", "role": "operator", "scopes": ["x"], "tokens": {}}
+        for n in range(devices)
+    }
+    raw = json.dumps(tree, indent=2).encode()
+    index = json_index.read_paired(PATH, raw)
+    assert index.spans is not None
+    edited: dict[str, dict[str, ScopeList]] = {key: {"scopes": ["x", "y"]} for key in tree}
+    out = _Writes()
+    json_index.write_paired(index, edited, out)
+    assert out.getvalue() == today_render(raw, edited)
+    assert 1 < len(out.sizes) < devices
+    assert max(out.sizes) < len(out.getvalue()) / 2
