@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scopemigrate.devices import DeviceState, ScopeList
+from scopemigrate.devices import ChangeSet, DeviceState, ScopeList
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.openclaw_json import index as json_index
+from scopemigrate.stores.openclaw_json.gateway import scope_base
 from scopemigrate.stores.openclaw_json.records import (
     _set_scope_list,
     device_from_record,
@@ -298,3 +299,18 @@ def test_a_large_splice_is_written_a_part_at_a_time() -> None:
     assert out.getvalue() == today_render(raw, edited)
     assert 1 < len(out.sizes) < devices
     assert max(out.sizes) < len(out.getvalue()) / 2
+
+
+def test_the_values_a_rebase_compares_are_shared_by_devices_of_one_kind() -> None:
+    """``scope_base``: each changed field's value as read; one dict for devices
+    holding the same lists and given the same change (the engine shares it)."""
+    tree = {
+        key: {"deviceId": key, "role": "operator", "scopes": scopes, "tokens": {}}
+        for key, scopes in (("a", ["x"]), ("b", ["x"]), ("c", ["w"]))
+    }
+    index = json_index.read_paired(PATH, json.dumps(tree, indent=2).encode())
+    change: dict[str, ScopeList] = {"scopes": ["x", "y"]}
+    changes = ChangeSet(devices={"a": change, "b": change, "c": {"scopes": ["w", "y"]}})
+    base = scope_base(json_index.records_of(index, changes.devices), changes)
+    assert base == {"a": {"scopes": ["x"]}, "b": {"scopes": ["x"]}, "c": {"scopes": ["w"]}}
+    assert base["a"] is base["b"]
