@@ -4,7 +4,8 @@ Install steps and service starts run ``scopemigrate hook`` (or ``sync``) far
 more often than there is anything to migrate, so their no-op answers should
 cost little more than starting the interpreter: at most 3x. ``upgrade head``,
 ``current``, ``heads`` and ``history`` (issue 16: at most 5x) are reported
-beside them. Measured as ratios against
+beside them; ``heads`` both from the validation cache (docs/cache.md) and
+without it. Measured as ratios against
 baselines taken in the same run, on the same machine (absolute times mean
 nothing across machines):
 
@@ -61,15 +62,21 @@ def scopemigrate_executable() -> str:
     return found
 
 
-def medians(commands: dict[str, list[str]], rounds: int, cwd: Path) -> dict[str, float]:
-    """The median wall time of each command, its rounds interleaved with the others'."""
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files
+def medians(
+    commands: dict[str, list[str]],
+    rounds: int,
+    cwd: Path,
+    env: dict[str, str],
+    more_env: dict[str, dict[str, str]],
+) -> dict[str, float]:
+    """The median wall time of each command (with ``env`` and its ``more_env``), its
+    rounds interleaved with the others'."""
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for round_number in range(rounds + 1):  # round 0 warms caches and writes .pyc
         for name, command in commands.items():
+            own_env = env | more_env.get(name, {})
             started = time.perf_counter()
-            subprocess.run(command, check=True, env=env, capture_output=True, cwd=cwd)
+            subprocess.run(command, check=True, env=own_env, capture_output=True, cwd=cwd)
             if round_number:
                 samples[name].append(time.perf_counter() - started)
     return {name: statistics.median(times) for name, times in samples.items()}
@@ -82,14 +89,21 @@ def measure(rounds: int) -> dict[str, float]:
         store = Path(tmp) / "state"
         shutil.copytree(EXAMPLE, store)
         tool = scopemigrate_executable()
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files
+        # A cache of its own, warmed by the first full run (round 0, or the hook
+        # below): ``heads`` is then answered from the validation cache.
+        env.pop("SCOPEMIGRATE_CACHE_DIR", None)
+        env.pop("SCOPEMIGRATE_NO_CACHE", None)
+        env["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")
         hook = [tool, "hook", "--store", str(store), "--installed-version", RELEASE]
-        subprocess.run(hook, check=True, capture_output=True, cwd=work)  # now at the release
+        subprocess.run(hook, check=True, capture_output=True, cwd=work, env=env)  # at the release
         # At the head of the shipped chain, in a store of its own (the release
         # above selects only part of it).
         head_store = Path(tmp) / "head"
         shutil.copytree(EXAMPLE, head_store)
         upgrade = [tool, "upgrade", "head", "--store", str(head_store), "-q"]
-        subprocess.run(upgrade, check=True, capture_output=True, cwd=work)
+        subprocess.run(upgrade, check=True, capture_output=True, cwd=work, env=env)
         full = [sys.executable, "-c", "from scopemigrate.cli import run; run()", *hook[1:]]
         times = medians(
             {
@@ -107,12 +121,16 @@ def measure(rounds: int) -> dict[str, float]:
                 ],
                 "current_noop": [tool, "current", "--store", str(store)],
                 "heads_noop": [tool, "heads"],
+                # The same without the cache: every file loaded and validated.
+                "heads_uncached": [tool, "heads"],
                 "history_noop": [tool, "history", "--store", str(store)],
                 "full_cli_noop": full,
                 "upgrade_head_noop": upgrade,
             },
             rounds,
             work,
+            env,
+            {"heads_uncached": {"SCOPEMIGRATE_NO_CACHE": "1"}},
         )
     python = times["python"]
     return {
@@ -120,6 +138,7 @@ def measure(rounds: int) -> dict[str, float]:
         **{f"{name}_vs_python": round(times[f"{name}_noop"] / python, 2) for name in NOOPS},
         "hook_vs_stack_import": round(times["hook_noop"] / times["stack_import"], 2),
         "hook_vs_full_cli": round(times["hook_noop"] / times["full_cli_noop"], 2),
+        "heads_uncached_vs_python": round(times["heads_uncached"] / python, 2),
     }
 
 

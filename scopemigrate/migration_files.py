@@ -3,7 +3,8 @@
 The only module that lists or reads migration files, for the full path and the
 quick path alike: a run, ``check``, the authoring verbs and the at-head mark
 all see the same files in the same order (``migration_file_names``), and the
-mark's digest covers exactly the bytes a run loaded (``digest_of``).
+mark's digest covers exactly the bytes a run loaded (``digest_of``), as does
+the record that they validated (``validation_cache``).
 
 Only the standard library at import: configuration and the console script's
 quick answers import this module, and must not pay for pydantic. Loading
@@ -425,6 +426,10 @@ class MigrationFiles:
         self.scripts = load_locations(self.locations)
         self.migrations: list[Migration] = [s.migration for s in self.scripts]
         self.sources: dict[str, str] = {s.migration.revision: str(s.path) for s in self.scripts}
+        # Every file parsed and validated: say so, for the quick ``heads``.
+        from scopemigrate.validation_cache import record_validated
+
+        record_validated(self.digest())
 
     @classmethod
     def from_config(cls, config: Config) -> MigrationFiles:
@@ -447,8 +452,11 @@ class MigrationFiles:
             return None  # the files need revisions only the ledger holds
         if set(heads) != set(file_heads):
             return None
-        files = digest_of(
+        return at_head_mark(self.digest(), heads)
+
+    def digest(self) -> str:
+        """``digest_of`` the bytes loaded (not the files as they may be by now)."""
+        return digest_of(
             [(s.path.name, s.raw) for s in self.scripts if s.path.parent == location]
             for location in self.locations
         )
-        return at_head_mark(files, heads)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,28 @@ FIRST = ("--migrations", str(FIRST_CHAIN))
 # releases: only ``nox -s openclaw``, which names their cache, collects it.
 if not os.environ.get("SCOPEMIGRATE_OPENCLAW_CACHE"):
     collect_ignore = ["realgw"]
+
+
+# The validation cache (docs/cache.md): no test reads or writes the real home's,
+# nor one left by the developer's settings. Collection-time loads (a module
+# reading the shipped head) use the session's folder; each test gets its own
+# (``own_cache``), so no test sees another's records. Every subprocess
+# inherits the variable; those given an exact environment get it added
+# (``run_with``, unprivileged.as_user).
+CACHE_ENV = "XDG_CACHE_HOME"
+for _name in ("SCOPEMIGRATE_CACHE_DIR", "SCOPEMIGRATE_NO_CACHE"):
+    os.environ.pop(_name, None)
+os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="scopemigrate-test-cache-")
+atexit.register(shutil.rmtree, os.environ[CACHE_ENV], True)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own cache root ($XDG_CACHE_HOME): scopemigrate's records go in its
+    ``scopemigrate/validated`` folder."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    return folder
 
 
 def copy_store(name: str, dest: Path) -> Path:
@@ -68,7 +92,9 @@ def run_with(
     argv: list[str], *, env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``argv`` with exactly ``env`` (in ``cwd``), as an installer or a service manager
-    starts a program: output captured, the exit code left to the test."""
+    starts a program: output captured, the exit code left to the test. (And the
+    test's own cache folder, unless ``env`` names one: never the real home's.)"""
+    env = {CACHE_ENV: os.environ[CACHE_ENV], **env}
     return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
 
 

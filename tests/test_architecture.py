@@ -29,6 +29,7 @@ FACT_MODULES = {
     "scopemigrate.platforms",
     "scopemigrate.versions",
     "scopemigrate.migration_files",
+    "scopemigrate.validation_cache",
     "scopemigrate.stores",
     "scopemigrate.stores.layout",
     "scopemigrate.printable",
@@ -141,6 +142,7 @@ def test_the_quick_paths_import_only_the_stdlib_and_the_fact_modules() -> None:
     [
         "scopemigrate.stores.layout",
         "scopemigrate.migration_files",
+        "scopemigrate.validation_cache",
         "scopemigrate.errors",
         "scopemigrate.printable",
         "scopemigrate.stores.jsontext",
@@ -178,6 +180,7 @@ def test_the_quick_paths_load_neither_pydantic_nor_click() -> None:
         "import sys\n"
         "import scopemigrate.quick, scopemigrate.quick.mark, scopemigrate.quick.verdicts\n"
         "import scopemigrate.stores.layout, scopemigrate.migration_files, scopemigrate.hook\n"
+        "import scopemigrate.validation_cache\n"
         "print(sorted(m for m in ('pydantic', 'click', 'psycopg') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -152,6 +152,9 @@ def _store_with(tmp_path: Path, **columns: Any) -> Path:
         {"tokens_json": '{"operator": 3}'},
         {"tokens_json": '{"operator": {"scopes": [2]}}'},
         {"approved_scopes_json": '"x"'},
+        {"tokens_json": '{"operator": {"scopes": [{"a": 1, "a": 2}]}}'},
+        # A double's overflow: written back, it would be Infinity, which is not JSON.
+        {"tokens_json": '{"operator": {"scopes": [], "createdAtMs": 1e999}}'},
     ],
 )
 def test_rows_the_reader_refuses_are_refused_with_its_message(
@@ -189,19 +192,8 @@ def test_a_row_only_pythons_reader_accepts_sends_the_run_back_to_the_engine(
     assert database.read_bytes() == before
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        '{"operator": {"scopes": ["operator.read"], "scopes": ["operator.admin"]}}',
-        '{"operator": {"scopes": ["operator.admin"], "scopes": [1]}}',
-        '{"operator": {"scopes": [], "revokedAtMs": null, "revokedAtMs": 5}}',
-    ],
-)
-def test_a_key_twice_in_a_token_is_judged_by_the_reader_not_json1(
-    tmp_path: Path, token: str
-) -> None:
-    # JSON1 reads a repeated key's first value, Python's reader its last (as
-    # OpenClaw's JSON.parse does): set-based SQL would work from other lists.
+def _judged_by_the_reader(tmp_path: Path, token: str) -> None:
+    """The reader's error when it refuses the row, else the engine's way; the store untouched."""
     database = _store_with(tmp_path, tokens_json=token)
     before = database.read_bytes()
     try:
@@ -213,6 +205,97 @@ def test_a_key_twice_in_a_token_is_judged_by_the_reader_not_json1(
     else:
         with pytest.raises(SetBasedUnavailable):
             by_sql(database, [GRANT])
+    assert database.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        '{"operator": {"scopes": ["operator.read"], "scopes": ["operator.admin"]}}',
+        '{"operator": {"scopes": ["operator.admin"], "scopes": [1]}}',
+        '{"operator": {"scopes": [], "revokedAtMs": null, "revokedAtMs": 5}}',
+        '{"operator": {"scopes": []}, "operator": {"scopes": ["operator.admin"]}}',
+        '{"operator":{"scopes":[]},"operator":{"scopes":["operator.admin"]}}',
+        # Deeper: the engine writes the object back with its last value only.
+        '{"operator":{"scopes":[],"meta":{"by":"a","by":"b"}}}',
+    ],
+)
+def test_a_key_twice_in_a_token_is_judged_by_the_reader_not_json1(
+    tmp_path: Path, token: str
+) -> None:
+    # JSON1 reads a repeated key's first value, Python's reader its last (as
+    # OpenClaw's JSON.parse does): set-based SQL would work from other lists.
+    _judged_by_the_reader(tmp_path, token)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        '{"oper\\u0061tor":{"token":"secret","scopes":[]}}',
+        '{"operator":{"token":"secret","sc\\u006fpes":[]}}',
+    ],
+)
+def test_a_key_written_with_an_escape_is_judged_by_the_reader_not_json1(
+    tmp_path: Path, token: str
+) -> None:
+    # Python reads the key unescaped; JSON1's path $."operator" does not find it,
+    # so set-based SQL would leave this operator's token as it is.
+    _judged_by_the_reader(tmp_path, token)
+
+
+@pytest.mark.parametrize("number", ["1.50", "1E3", "-0", "2.5e-3", "-0.0", "100000000000000000001"])
+def test_numbers_in_a_token_end_as_the_engine_writes_them(tmp_path: Path, number: str) -> None:
+    # json_set keeps a number as written; the engine writes it in Python's form.
+    token = f'{{"operator":{{"token":"secret","scopes":[],"createdAtMs":{number}}}}}'
+    (tmp_path / "rows").mkdir()
+    (tmp_path / "sql").mkdir()
+    by_rows(_store_with(tmp_path / "rows", tokens_json=token), [GRANT])
+    run = by_sql(_store_with(tmp_path / "sql", tokens_json=token), [GRANT])
+    assert run.changed == 1
+    assert state(tmp_path / "sql" / "store.sqlite") == state(tmp_path / "rows" / "store.sqlite")
+
+
+@pytest.mark.parametrize(
+    ("column", "text"),
+    [
+        ("scopes_json", '["operator.admin","\\ud800"]'),
+        ("tokens_json", '{"operator":{"token":"secret","scopes":["\\udfff"]}}'),
+    ],
+)
+def test_a_lone_surrogate_is_written_back_escaped_both_ways(
+    tmp_path: Path, column: str, text: str
+) -> None:
+    # Python's json reads "\ud800" as a lone surrogate, which is not UTF-8:
+    # it is written escaped again, as OpenClaw's JSON.stringify writes it.
+    (tmp_path / "rows").mkdir()
+    (tmp_path / "sql").mkdir()
+    by_rows(_store_with(tmp_path / "rows", **{column: text}), [GRANT])
+    by_sql(_store_with(tmp_path / "sql", **{column: text}), [GRANT])
+    assert state(tmp_path / "sql" / "store.sqlite") == state(tmp_path / "rows" / "store.sqlite")
+    conn = sqlite3.connect(tmp_path / "sql" / "store.sqlite")
+    (written,) = conn.execute(f"SELECT {column} FROM device_pairing_paired").fetchone()
+    conn.close()
+    escape = text[text.index("\\") : text.index("\\") + 6]
+    assert written != text and escape in written  # edited, the surrogate escaped
+
+
+def test_text_that_is_not_utf8_is_named_without_quoting_it(tmp_path: Path) -> None:
+    database = _store_with(tmp_path)
+    conn = sqlite3.connect(database)
+    conn.execute(
+        "UPDATE device_pairing_paired SET tokens_json = CAST(? AS TEXT)",
+        (b'{"operator":{"token":"secret\xff","scopes":[]}}',),
+    )
+    conn.commit()
+    conn.close()
+    before = database.read_bytes()
+    with pytest.raises(BadStoreError) as refused:
+        OpenClawSqliteStore(database).read()
+    assert "tokens_json holds text that is not UTF-8" in str(refused.value)
+    assert "secret" not in str(refused.value)
+    # The set-based path leaves it to that reader.
+    with pytest.raises(SetBasedUnavailable):
+        by_sql(database, [GRANT])
     assert database.read_bytes() == before
 
 

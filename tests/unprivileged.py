@@ -69,6 +69,7 @@ def reachable_dir() -> Iterator[Path]:
 def as_user(user: pwd.struct_passwd, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` with ``user``'s rights alone (the gateway's, say)."""
     env = {"HOME": user.pw_dir, "PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
+    env["XDG_CACHE_HOME"] = os.environ["XDG_CACHE_HOME"]  # the test's (conftest), not a home's
     return subprocess.run(
         list(argv),
         user=user.pw_uid,

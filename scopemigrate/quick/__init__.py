@@ -1,9 +1,10 @@
-"""The fast paths: the console entry point, and quick answers for five everyday commands.
+"""The fast paths: the console entry point, and quick answers for six everyday commands.
 
 ``scopemigrate hook`` and ``scopemigrate sync`` at the installed release,
-``scopemigrate upgrade head`` at head, and ``scopemigrate current`` and a
-whole ``scopemigrate history`` on a JSON store, are answered here when their
-arguments are plain; anything else goes to the full
+``scopemigrate upgrade head`` at head, ``scopemigrate current`` and a
+whole ``scopemigrate history`` on a JSON store, and ``scopemigrate heads`` of
+files this build has validated before (``validation_cache``), are answered
+here when their arguments are plain; anything else goes to the full
 CLI (``scopemigrate.cli``), which parses and checks everything again.
 
 Run by root on a store another user owns, the quick answer is decided in a
@@ -37,6 +38,8 @@ import sys
 from scopemigrate.quick.argv import (
     CURRENT_FLAG_OPTIONS,
     CURRENT_VALUE_OPTIONS,
+    HEADS_FLAG_OPTIONS,
+    HEADS_VALUE_OPTIONS,
     HISTORY_FLAG_OPTIONS,
     HISTORY_VALUE_OPTIONS,
     SYNC_FLAG_OPTIONS,
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = [
     "main",
     "quick_current",
+    "quick_heads",
     "quick_history",
     "quick_hook",
     "quick_marked_head",
@@ -118,6 +122,7 @@ _CHILD_NEEDS = (
     "scopemigrate.printable",
     "scopemigrate.quick.probe",
     "scopemigrate.quick.verdicts",
+    "scopemigrate.validation_cache",
     "scopemigrate.versions",
 )
 
@@ -290,17 +295,18 @@ def _verdict_head(target: str, args: dict[str, list[str]], config: Config) -> bo
 def _answered(
     argv: list[str],
     options: tuple[tuple[str, ...], tuple[str, ...]],
-    view_of: Callable[[Config], View | None],
+    view_of: Callable[[dict[str, list[str]], Config], View | None],
     lines_of: Callable[[dict[str, list[str]], View], list[str]],
 ) -> bool:
-    """Answer a read-only view: ``view_of`` the configuration of the options ``argv``
-    gives, its ``lines_of`` printed unless quiet; False when the view cannot vouch."""
+    """Answer a read-only view: ``view_of`` the options ``argv`` gives and their
+    configuration, its ``lines_of`` printed unless quiet; False when the view
+    cannot vouch."""
     args = parse_options(argv, *options)
     if args is None:
         return False
 
     def answer(config: Config) -> bool:
-        view = view_of(config)
+        view = view_of(args, config)
         if view is not None and not is_quiet(args):
             for line in lines_of(args, view):
                 _say(line)
@@ -313,7 +319,12 @@ def quick_current(argv: list[str]) -> bool:
     """Answer ``current`` on a JSON store without the full CLI; False when it cannot vouch."""
     from scopemigrate.quick.verdicts import current_view
 
-    return _answered(argv, (CURRENT_VALUE_OPTIONS, CURRENT_FLAG_OPTIONS), current_view, _current)
+    return _answered(
+        argv,
+        (CURRENT_VALUE_OPTIONS, CURRENT_FLAG_OPTIONS),
+        lambda _args, config: current_view(config),
+        _current,
+    )
 
 
 def _current(
@@ -333,7 +344,12 @@ def quick_history(argv: list[str]) -> bool:
     it cannot vouch."""
     from scopemigrate.quick.verdicts import history_view
 
-    return _answered(argv, (HISTORY_VALUE_OPTIONS, HISTORY_FLAG_OPTIONS), history_view, _history)
+    return _answered(
+        argv,
+        (HISTORY_VALUE_OPTIONS, HISTORY_FLAG_OPTIONS),
+        lambda _args, config: history_view(config),
+        _history,
+    )
 
 
 def _history(args: dict[str, list[str]], view: tuple[list[str], list[HistoryLine]]) -> list[str]:
@@ -347,6 +363,25 @@ def _history(args: dict[str, list[str]], view: tuple[list[str], list[HistoryLine
         parents = ", ".join(down) if down else "base"
         lines.append(f"{parents} -> {revision} {shown}".rstrip() + f", {release}: {message}")
     return lines
+
+
+def quick_heads(argv: list[str]) -> bool:
+    """Answer ``heads`` from files the validation cache vouches for, without the full
+    CLI; False when it cannot vouch."""
+    from scopemigrate.quick.verdicts import heads_view
+
+    return _answered(
+        argv,
+        (HEADS_VALUE_OPTIONS, HEADS_FLAG_OPTIONS),
+        lambda args, config: heads_view(config, "--resolve-dependencies" in args),
+        _heads,
+    )
+
+
+def _heads(args: dict[str, list[str]], view: list[tuple[str, str, str]]) -> list[str]:
+    # The full command's words (cli/text.py's ``detail_lines``, no labels; a test
+    # holds them equal).
+    return [f"{revision} {release}: {message}" for revision, release, message in view]
 
 
 def main() -> None:
@@ -364,6 +399,8 @@ def main() -> None:
     if verb == "current" and quick_current(rest):
         sys.exit(0)
     if verb == "history" and quick_history(rest):
+        sys.exit(0)
+    if verb == "heads" and quick_heads(rest):
         sys.exit(0)
     if verb == "upgrade" and rest and (quick_marked_head(rest) or quick_upgrade_head(rest)):
         sys.exit(0)

@@ -10,6 +10,8 @@ __all__ = [
     "CURRENT_FLAG_OPTIONS",
     "CURRENT_VALUE_OPTIONS",
     "FLAG_OPTIONS",
+    "HEADS_FLAG_OPTIONS",
+    "HEADS_VALUE_OPTIONS",
     "HISTORY_FLAG_OPTIONS",
     "HISTORY_VALUE_OPTIONS",
     "SECONDS_OPTIONS",
@@ -58,6 +60,10 @@ CURRENT_FLAG_OPTIONS = ("-q", "--quiet")
 # ``history``'s: current's and -i; -r (a range), --json and -v go to the full CLI.
 HISTORY_VALUE_OPTIONS = CURRENT_VALUE_OPTIONS
 HISTORY_FLAG_OPTIONS = ("-i", "--indicate-current", "-q", "--quiet")
+# ``heads``': the files' options; --store (the full CLI warns that it ignores
+# it), --json and -v go to the full CLI.
+HEADS_VALUE_OPTIONS = ("--migrations", "--config")
+HEADS_FLAG_OPTIONS = ("--resolve-dependencies", "-q", "--quiet")
 
 
 def _seconds(value: str) -> bool:

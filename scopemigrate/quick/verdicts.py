@@ -1,9 +1,11 @@
-"""Two no-op verdicts decided from the files' TOML and the ledger's heads alone.
+"""Verdicts and views decided from the files' TOML and the ledger's heads alone.
 
 ``at_release``: is an OpenClaw store exactly at the revisions a release
 selects (the hook's no-op)? ``at_head``: is it at the head of the files
 (``upgrade head``'s no-op, where the at-head mark cannot vouch)? Each says True
-only when certain; anything else is for the full run. They duplicate the
+only when certain; anything else is for the full run. ``current_view``,
+``history_view`` and ``heads_view`` are those commands' answers, the last only
+for files the validation cache vouches for. They duplicate the
 graph's *decisions* for speed (no pydantic), under tests that hold them equal
 to the full run's (tests/test_hook.py, tests/test_quick_noop.py,
 tests/test_quick_depends_on.py); the *facts* (file listing, layout, ledger
@@ -21,7 +23,7 @@ import os
 
 from scopemigrate import dag
 from scopemigrate.errors import ConfigError
-from scopemigrate.migration_files import migration_file_names, plain_toml
+from scopemigrate.migration_files import digest_of, migration_file_names, plain_toml
 from scopemigrate.quick.probe import database_heads, store_heads
 from scopemigrate.stores.layout import (
     OpenClawLayout,
@@ -44,6 +46,7 @@ __all__ = [
     "at_head",
     "at_release",
     "current_view",
+    "heads_view",
     "history_view",
     "named_database",
     "release_verdict",
@@ -61,6 +64,8 @@ class _Files:
         self.messages: dict[str, str | None] = {}
         self.labelled = False
         self.order: list[str] = []  # graph.RevisionGraph.order (set by _sound_files)
+        # Each location's (name, bytes): what was read is what the digest covers.
+        self.raw: list[list[tuple[str, bytes]]] = []
 
     def add(self, rev: str, down: list[str], depends: list[str], release: str) -> None:
         self.down[rev] = down
@@ -82,6 +87,10 @@ class _Files:
     def applied(self, heads: list[str]) -> set[str]:
         return dag.reachable(heads, self.parents.__getitem__)
 
+    def digest(self) -> str:
+        """``migration_files.digest_of`` the bytes read."""
+        return digest_of(self.raw)
+
 
 def _strings(value: object) -> list[str] | None:
     """A TOML string-or-list-of-strings field as a list; None when it is neither."""
@@ -91,13 +100,20 @@ def _strings(value: object) -> list[str] | None:
     return items
 
 
-def _document(path: str) -> dict[str, object] | None:
-    """A migration file's top-level values: read as plain TOML when it is
-    (``migration_files.plain_toml``), else by ``tomllib``; None if unreadable."""
+def _read(path: str) -> bytes | None:
     try:
         with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _document(data: bytes) -> dict[str, object] | None:
+    """A migration file's top-level values: read as plain TOML when it is
+    (``migration_files.plain_toml``), else by ``tomllib``; None if not UTF-8 TOML."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         return None
     plain = plain_toml(text)
     if plain is not None:
@@ -118,10 +134,13 @@ def _read_files(locations: tuple[str, ...]) -> _Files | None:
             names = migration_file_names(location)
         except OSError:
             return None
+        files.raw.append([])
         for name in names:
-            document = _document(os.path.join(location, name))
-            if document is None:
+            data = _read(os.path.join(location, name))
+            document = None if data is None else _document(data)
+            if data is None or document is None:
                 return None
+            files.raw[-1].append((name, data))
             rev, release = document.get("revision"), document.get("release")
             down = _strings(document.get("down_revision", []))
             depends = _strings(document.get("depends_on", []))
@@ -321,3 +340,26 @@ def history_view(config: Config) -> tuple[list[str], list[HistoryLine]] | None:
         for rev in reversed(files.order)
     ]
     return heads, rows
+
+
+def heads_view(
+    config: Config, resolve_dependencies: bool = False
+) -> list[tuple[str, str, str]] | None:
+    """``heads``' answer: each head's (revision, release, message) in the full command's
+    order (``resolve_dependencies``: only those nothing names, ``depends_on`` included);
+    None unless certain.
+
+    Certain: the validation cache holds that this build validated exactly these
+    bytes (``validation_cache``: the full path alone reports a file the models
+    refuse), and the files form a plain sound graph (no branch labels, no
+    independent branches) whose heads these graph fields decide.
+    """
+    from scopemigrate.validation_cache import cache_folder, validated
+
+    if config.independent_branches or cache_folder() is None:
+        return None  # the full graph checks them; no cache: no reading the files twice
+    files = _plain_files(config)
+    if files is None or not validated(files.digest()):
+        return None
+    chosen = files.heads() if resolve_dependencies else files.down_heads()
+    return [(rev, *files.shown(rev)) for rev in files.order if rev in chosen]

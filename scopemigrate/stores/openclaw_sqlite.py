@@ -13,6 +13,7 @@ left as they are.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,9 @@ from scopemigrate.stores.pairing_rows import LIST_COLUMNS, Rows, ledger_statemen
 from scopemigrate.stores.sql_base import SqlPairingStore
 from scopemigrate.stores.sql_script import sqlite_literal
 from scopemigrate.stores.sqlite_setbased import SetBasedUnavailable, upgrade_set_based
+
+# sqlite3's message for a text column that is not UTF-8, which goes on to quote it.
+_UNDECODED = re.compile(r"Could not decode to UTF-8 column '([^']*)'")
 
 # Where a set-based upgrade starts, so that a store it must decline is left as read.
 _SAVEPOINT = "scopemigrate_set_based"
@@ -142,6 +146,11 @@ class OpenClawSqliteStore(SqlPairingStore):
 
     def _driver_error(self) -> type[Exception]:
         return sqlite3.Error
+
+    def _describe(self, error: Exception) -> str:
+        # sqlite3 quotes the text it could not decode: a token, maybe.
+        found = _UNDECODED.match(str(error))
+        return f"column {found.group(1)} holds text that is not UTF-8" if found else str(error)
 
     def _commit_connection(self, conn: Any) -> None:
         conn.execute("COMMIT")

@@ -11,6 +11,8 @@ a value.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +47,22 @@ DEVICE_COLUMNS = (
 )
 
 
+class _Overflow(ValueError):
+    """A JSON number beyond a double: written back, it would be ``Infinity``, not JSON."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise _Overflow(text)
+    return value
+
+
+# Python's json, but refusing a number it would read as an infinity (OpenClaw's
+# JSON.parse would too, and writing it back gives text that is not JSON).
+_decode = json.JSONDecoder(parse_float=_finite).decode
+
+
 class RowChecker:
     """One-line errors: store, table, row and column; never a column's value."""
 
@@ -65,9 +83,11 @@ class RowChecker:
         if not isinstance(value, str):
             raise self.fail(column, "expected JSON text")
         try:
-            return json.loads(value)
+            return _decode(value)
         except json.JSONDecodeError as exc:
             raise self.fail(column, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except _Overflow:
+            raise self.fail(column, "a number too large for a double") from None
 
     def strings(self, value: Any, column: str) -> ScopeList:
         if value is None:
@@ -144,7 +164,15 @@ def dump_like(original: Any, value: Any) -> str:
     """
     spaced = isinstance(original, str) and (", " in original or ": " in original)
     separators = (", ", ": ") if spaced else (",", ":")
-    return json.dumps(value, ensure_ascii=False, separators=separators)
+    text = json.dumps(value, ensure_ascii=False, separators=separators)
+    if text.isascii():
+        return text
+    # A lone surrogate (read from a ``\ud800`` escape) is not UTF-8: write it
+    # escaped again, as JSON.stringify does.
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_LONE_SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
 def updated_columns(

@@ -17,11 +17,13 @@ changes nothing else), otherwise as the engine writes the column.
 Pending repair requests, few by nature, are decided in Python per revision
 exactly as the engine decides them.
 
-Rows the row-by-row reader refuses are found by one scan first (JSON1 type
-checks); the first suspect row is then read the engine's way, so that the
-error is today's, word for word, and nothing is written. A row that JSON1
-doubts but Python's reader accepts (``NaN``, say) makes the whole run fall
-back to the row-by-row way (``SetBasedUnavailable``). A hypothesis test holds
+Every row is first read as the row-by-row reader reads it (Python's json,
+one SQL function call a row: ``_RowCheck``), which also proves that JSON1
+reads the same text alike (no key repeated, no ``NaN``); the first suspect
+row is then read the engine's way, so that the error is today's, word for
+word, and nothing is written. A row that the reader accepts but JSON1 may
+read otherwise (``NaN``, a key twice) makes the whole run fall back to the
+row-by-row way (``SetBasedUnavailable``). A hypothesis test holds
 both ways equal.
 """
 
@@ -29,13 +31,22 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scopemigrate.devices import DevicePlan, ScopeList, net_plan, token_field
+from scopemigrate.devices import (
+    APPROVED_SCOPES,
+    SCOPES,
+    DevicePlan,
+    ScopeList,
+    net_plan,
+    token_field,
+)
 from scopemigrate.ledger import AppliedRevision, RemovedPending
 from scopemigrate.migration import Migration
 from scopemigrate.operations import ALL_LISTS, FieldEdit, Grant, Operation, Rename, Revoke
@@ -55,82 +66,167 @@ class SetBasedUnavailable(Exception):
     """This store must be migrated row by row (the caller's engine path), not set-based."""
 
 
-# SQLite 3.42 to 3.44 accept JSON5 in json_valid, which Python's reader refuses;
-# from 3.45 json_valid(x, 1) checks RFC 8259 only.
-def _json_valid(column: str) -> str:
-    if sqlite3.sqlite_version_info >= (3, 45):
-        return f"json_valid({column}, 1)"
-    return f"json_valid({column})"
+# What the row check finds in a row (``_RowCheck``).
+_PLAIN = 0  # JSON1 reads it as the reader does, and json_set writes it as the engine does
+_SUSPECT = 1  # the reader may refuse it, or reads it otherwise than JSON1: the reader decides
+_RENDERED = 2  # read alike, but only Python writes its tokens_json as the engine does
 
 
-def _list_suspect(column: str) -> str:
-    return (
-        f"({column} IS NOT NULL AND (typeof({column}) <> 'text' OR NOT {_json_valid(column)}"
-        f" OR json_type({column}) NOT IN ('array', 'null')"
-        f" OR (json_type({column}) = 'array' AND EXISTS ("
-        f"SELECT 1 FROM json_each({column}) WHERE type <> 'text'))))"
-    )
+class _RowCheck:
+    """Each row as the row-by-row reader reads it (Python's json), and whether
+    JSON1 reads the same text alike; a SQL function over every row.
+
+    The list columns hold few distinct texts, so each is judged once. A
+    token object is parsed per row; a key repeated at any depth makes the
+    row suspect (JSON1 reads a repeated key's first value, Python and
+    OpenClaw's ``JSON.parse`` its last). The proof that none is repeated is
+    cheap: each member of an object has its own ``:``, so when the text
+    holds as many colons as the parsed objects hold keys, no key was dropped
+    (nor was any colon in a string, nor any deeper object): else the text is
+    parsed again, keeping every member. A key written with an escape is
+    suspect too: JSON1's paths do not find it. Rows whose tokens ``json_set`` would
+    write otherwise than the engine (escapes, spacing, a number Python
+    writes in its own form: a fraction, an exponent, ``-0``) are listed in
+    ``rendered``, and their tokens are written by Python.
+    """
+
+    def __init__(self) -> None:
+        self._lists: dict[Any, bool] = {}
+        self._float = False
+        # One decoder for every row (json.loads with hooks builds one a call).
+        self._decode = json.JSONDecoder(parse_float=self._saw_float, parse_constant=_refuse).decode
+        self.rendered: list[int] = []
+
+    def __call__(self, rowid: int, *columns: Any) -> int:
+        device_id, *texts, roles, scopes, approved, tokens = columns
+        if type(device_id) is not str or not device_id:
+            return _SUSPECT
+        for text in texts:
+            if text is not None and type(text) is not str:
+                return _SUSPECT
+        for listed in (roles, scopes, approved):
+            if listed is not None:
+                ok = self._lists.get(listed)
+                if ok is None:
+                    ok = self._lists[listed] = _strings_or_null(listed)
+                if not ok:
+                    return _SUSPECT
+        found = _PLAIN if tokens is None else self._tokens(tokens)
+        if found == _RENDERED:
+            self.rendered.append(rowid)
+        return found
+
+    def _tokens(self, text: Any) -> int:
+        if type(text) is not str:
+            return _SUSPECT
+        self._float = False
+        try:
+            tokens = self._decode(text)
+        except (ValueError, RecursionError):
+            return _SUSPECT
+        if tokens is None:
+            return _PLAIN
+        if type(tokens) is not dict:
+            return _SUSPECT
+        keys = len(tokens)
+        for token in tokens.values():
+            if type(token) is not dict:
+                return _SUSPECT
+            keys += len(token)
+            scopes = token.get("scopes")
+            if scopes is not None:
+                if type(scopes) is not list:
+                    return _SUSPECT
+                for scope in scopes:
+                    if type(scope) is not str:
+                        return _SUSPECT
+        if text.count(":") != keys and _repeats_a_key(text):
+            return _SUSPECT
+        if "\\" in text and _escaped_key(text):
+            return _SUSPECT
+        if self._float or "\\" in text or "-0" in text or ", " in text or ": " in text:
+            return _RENDERED
+        return _PLAIN
+
+    def _saw_float(self, text: str) -> float:
+        self._float = True
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)  # the reader refuses it
+        return value
 
 
-def _first_suspect_row() -> str:
-    """The first row (in the reader's order) that the reader might refuse."""
-    texts = " OR ".join(
-        f"typeof({c}) NOT IN ('text', 'null')"
-        for c in ("display_name", "client_id", "client_mode", "role")
-    )
-    lists = " OR ".join(
-        _list_suspect(c) for c in ("roles_json", "scopes_json", "approved_scopes_json")
-    )
-    tokens = (
-        "(tokens_json IS NOT NULL AND (typeof(tokens_json) <> 'text'"
-        f" OR NOT {_json_valid('tokens_json')}"
-        " OR json_type(tokens_json) NOT IN ('object', 'null')"
-        " OR (json_type(tokens_json) = 'object' AND ("
-        "(SELECT count(*) <> count(DISTINCT key) FROM json_each(tokens_json))"
-        " OR EXISTS (SELECT 1 FROM json_each(tokens_json) t WHERE t.type <> 'object'"
-        # A key twice in a token: JSON1 reads the first, Python (and OpenClaw's
-        # JSON.parse) the last, so only the reader may judge the row.
-        " OR (SELECT count(*) <> count(DISTINCT key) FROM json_each(t.value))"
-        " OR json_type(t.value, '$.scopes') NOT IN ('array', 'null')"
-        " OR (json_type(t.value, '$.scopes') = 'array' AND EXISTS ("
-        "SELECT 1 FROM json_each(t.value, '$.scopes') s WHERE s.type <> 'text')))))))"
-    )
-    return (
-        f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} "
-        f"WHERE typeof(device_id) <> 'text' OR device_id = '' OR {texts} OR {lists} "
-        f"OR {tokens} ORDER BY rowid LIMIT 1"
-    )
+def _strings_or_null(text: Any) -> bool:
+    """Whether the reader takes a list column's text (a JSON list of strings, or null)."""
+    if type(text) is not str:
+        return False
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return value is None or (type(value) is list and all(type(item) is str for item in value))
+
+
+def _refuse(constant: str) -> Any:
+    """NaN and Infinity: Python's json reads them, JSON1 does not."""
+    raise ValueError(constant)
+
+
+# Each string of a JSON text, in order (no quote stands outside a string), and
+# whether it is a key (a colon follows).
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?')
+
+
+def _escaped_key(text: str) -> bool:
+    """Whether a key is written with an escape: JSON1's paths then miss it
+    (``$."operator"`` does not find ``"oper\\u0061tor"``), where Python reads
+    the key unescaped."""
+    return any(m.group(1) and "\\" in m.group(0) for m in _STRINGS.finditer(text))
+
+
+def _repeats_a_key(text: str) -> bool:
+    repeated = False
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        found = dict(pairs)
+        repeated = repeated or len(found) != len(pairs)
+        return found
+
+    json.loads(text, object_pairs_hook=members)
+    return repeated
+
+
+# The first row (in the reader's order) the row check finds suspect; it lists
+# the rows whose tokens Python must write as it goes.
+_FIRST_SUSPECT = (
+    f"SELECT {', '.join(DEVICE_COLUMNS)} FROM {PAIRED} "
+    f"WHERE sm_check(rowid, {', '.join(DEVICE_COLUMNS)}) = {_SUSPECT} ORDER BY rowid LIMIT 1"
+)
 
 
 TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS sm_changed (
-  row_id INTEGER PRIMARY KEY, device_id TEXT, es TEXT, ea TEXT, et TEXT,
-  ns TEXT, na TEXT, nt TEXT
-);
-CREATE TEMP TABLE IF NOT EXISTS sm_prov (
-  step INTEGER, row_id INTEGER, device_id TEXT, op INTEGER, seq INTEGER, field TEXT, edit TEXT
+  row_id INTEGER PRIMARY KEY, s INTEGER, a INTEGER, t INTEGER
 );
 CREATE TEMP TABLE IF NOT EXISTS sm_map (
-  kind INTEGER, old TEXT, edit TEXT, new TEXT, PRIMARY KEY (kind, old)
+  id INTEGER PRIMARY KEY, kind INTEGER, old TEXT, new TEXT, UNIQUE (kind, old)
 );
+CREATE TEMP TABLE IF NOT EXISTS sm_multi (row_id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS sm_rows (row_id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS sm_rendered (row_id INTEGER PRIMARY KEY);
 CREATE TEMP TABLE IF NOT EXISTS sm_before (
   row_id INTEGER PRIMARY KEY, scopes_json TEXT, approved_scopes_json TEXT, tokens_json TEXT
 );
 DELETE FROM temp.sm_changed;
-DELETE FROM temp.sm_prov;
+DELETE FROM temp.sm_multi;
 DELETE FROM temp.sm_before;
+DELETE FROM temp.sm_rendered;
 """
 
 # The scopes the filters test: an absent or null list holds nothing.
 _HELD = "SELECT value FROM json_each(coalesce(d.scopes_json, '[]')) WHERE type = 'text'"
 _TOKEN_PATH = "'$.\"' || :role || '\"'"
-# json_set rewrites only the path it is given when the text is already minified
-# and holds no escapes (which it keeps as written, where Python would not).
-_COMPACT = (
-    "instr(d.tokens_json, '\\') = 0 AND instr(d.tokens_json, ', ') = 0"
-    " AND instr(d.tokens_json, ': ') = 0"
-)
 
 
 def operation_filter(op: Grant | Revoke | Rename) -> str:
@@ -195,20 +291,27 @@ UNION
 SELECT DISTINCT 1, {_TOKEN_SCOPES} FROM {_SELECTED} WHERE {_TOKEN_PRESENT}
 """
 
-# Fill sm_changed with each selected row's edits (JSON, or NULL where none) and
-# new lists, from the map of the operation's distinct lists.
+# Fill sm_changed with each selected row's edits: per list, the map's entry
+# (its id) holding the list's edit and new text, or NULL where none. Ids,
+# not the texts: a store holds few distinct edits, and 75,000 rows copying
+# four texts each into a temporary table was a tenth of a run at 100k.
 SELECT_CHANGES = f"""
-INSERT INTO temp.sm_changed (row_id, device_id, es, ea, et, ns, na, nt)
+INSERT INTO temp.sm_changed (row_id, s, a, t)
 SELECT * FROM (
-  SELECT d.rowid AS row_id, d.device_id, ms.edit AS es, ma.edit AS ea, mt.edit AS et,
-    ms.new, ma.new, mt.new
+  SELECT d.rowid AS row_id, ms.id AS s, ma.id AS a, mt.id AS t
   FROM {_SELECTED}
-  JOIN temp.sm_map ms ON ms.kind = 0 AND ms.old = coalesce(d.scopes_json, {_ABSENT})
+  LEFT JOIN temp.sm_map ms ON ms.kind = 0 AND ms.old = coalesce(d.scopes_json, {_ABSENT})
   LEFT JOIN temp.sm_map ma ON {_APPROVED_PRESENT}
     AND ma.kind = 0 AND ma.old = d.approved_scopes_json
   LEFT JOIN temp.sm_map mt ON {_TOKEN_PRESENT}
     AND mt.kind = 1 AND mt.old = coalesce({_TOKEN_SCOPES}, {_ABSENT})
-) WHERE es IS NOT NULL OR ea IS NOT NULL OR et IS NOT NULL
+) WHERE s IS NOT NULL OR a IS NOT NULL OR t IS NOT NULL
+"""
+
+# The operation's edits, row by row in the reader's order, for the provenance.
+CHANGES = f"""
+SELECT c.row_id, d.device_id, c.s, c.a, c.t
+FROM temp.sm_changed c JOIN {PAIRED} d ON d.rowid = c.row_id ORDER BY c.row_id
 """
 
 
@@ -222,27 +325,20 @@ FROM temp.sm_changed c JOIN {PAIRED} d ON d.rowid = c.row_id
 
 APPLY_CHANGES = f"""
 UPDATE {PAIRED} AS d SET
-  scopes_json = CASE WHEN c.es IS NULL THEN d.scopes_json ELSE c.ns END,
-  approved_scopes_json = CASE WHEN c.ea IS NULL THEN d.approved_scopes_json ELSE c.na END,
+  scopes_json = CASE WHEN c.s IS NULL THEN d.scopes_json ELSE ms.new END,
+  approved_scopes_json = CASE WHEN c.a IS NULL THEN d.approved_scopes_json ELSE ma.new END,
   tokens_json = CASE
-    WHEN c.et IS NULL THEN d.tokens_json
-    WHEN NOT ({_COMPACT}) THEN sm_tokens(:op, d.tokens_json)
-    WHEN c.nt IS NULL THEN json_remove(d.tokens_json, {_TOKEN_PATH} || '.scopes')
-    ELSE json_set(d.tokens_json, {_TOKEN_PATH} || '.scopes', json(c.nt)) END
-FROM temp.sm_changed c WHERE d.rowid = c.row_id
+    WHEN c.t IS NULL THEN d.tokens_json
+    WHEN d.rowid IN temp.sm_rendered THEN sm_tokens(:op, d.tokens_json)
+    WHEN mt.new IS NULL THEN json_remove(d.tokens_json, {_TOKEN_PATH} || '.scopes')
+    ELSE json_set(d.tokens_json, {_TOKEN_PATH} || '.scopes', json(mt.new)) END
+FROM temp.sm_changed c
+  LEFT JOIN temp.sm_map ms ON ms.id = c.s
+  LEFT JOIN temp.sm_map ma ON ma.id = c.a
+  LEFT JOIN temp.sm_map mt ON mt.id = c.t
+WHERE d.rowid = c.row_id
 """
 
-
-RECORD_EDITS = """
-INSERT INTO temp.sm_prov (step, row_id, device_id, op, seq, field, edit)
-SELECT :step, row_id, device_id, :op, 0, 'scopes', es FROM temp.sm_changed WHERE es IS NOT NULL
-UNION ALL
-SELECT :step, row_id, device_id, :op, 1, 'approvedScopes', ea FROM temp.sm_changed
-WHERE ea IS NOT NULL
-UNION ALL
-SELECT :step, row_id, device_id, :op, 2, :token_field, et FROM temp.sm_changed
-WHERE et IS NOT NULL
-"""
 
 # A row edited by several operations went through intermediate lists, which
 # can lose the column's separator style (a one-item list shows none) or come
@@ -254,7 +350,7 @@ UPDATE {PAIRED} AS d SET
 {",".join(f"  {c} = sm_final(b.{c}, d.{c})" for c in _LIST_COLUMNS)}
 FROM temp.sm_before b
 WHERE d.rowid = b.row_id
-  AND b.row_id IN (SELECT row_id FROM temp.sm_prov GROUP BY row_id HAVING count(DISTINCT op) > 1)
+  AND b.row_id IN temp.sm_multi
 """
 
 CHANGED_ROWS = f"""
@@ -264,13 +360,6 @@ SELECT b.row_id, {", ".join(f"d.{c}" for c in DEVICE_COLUMNS)},
 FROM temp.sm_before b JOIN {PAIRED} d ON d.rowid = b.row_id
 WHERE {" OR ".join(f"b.{c} IS NOT d.{c}" for c in _LIST_COLUMNS)}
 ORDER BY b.row_id
-"""
-
-# Each changed row's edits of a step as one text (a JSON array's items, in
-# whatever order group_concat gives: decoding sorts them), rows in order.
-EDITS_BY_ROW = """
-SELECT step, device_id, group_concat(json_array(op, seq, field, edit), ',')
-FROM temp.sm_prov GROUP BY step, row_id ORDER BY step, row_id
 """
 
 
@@ -359,15 +448,24 @@ def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> lis
 
 
 def check_rows(conn: sqlite3.Connection, store: str) -> None:
-    """Refuse, with the row-by-row reader's message, the first row it would refuse.
+    """Refuse, with the row-by-row reader's message, the first row it would refuse;
+    list in ``temp.sm_rendered`` the rows whose tokens Python must write.
 
-    Raises ``SetBasedUnavailable`` when JSON1 doubts a row that reader accepts.
+    Raises ``SetBasedUnavailable`` when the reader accepts a row JSON1 may
+    read otherwise, or a text column is not UTF-8 (the reader then decides).
     """
-    suspect = _rows(conn, _first_suspect_row())
-    if not suspect:
-        return
-    device_from_row(store, suspect[0], text_json=True)  # raises today's error
-    raise SetBasedUnavailable(f"{store}: a row the set-based path cannot vouch for")
+    check = _RowCheck()
+    conn.create_function("sm_check", 1 + len(DEVICE_COLUMNS), check)
+    try:
+        suspect = _rows(conn, _FIRST_SUSPECT)
+    except sqlite3.OperationalError:  # a text Python cannot decode
+        raise SetBasedUnavailable(f"{store}: a row Python cannot decode") from None
+    if suspect:
+        device_from_row(store, suspect[0], text_json=True)  # raises today's error
+        raise SetBasedUnavailable(f"{store}: a row the set-based path cannot vouch for")
+    conn.executemany(
+        "INSERT INTO temp.sm_rendered (row_id) VALUES (?)", ((i,) for i in check.rendered)
+    )
 
 
 def _pending(conn: sqlite3.Connection, store: str) -> list[tuple[int, Any]]:
@@ -471,38 +569,41 @@ def upgrade_set_based(
     ``SetBasedUnavailable`` when that reader must decide; the caller then
     rolls back to its savepoint and runs the engine.
     """
-    if (3, 42) <= sqlite3.sqlite_version_info < (3, 45):
-        raise SetBasedUnavailable(f"{store}: SQLite {sqlite3.sqlite_version} reads JSON5")
     operations = [op for m in steps for op in m.operations]
     for op in operations:
         if not isinstance(op, Grant | Revoke | Rename) or _engine_only(op):
             raise SetBasedUnavailable(f"{store}: {type(op).__name__} runs in the engine only")
+    _script(conn, TEMP_TABLES)
     check_rows(conn, store)
     repairs = _Repairs(conn, store)
     edits = _Edits(operations)
     _register(conn, edits)
-    _script(conn, TEMP_TABLES)
     run = SetBasedRun()
     # A row edited once is changed (an edit always changes its list); only
     # rows edited by several operations may end where they began.
     keep_before = report or len(operations) > 1
+    changes = _Changes()
     index = 0
     for step, migration in enumerate(steps):
         opened = repairs.open()
+        changes.step()
         for op in migration.operations:
             assert isinstance(op, Grant | Revoke | Rename)  # checked above
             params = _parameters(op, index) | {"step": step}
-            _run_operation(conn, edits, op, params, keep_before)
+            _run_operation(conn, edits, op, params, keep_before, changes)
             index += 1
         removed = repairs.settle(opened)
         if removed:
             run.removed_pending[migration.revision] = removed
             run.pending_removed.extend(r.request_id for r in removed)
-    if keep_before:
+    if changes.multi:
+        conn.executemany(
+            "INSERT INTO temp.sm_multi (row_id) VALUES (?)", ((i,) for i in changes.multi)
+        )
         conn.execute(RESTORE_STYLE)
-    run.provenance = _provenance(conn, steps)
+    run.provenance = changes.provenance(steps)
     if not keep_before:
-        run.changed = conn.execute("SELECT count(DISTINCT row_id) FROM temp.sm_prov").fetchone()[0]
+        run.changed = len(changes.edited)
     elif report:
         changed = _rows(conn, CHANGED_ROWS)
         run.devices = [plan for plan in (_plan(store, row) for row in changed) if plan]
@@ -521,20 +622,19 @@ def _script(conn: sqlite3.Connection, script: str) -> None:
 
 def _fill_map(
     conn: sqlite3.Connection, edits: _Edits, op: Grant | Revoke | Rename, params: dict[str, Any]
-) -> None:
+) -> dict[int, str]:
+    """The map of the operation's lists that it edits; returns each entry's edit by id."""
     conn.execute("DELETE FROM temp.sm_map")
-    lists = conn.execute(DISTINCT_LISTS, params).fetchall()
+    entries: list[tuple[int, int, str, str | None, str]] = []
+    for kind, text in conn.execute(DISTINCT_LISTS, params).fetchall():
+        new, edit = edits.result(params["op"], kind, text)
+        if edit is not None:
+            entries.append((len(entries), kind, _ABSENT_TEXT if text is None else text, new, edit))
     conn.executemany(
-        "INSERT INTO temp.sm_map (kind, old, edit, new) VALUES (?, ?, ?, ?)",
-        [
-            (
-                kind,
-                _ABSENT_TEXT if text is None else text,
-                *edits.result(params["op"], kind, text)[::-1],
-            )
-            for kind, text in lists
-        ],
+        "INSERT INTO temp.sm_map (id, kind, old, new) VALUES (?, ?, ?, ?)",
+        [entry[:4] for entry in entries],
     )
+    return {entry[0]: entry[4] for entry in entries}
 
 
 def _run_operation(
@@ -543,60 +643,98 @@ def _run_operation(
     op: Grant | Revoke | Rename,
     params: dict[str, Any],
     keep_before: bool,
+    changes: _Changes,
 ) -> None:
     conn.execute("DELETE FROM temp.sm_rows")
     conn.execute(select_rows(op), params)
-    _fill_map(conn, edits, op, params)
+    edit_of = _fill_map(conn, edits, op, params)
     conn.execute("DELETE FROM temp.sm_changed")
     conn.execute(SELECT_CHANGES, params)
     if keep_before:
         conn.execute(SAVE_BEFORE)
     conn.execute(APPLY_CHANGES, {"op": params["op"], "role": op.role})
-    conn.execute(
-        RECORD_EDITS,
-        {"step": params["step"], "op": params["op"], "token_field": token_field(op.role)},
-    )
+    changes.add(conn.execute(CHANGES), edit_of, token_field(op.role))
 
 
-def _provenance(conn: sqlite3.Connection, steps: Sequence[Migration]) -> dict[str, list[EditGroup]]:
-    """Each step's provenance, grouped as the engine groups it.
-
-    SQL gathers each changed row's edits into one text; a store holds few
-    distinct such texts, so each is decoded once and the rows are grouped by
-    it (a dict lookup per row, where building each row's change in Python
-    was a sixth of the run at 100k devices).
-    """
-    changes: dict[str, tuple[_ChangeKey, dict[str, list[FieldEdit]]]] = {}
-    groups: list[dict[_ChangeKey, list[str]]] = [{} for _ in steps]
-    for step, device_id, text in conn.execute(EDITS_BY_ROW):
-        found = changes.get(text)
-        if found is None:
-            found = changes[text] = _change_of(text)
-        devices = groups[step].get(found[0])
-        if devices is None:
-            groups[step][found[0]] = [device_id]
-        else:
-            devices.append(device_id)
-    by_key = dict(changes.values())
-    built = {}
-    for migration, step_groups in zip(steps, groups, strict=True):
-        builder = ProvenanceBuilder()
-        for key, device_ids in step_groups.items():
-            builder.add_devices(device_ids, by_key[key])
-        if len(builder):
-            built[migration.revision] = builder.build()
-    return built
-
-
+# One row's edits in a step, in the engine's order (by operation, then by
+# list within it): (field, the edit as JSON) pairs.
+_Pairs = tuple[tuple[str, str], ...]
 # A change as grouped: per field, the edits' texts in order.
 _ChangeKey = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def _change_of(text: str) -> tuple[_ChangeKey, dict[str, list[FieldEdit]]]:
-    """One row's edits (``EDITS_BY_ROW``'s text, in any order) in the engine's order:
-    by operation, then by list within it."""
+class _Changes:
+    """Each step's changed rows and their edits, grouped as the engine groups them.
+
+    Each operation's changed rows are read once, in order, as map ids; a
+    store holds few distinct edits, so a row costs two dict lookups (where
+    gathering each row's edits into a text in SQL was a sixth of the run at
+    100k devices).
+    """
+
+    def __init__(self) -> None:
+        self._steps: list[dict[int, list[Any]]] = []  # per step: row id -> [device id, pairs]
+        self._sorted: list[bool] = []  # whether a step's rows were added in order
+        self.edited: set[int] = set()
+        self.multi: set[int] = set()  # rows edited by more than one operation
+
+    def step(self) -> None:
+        self._steps.append({})
+        self._sorted.append(True)
+
+    def add(self, rows: Iterable[tuple[Any, ...]], edit_of: dict[int, str], token: str) -> None:
+        """One operation's changed rows: (row id, device id, map ids of its lists' edits)."""
+        names = (SCOPES, APPROVED_SCOPES, token)
+        pairs_of: dict[tuple[Any, ...], _Pairs] = {}
+        step, edited, multi = self._steps[-1], self.edited, self.multi
+        in_order = not step
+        for row_id, device_id, *ids in rows:
+            key = tuple(ids)
+            pairs = pairs_of.get(key)
+            if pairs is None:
+                pairs = pairs_of[key] = tuple(
+                    (name, edit_of[i]) for name, i in zip(names, ids, strict=True) if i is not None
+                )
+            found = step.get(row_id)
+            if found is None:
+                step[row_id] = [device_id, pairs]
+            else:
+                found[1] += pairs
+            if row_id in edited:
+                multi.add(row_id)
+            else:
+                edited.add(row_id)
+        if not in_order:
+            self._sorted[-1] = False
+
+    def provenance(self, steps: Sequence[Migration]) -> dict[str, list[EditGroup]]:
+        """Each step's provenance: per distinct change, its devices in the reader's order."""
+        changes: dict[_Pairs, tuple[_ChangeKey, dict[str, list[FieldEdit]]]] = {}
+        built = {}
+        for migration, rows, in_order in zip(steps, self._steps, self._sorted, strict=True):
+            groups: dict[_ChangeKey, tuple[dict[str, list[FieldEdit]], list[str]]] = {}
+            for row_id in rows if in_order else sorted(rows):
+                device_id, pairs = rows[row_id]
+                found = changes.get(pairs)
+                if found is None:
+                    found = changes[pairs] = _change_of(pairs)
+                group = groups.get(found[0])
+                if group is None:
+                    groups[found[0]] = (found[1], [device_id])
+                else:
+                    group[1].append(device_id)
+            builder = ProvenanceBuilder()
+            for change, device_ids in groups.values():
+                builder.add_devices(device_ids, change)
+            if len(builder):
+                built[migration.revision] = builder.build()
+        return built
+
+
+def _change_of(pairs: _Pairs) -> tuple[_ChangeKey, dict[str, list[FieldEdit]]]:
+    """One row's edits grouped per field, in the engine's order."""
     texts: dict[str, list[str]] = {}
-    for _, _, name, edit in sorted(json.loads(f"[{text}]"), key=lambda item: item[:2]):
+    for name, edit in pairs:
         texts.setdefault(name, []).append(edit)
     key = tuple((name, tuple(edits)) for name, edits in texts.items())
     return key, {name: [_edit_of(edit) for edit in edits] for name, edits in texts.items()}
