@@ -26,7 +26,7 @@ Usage:
   python benchmarks/scale.py --out results.json       # also write the figures
   # every figure of issue 16 in one run (about 20 minutes on 2 idle cores):
   python benchmarks/scale.py --sizes 1000,10000,100000,1000000 --postgres 1000000 \\
-      --rounds 2 --large-rounds 1 --out bench.json
+      --rounds 2 --large-rounds 2 --out bench.json
 """
 
 from __future__ import annotations
