@@ -454,6 +454,8 @@ class Bench:
                     prepare()
                     runs[name].append(run(command))
                     granted[name] = _granted(server.url)
+                update_s, upgrade_s = (runs[name][-1].seconds for name in commands)
+                print(f"  (a round: update {update_s:.2f} s, upgrade {upgrade_s:.2f} s)")
             if granted["update"] != granted["upgrade"]:
                 raise SystemExit(f"PostgreSQL: not the same rows granted: {granted}")
             update, up = (min(runs[name], key=lambda r: r.seconds) for name in commands)
