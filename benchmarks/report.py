@@ -62,8 +62,8 @@ def json_table(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _joined(values: list[Any]) -> str:
-    return " / ".join("-" if v is None else f"{v:.2f}" for v in values)
+def _joined(values: list[Any], form: str = "{:.2f}") -> str:
+    return " / ".join("-" if v is None else form.format(v) for v in values)
 
 
 def read_only_table(figures: dict[str, Any]) -> list[str]:
@@ -86,22 +86,54 @@ def _ms(seconds: float | None) -> str:
 
 def sql_table(figures: dict[str, Any]) -> list[str]:
     lines = [
-        "| store | devices | hand `UPDATE` s | `upgrade head` s | ratio |",
-        "| --- | --- | --- | --- | --- |",
+        "| store | devices | devices granted | hand `UPDATE` s | `upgrade head` s | ratio "
+        "| client peak MB (`UPDATE` / upgrade) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind in ("sqlite", "postgres"):
-        sizes = sorted({k.split("_")[1] for k in figures if k.startswith(kind)}, key=_size)
+        sizes = sorted({k.split("_")[1] for k in figures if k.startswith(f"{kind}_")}, key=_size)
         for size in sizes:
-            update = figures.get(f"{kind}_{size}_update_s")
-            upgrade = figures.get(f"{kind}_{size}_upgrade_s")
-            ratio = figures.get(f"{kind}_{size}_upgrade_vs_update")
-            shown = _shown(size)
-            lines.append(
-                f"| {kind} | {shown} | {update:.2f} | {upgrade:.2f} | {ratio:.2f} |"
-                if None not in (update, upgrade, ratio)
-                else f"| {kind} | {shown} | - | - | - |"
-            )
+            key = f"{kind}_{size}_"
+            granted = figures.get(key + "granted_devices")
+            cells = [
+                "-" if granted is None else f"{granted:,.0f}",
+                _joined([figures.get(key + "update_s")]),
+                _joined([figures.get(key + "upgrade_s")]),
+                _joined([figures.get(key + "upgrade_vs_update")]),
+                _joined(
+                    [figures.get(key + f"{n}_peak_memory_mb") for n in ("update", "upgrade")],
+                    "{:.0f}",
+                ),
+            ]
+            lines.append(f"| {kind} | {_shown(size)} | " + " | ".join(cells) + " |")
     return lines
+
+
+def skipped_table(skipped: dict[str, str]) -> list[str]:
+    """The figures the run did not take, and why."""
+    lines = ["| figure | not taken because |", "| --- | --- |"]
+    lines += [f"| `{key}` | {reason} |" for key, reason in skipped.items()]
+    return lines
+
+
+def run_line(report: dict[str, Any]) -> str:
+    """When, on what and how the run was taken, for the page's prose."""
+    settings = report.get("settings", {})
+    parts = [
+        f"at {report.get('at', '?')}",
+        f"commit {report.get('commit') or '?'}",
+        f"{report.get('machine', {}).get('cpus', '?')} cores",
+        f"Python {report.get('machine', {}).get('python', '?')}",
+    ]
+    if settings:
+        every = ", every figure" if settings["all_large"] else ""
+        parts.append(
+            f"best of {settings['rounds']} runs per figure ({settings['large_rounds']} "
+            f"from {settings['large_from']:,} devices{every})"
+        )
+    if "seconds" in report:
+        parts.append(f"{report['seconds'] / 60:.1f} minutes in all")
+    return "Run " + ", ".join(parts) + "."
 
 
 def targets_table(targets: dict[str, Any]) -> list[str]:
@@ -177,6 +209,8 @@ def main() -> None:
     args = parser.parse_args()
     report = json.loads(args.figures.read_text(encoding="utf-8"))
     figures = report["figures"]
+    print(run_line(report))
+    print()
     print("\n".join(json_table(figures)))
     print()
     print("\n".join(sql_table(figures)))
@@ -184,6 +218,9 @@ def main() -> None:
     print("\n".join(read_only_table(figures)))
     print()
     print("\n".join(targets_table(report["targets"])))
+    if report.get("skipped"):
+        print()
+        print("\n".join(skipped_table(report["skipped"])))
     if args.plot:
         plot(figures, args.plot)
 

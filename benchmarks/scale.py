@@ -14,10 +14,20 @@ Baselines:
   ``upgrade head`` and for ``current``, ``heads`` and ``history``);
 - SQL: one hand-written ``UPDATE`` doing the same grant (SQLite, PostgreSQL).
 
+At a large size (``--large-from``, a million devices) each figure is taken
+``--large-rounds`` times, and only the figures a target needs there; the rest
+(jq, downgrade, chains, settle window, and the standard library's floor when
+it lost at every smaller size) are named under "skipped" in the output and
+the JSON, and taken with ``--all-large``.
+
 Usage:
   python benchmarks/scale.py                          # 1k, 10k, 100k JSON and SQLite
   python benchmarks/scale.py --sizes 1000000 --postgres 1000000
   python benchmarks/scale.py --out results.json       # also write the figures
+  # every figure of issue 16 in one run (about 20 minutes on 2 idle cores;
+  # --large-rounds 1: about 15):
+  python benchmarks/scale.py --sizes 1000,10000,100000,1000000 --postgres 1000000 \\
+      --rounds 2 --large-rounds 2 --out bench.json
 """
 
 from __future__ import annotations
@@ -76,6 +86,12 @@ TARGET_FIGURES = {
     "heads_vs_python": "readonly_heads_vs_python",
     "history_vs_python": "readonly_history_vs_python",
 }
+# From this size on (``--large-from``), figures are taken ``--large-rounds``
+# times (one run is a minute), and only those a target needs at that size:
+# the floor (orjson's, unless the standard library won at a smaller size),
+# upgrade, peak memory, ledger, no-op and PostgreSQL; jq, downgrade, the
+# chains and the settle window are taken at 100k (``--all-large`` takes them).
+LARGE = 1_000_000
 # Read-only commands, timed on a small store (they should not grow with it).
 READ_ONLY_COMMANDS = ("current", "heads", "history")
 READ_ONLY_SIZE = 1000
@@ -201,11 +217,29 @@ def tool() -> str:
 
 
 class Bench:
-    def __init__(self, workdir: Path, rounds: int):
+    def __init__(
+        self,
+        workdir: Path,
+        rounds: int,
+        large_rounds: int | None = None,
+        large_from: int = LARGE,
+        all_large: bool = False,
+    ):
         self.workdir = workdir
         self.rounds = rounds
+        self.large_rounds = rounds if large_rounds is None else large_rounds
+        self.large_from = large_from
+        self.all_large = all_large
+        self.skipped: dict[str, str] = {}  # figure -> why this run did not take it
         self.figures: dict[str, Any] = {}
         self.chains = {n: synthetic.write_chain(workdir / f"chain{n}", n) for n in (1, 10, 50)}
+
+    def is_large(self, count: int) -> bool:
+        return count >= self.large_from
+
+    def rounds_for(self, count: int) -> int:
+        """Runs per figure at this size: ``--large-rounds`` from ``--large-from`` devices."""
+        return self.large_rounds if self.is_large(count) else self.rounds
 
     def record(self, name: str, value: float) -> None:
         self.figures[name] = round(value, 3)
@@ -224,76 +258,117 @@ class Bench:
 
     def bench_json(self, count: int) -> None:
         label = _label(count)
+        large = self.is_large(count)
+        rounds = self.rounds_for(count)
         original, work = self.json_store(count)
         paired = work / "devices" / "paired.json"
         size = (original / "devices" / "paired.json").stat().st_size
-        print(f"JSON store, {label} devices ({size / 1e6:.1f} MB)", flush=True)
+        print(f"JSON store, {label} devices ({size / 1e6:.1f} MB), best of {rounds}", flush=True)
         self.record(f"json_{label}_file_mb", size / 1e6)
 
         def prepare() -> None:
             self.fresh(original, work)
 
-        floors = {
-            name: best([sys.executable, "-c", script, str(paired)], self.rounds, prepare)
-            for name, script in FLOORS.items()
-        }
-        for name, measured in floors.items():
-            self.record(f"json_{label}_floor_{name}_s", measured.seconds)
-            self.record(f"json_{label}_floor_{name}_peak_memory_mb", measured.peak_bytes / 1e6)
+        floors = {}
+        for name, script in FLOORS.items():
+            if name == "stdlib" and large and not self.all_large and self.stdlib_always_slower():
+                self.skip(
+                    f"json_{label}_floor_stdlib_s",
+                    "the floor is orjson's: the standard library's was the slower at every "
+                    f"smaller size of this run ({self.floor_sizes_measured()})",
+                )
+                continue
+            floors[name] = best([sys.executable, "-c", script, str(paired)], rounds, prepare)
+            self.record(f"json_{label}_floor_{name}_s", floors[name].seconds)
+            self.record(f"json_{label}_floor_{name}_peak_memory_mb", floors[name].peak_bytes / 1e6)
         floor = min(floors.values(), key=lambda r: r.seconds)
         self.record(f"json_{label}_floor_s", floor.seconds)
         self.record(f"json_{label}_floor_peak_memory_mb", floor.peak_bytes / 1e6)
-        upgrades = {}
-        for n, chain in self.chains.items():
-            if count >= 1_000_000 and n != 1:
-                continue  # one chain is enough to show the million-device cost
-            command = [tool(), "upgrade", "head", "-q", "--no-backup"]
-            command += ["--store", str(work), "--migrations", str(chain)]
-            upgrades[n] = best(command, self.rounds, prepare)
-            self.record(f"json_{label}_upgrade_chain{n}_s", upgrades[n].seconds)
-        up = upgrades[1]
-        self.record(f"json_{label}_upgrade_vs_floor", up.seconds / floor.seconds)
-        one = ["upgrade", "head", "-q", "--no-backup", "--store", str(work)]
-        one += ["--migrations", str(self.chains[1])]
-        unsettled = best([sys.executable, "-c", NO_SETTLE, *one], self.rounds, prepare)
-        self.record(f"json_{label}_upgrade_no_settle_s", unsettled.seconds)
-        self.record(f"json_{label}_settle_s", up.seconds - unsettled.seconds)
-        self.record(f"json_{label}_upgrade_no_settle_vs_floor", unsettled.seconds / floor.seconds)
-        self.record(f"json_{label}_peak_memory_mb", up.peak_bytes / 1e6)
-        self.record(f"json_{label}_peak_memory_vs_file", up.peak_bytes / size)
-        if 50 in upgrades:
-            self.record(f"json_{label}_chain50_vs_chain1", upgrades[50].seconds / up.seconds)
-        # The store is now at the chain-1 head: a no-op, then a downgrade.
-        prepare()
         upgrade = [tool(), "upgrade", "head", "-q", "--no-backup"]
         upgrade += ["--store", str(work), "--migrations", str(self.chains[1])]
-        run(upgrade)
+        up = best(upgrade, rounds, prepare)
+        self.record(f"json_{label}_upgrade_chain1_s", up.seconds)
+        self.record(f"json_{label}_upgrade_vs_floor", up.seconds / floor.seconds)
+        self.record(f"json_{label}_peak_memory_mb", up.peak_bytes / 1e6)
+        self.record(f"json_{label}_peak_memory_vs_file", up.peak_bytes / size)
+        # The store is now at the chain-1 head, as the last run left it: its
+        # ledger, and the no-op.
         ledger = work / "devices" / LEDGER_NAME
         self.record(f"json_{label}_ledger_mb", ledger.stat().st_size / 1e6)
         self.record(f"json_{label}_ledger_vs_paired", ledger.stat().st_size / size)
-        noop = best(upgrade, max(self.rounds, 5))
-        python = best([sys.executable, "-c", "pass"], max(self.rounds, 5))
+        noop = best(upgrade, max(rounds, 5))
+        python = best([sys.executable, "-c", "pass"], max(rounds, 5))
         self.record(f"json_{label}_noop_s", noop.seconds)
         self.record(f"json_{label}_noop_vs_python", noop.seconds / python.seconds)
+        if self.wanted(large, f"json_{label}_upgrade_chain10_s", "chains of 10 and 50"):
+            for n in (10, 50):
+                command = [tool(), "upgrade", "head", "-q", "--no-backup"]
+                command += ["--store", str(work), "--migrations", str(self.chains[n])]
+                chained = best(command, rounds, prepare)
+                self.record(f"json_{label}_upgrade_chain{n}_s", chained.seconds)
+            self.record(f"json_{label}_chain50_vs_chain1", chained.seconds / up.seconds)
+        if self.wanted(large, f"json_{label}_upgrade_no_settle_s", "the settle window's cost"):
+            unsettled = best([sys.executable, "-c", NO_SETTLE, *upgrade[1:]], rounds, prepare)
+            self.record(f"json_{label}_upgrade_no_settle_s", unsettled.seconds)
+            self.record(f"json_{label}_settle_s", up.seconds - unsettled.seconds)
+            self.record(
+                f"json_{label}_upgrade_no_settle_vs_floor", unsettled.seconds / floor.seconds
+            )
 
         def upgraded() -> None:
             prepare()
             run(upgrade)
 
-        downgrade = [tool(), "downgrade", "base", "-q", "--no-backup"]
-        downgrade += ["--store", str(work), "--migrations", str(self.chains[1])]
-        down = best(downgrade, self.rounds, upgraded)
-        self.record(f"json_{label}_downgrade_s", down.seconds)
-        self.record(f"json_{label}_downgrade_vs_upgrade", down.seconds / up.seconds)
-        if shutil.which("jq"):
+        if self.wanted(large, f"json_{label}_downgrade_s", "downgrade"):
+            downgrade = [tool(), "downgrade", "base", "-q", "--no-backup"]
+            downgrade += ["--store", str(work), "--migrations", str(self.chains[1])]
+            down = best(downgrade, rounds, upgraded)
+            self.record(f"json_{label}_downgrade_s", down.seconds)
+            self.record(f"json_{label}_downgrade_vs_upgrade", down.seconds / up.seconds)
+        if not shutil.which("jq"):
+            self.skip(f"json_{label}_jq_s", "jq is not installed")
+        elif self.wanted(large, f"json_{label}_jq_s", "jq"):
             script = (
                 f"jq --indent 2 '{JQ_PROGRAM}' {paired} > {paired}.tmp && mv {paired}.tmp {paired}"
             )
-            jq = best(["sh", "-c", script], self.rounds, prepare)
+            jq = best(["sh", "-c", script], rounds, prepare)
             self.record(f"json_{label}_jq_s", jq.seconds)
             self.record(f"json_{label}_jq_peak_memory_mb", jq.peak_bytes / 1e6)
             self.record(f"json_{label}_upgrade_vs_jq", up.seconds / jq.seconds)
         shutil.rmtree(work, ignore_errors=True)
+
+    def wanted(self, large: bool, key: str, what: str) -> bool:
+        """Whether to take a figure no target needs at a large size (``--all-large``)."""
+        if large and not self.all_large:
+            self.skip(key, f"{what}: no target needs it at this size (--all-large takes it)")
+            return False
+        return True
+
+    def skip(self, key: str, reason: str) -> None:
+        self.skipped[key] = reason
+        print(f"  {key:40s} {'skipped':>10s}  ({reason})", flush=True)
+
+    def stdlib_always_slower(self) -> bool:
+        """Whether the standard library's floor lost to orjson's at every size measured
+        so far (and was measured at all): then the floor at a larger size is orjson's."""
+        pairs = self.floor_pairs()
+        return bool(pairs) and all(stdlib > orjson for stdlib, orjson in pairs.values())
+
+    def floor_pairs(self) -> dict[str, tuple[float, float]]:
+        pairs = {}
+        for key, stdlib in self.figures.items():
+            if key.startswith("json_") and key.endswith("_floor_stdlib_s"):
+                label = key.split("_")[1]
+                orjson = self.figures.get(f"json_{label}_floor_orjson_s")
+                if orjson is not None:
+                    pairs[label] = (stdlib, orjson)
+        return pairs
+
+    def floor_sizes_measured(self) -> str:
+        return ", ".join(
+            f"{label}: {stdlib:.2f} s against {orjson:.2f} s"
+            for label, (stdlib, orjson) in self.floor_pairs().items()
+        )
 
     def bench_read_only(self) -> None:
         """``current``, ``heads`` and ``history`` on a small store at its head,
@@ -332,43 +407,81 @@ class Bench:
         self.record(f"sqlite_{label}_update_s", floor.seconds)
         self.record(f"sqlite_{label}_upgrade_s", up.seconds)
         self.record(f"sqlite_{label}_upgrade_vs_update", up.seconds / floor.seconds)
+        self.record(f"sqlite_{label}_update_peak_memory_mb", floor.peak_bytes / 1e6)
+        self.record(f"sqlite_{label}_upgrade_peak_memory_mb", up.peak_bytes / 1e6)
         shutil.rmtree(work, ignore_errors=True)
 
     def bench_postgres(self, count: int) -> None:
+        """``upgrade head`` against one hand-written ``UPDATE``, on a server that
+        fsyncs as a production one does. Both run from a fresh connection in a
+        subprocess, committing once, each on its own fresh copy of one pristine
+        database (``CREATE DATABASE ... TEMPLATE``: a file copy, the same cache
+        state for both), alternately, and must leave the same rows granted."""
         sys.path.insert(0, str(ROOT / "tests"))
+        import psycopg
         from pgserver import start_server
 
         label = _label(count)
         print(f"PostgreSQL registry, {label} devices", flush=True)
-        server = start_server()
+        server = start_server(durable=True)
         try:
-            import psycopg
-
-            url = server.url
+            admin = server.admin_url("postgres")
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute("CREATE DATABASE pristine")
+            started = time.perf_counter()
+            synthetic.load_postgres(server.admin_url("pristine"), count)
+            with psycopg.connect(admin, autocommit=True) as conn:
+                # No session (autovacuum's included) may hold a template being copied.
+                conn.execute("ALTER DATABASE pristine WITH ALLOW_CONNECTIONS false")
+            print(f"  (loaded in {time.perf_counter() - started:.0f} s)", flush=True)
 
             def prepare() -> None:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    for table in (
-                        "device_pairing_paired",
-                        "device_pairing_pending",
-                        "scopemigrate_ledger",
-                        "scopemigrate_provenance",
-                        "scopemigrate_removed_pending",
-                    ):
-                        conn.execute(f"DROP TABLE IF EXISTS {table}")
-                synthetic.load_postgres(url, count)
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute("DROP DATABASE IF EXISTS scopemigrate WITH (FORCE)")
+                    conn.execute(
+                        "CREATE DATABASE scopemigrate TEMPLATE pristine STRATEGY FILE_COPY"
+                    )
 
             script = "import psycopg, sys\nwith psycopg.connect(sys.argv[1]) as c:\n"
             script += f"    c.execute('''{POSTGRES_UPDATE}''')\n"
-            floor = best([sys.executable, "-c", script, url], self.rounds, prepare)
-            command = [tool(), "upgrade", "head", "-q", "--store", url]
-            command += ["--migrations", str(self.chains[1])]
-            up = best(command, self.rounds, prepare)
-            self.record(f"postgres_{label}_update_s", floor.seconds)
+            upgrade = [tool(), "upgrade", "head", "-q", "--store", server.url]
+            upgrade += ["--migrations", str(self.chains[1])]
+            commands = {"update": [sys.executable, "-c", script, server.url], "upgrade": upgrade}
+            runs: dict[str, list[Run]] = {name: [] for name in commands}
+            granted: dict[str, tuple[int, int]] = {}
+            for _ in range(self.rounds_for(count)):
+                for name, command in commands.items():
+                    prepare()
+                    runs[name].append(run(command))
+                    granted[name] = _granted(server.url)
+                update_s, upgrade_s = (runs[name][-1].seconds for name in commands)
+                print(f"  (a round: update {update_s:.2f} s, upgrade {upgrade_s:.2f} s)")
+            if granted["update"] != granted["upgrade"]:
+                raise SystemExit(f"PostgreSQL: not the same rows granted: {granted}")
+            update, up = (min(runs[name], key=lambda r: r.seconds) for name in commands)
+            self.record(f"postgres_{label}_granted_devices", granted["upgrade"][0])
+            self.record(f"postgres_{label}_update_s", update.seconds)
             self.record(f"postgres_{label}_upgrade_s", up.seconds)
-            self.record(f"postgres_{label}_upgrade_vs_update", up.seconds / floor.seconds)
+            self.record(f"postgres_{label}_upgrade_vs_update", up.seconds / update.seconds)
+            self.record(f"postgres_{label}_update_peak_memory_mb", update.peak_bytes / 1e6)
+            self.record(f"postgres_{label}_upgrade_peak_memory_mb", up.peak_bytes / 1e6)
         finally:
             server.stop()
+
+
+def _granted(url: str) -> tuple[int, int]:
+    """Devices holding both granted scopes, in their scopes and in their operator token."""
+    import psycopg
+
+    wanted = "'{operator.read,operator.write}'::text[]"
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            f"SELECT count(*) FILTER (WHERE scopes_json ?& {wanted}), "
+            f"count(*) FILTER (WHERE tokens_json -> 'operator' -> 'scopes' ?& {wanted}) "
+            "FROM device_pairing_paired"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _sqlite_update_script() -> str:
@@ -407,6 +520,21 @@ def main() -> None:
     parser.add_argument(
         "--no-read-only", action="store_true", help="skip current/heads/history timings"
     )
+    parser.add_argument(
+        "--large-from",
+        type=int,
+        default=LARGE,
+        help=f"from this many devices a size is large (default {LARGE:,})",
+    )
+    parser.add_argument(
+        "--large-rounds", type=int, default=1, help="runs per figure at a large size (default 1)"
+    )
+    parser.add_argument(
+        "--all-large",
+        action="store_true",
+        help="at a large size also take the figures no target needs there "
+        "(jq, downgrade, chains, settle window, the standard library's floor)",
+    )
     parser.add_argument("--out", type=Path, help="write the figures to this JSON file")
     parser.add_argument("--workdir", type=Path, help="keep generated stores here (default: temp)")
     args = parser.parse_args()
@@ -417,7 +545,8 @@ def main() -> None:
     # pyproject.toml names scopemigrate, and would send `upgrade head` at head
     # down the way that reads configuration files.
     os.chdir(workdir)
-    bench = Bench(workdir, args.rounds)
+    bench = Bench(workdir, args.rounds, args.large_rounds, args.large_from, args.all_large)
+    started = time.monotonic()
     try:
         if not args.no_read_only:
             bench.bench_read_only()
@@ -433,9 +562,22 @@ def main() -> None:
     report = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": _commit(),
+        "settings": {
+            "rounds": args.rounds,
+            "large_from": args.large_from,
+            "large_rounds": args.large_rounds,
+            "all_large": args.all_large,
+        },
+        "seconds": round(time.monotonic() - started),
         "figures": bench.figures,
+        "skipped": bench.skipped,
         "targets": targets(bench.figures),
     }
+    if bench.skipped:
+        print("\nnot taken in this run:")
+        for key, reason in bench.skipped.items():
+            print(f"  {key}: {reason}")
     print("\ntarget                              limit   measured  met")
     for name, entry in report["targets"].items():
         value = "-" if entry["measured"] is None else f"{entry['measured']:.2f}"
@@ -446,7 +588,16 @@ def main() -> None:
 
 
 def _sizes(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
+    """Sizes in ascending order: a large size's choice of floor looks at the smaller ones."""
+    return sorted(int(part) for part in text.split(",") if part.strip())
+
+
+def _commit() -> str | None:
+    """The checkout's commit, so that a run's figures name the code they measured."""
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return (found.stdout.strip() or None) if found.returncode == 0 else None
 
 
 if __name__ == "__main__":

@@ -59,7 +59,12 @@ ScopeList = list[str] | None
 # file's size in per-instance dicts: docs/performance.md).
 @dataclass(slots=True)
 class DeviceState:
-    """A mutable working copy of one device's scope lists, as the engine sees it."""
+    """A mutable working copy of one device's scope lists, as the engine sees it.
+
+    ``fields`` is the device's own dict, but its lists may be shared with other
+    devices (a reader shares the lists of devices holding the same): a field
+    is set by replacing its list, never by editing the list in place.
+    """
 
     device_id: str
     label: str

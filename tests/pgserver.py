@@ -2,7 +2,9 @@
 
 PostgreSQL refuses to run as root; as root the server runs as the
 unprivileged ``postgres`` user (created by Debian's package), listening only
-on a Unix socket inside its own directory.
+on a Unix socket inside its own directory. The tests' server does not fsync
+(nothing it holds must survive a crash); the benchmarks' does, as a
+production server would (``durable=True``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def find_bin(name: str) -> str:
 class Server:
     root: Path
     user: str | None  # who runs the server when we are root
+    durable: bool = False  # fsync as a production server does (the benchmarks)
 
     @property
     def url(self) -> str:
@@ -54,7 +57,9 @@ class Server:
         self._run(
             find_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
         )
-        options = f"-c listen_addresses='' -k {self.root} -p {PORT} -c fsync=off"
+        options = f"-c listen_addresses='' -k {self.root} -p {PORT}"
+        if not self.durable:
+            options += " -c fsync=off"
         self._run(
             find_bin("pg_ctl"),
             "-D",
@@ -84,14 +89,14 @@ class Server:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_server() -> Server:
+def start_server(durable: bool = False) -> Server:
     root = Path(tempfile.mkdtemp(prefix="scopemigrate-pg-"))
     user = None
     if os.geteuid() == 0:
         user = "postgres"
         entry = pwd.getpwnam(user)  # Debian's postgresql package creates this user
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    server = Server(root, user)
+    server = Server(root, user, durable)
     try:
         server.start()
     except BaseException:

@@ -8,6 +8,8 @@ on the fixtures and on generated stores.
 
 from __future__ import annotations
 
+import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_engine import chains
 
-from scopemigrate.devices import DeviceState, ScopeList
+from scopemigrate import engine
+from scopemigrate.devices import ChangeSet, DeviceState, ScopeList
 from scopemigrate.errors import BadStoreError
+from scopemigrate.migration import Migration
 from scopemigrate.stores.openclaw_json import index as json_index
+from scopemigrate.stores.openclaw_json.gateway import scope_base
 from scopemigrate.stores.openclaw_json.records import (
     _set_scope_list,
     device_from_record,
@@ -266,3 +272,122 @@ def test_a_file_written_whole_after_a_splice_began_holds_only_the_whole(tmp_path
         json_index.write_paired(index, edited, out)
     assert target.read_bytes() == today_render(raw, edited)
     assert target.read_bytes().count(b'"deviceId": "a"') == 1
+
+
+class _Writes(io.BytesIO):
+    """A temp file that records the size of each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data: Any) -> int:
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+def test_a_large_splice_is_written_a_part_at_a_time() -> None:
+    """The splice gathers its pieces into parts of a bounded size (one write per
+    part, not per piece), so the new file is never held whole in memory."""
+    devices = 10_000  # two pieces per device: several parts
+    tree = {
+        f"d{n:05}": {"deviceId": f"d{n:05}", "role": "operator", "scopes": ["x"], "tokens": {}}
+        for n in range(devices)
+    }
+    raw = json.dumps(tree, indent=2).encode()
+    index = json_index.read_paired(PATH, raw)
+    assert index.spans is not None
+    edited: dict[str, dict[str, ScopeList]] = {key: {"scopes": ["x", "y"]} for key in tree}
+    out = _Writes()
+    json_index.write_paired(index, edited, out)
+    assert out.getvalue() == today_render(raw, edited)
+    assert 1 < len(out.sizes) < devices
+    assert max(out.sizes) < len(out.getvalue()) / 2
+
+
+def test_the_values_a_rebase_compares_are_shared_by_devices_of_one_kind() -> None:
+    """``scope_base``: each changed field's value as read; one dict for devices
+    holding the same lists and given the same change (the engine shares it)."""
+    tree = {
+        key: {"deviceId": key, "role": "operator", "scopes": scopes, "tokens": {}}
+        for key, scopes in (("a", ["x"]), ("b", ["x"]), ("c", ["w"]))
+    }
+    index = json_index.read_paired(PATH, json.dumps(tree, indent=2).encode())
+    change: dict[str, ScopeList] = {"scopes": ["x", "y"]}
+    changes = ChangeSet(devices={"a": change, "b": change, "c": {"scopes": ["w", "y"]}})
+    base = scope_base(json_index.records_of(index, changes.devices), changes)
+    assert base == {"a": {"scopes": ["x"]}, "b": {"scopes": ["x"]}, "c": {"scopes": ["w"]}}
+    assert base["a"] is base["b"]
+
+
+GOOD = {
+    "deviceId": "a",
+    "displayName": "n",
+    "clientId": "c",
+    "role": "operator",
+    "roles": ["a", "b"],
+    "scopes": ["a", "b"],
+    "approvedScopes": ["a", "b"],
+    "tokens": {"operator": {"token": "t", "scopes": ["a", "b"]}},
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"role": None},
+        {"role": 1},
+        {"clientMode": None},
+        {"displayName": None},
+        {"displayName": 7},
+        {"roles": "ab"},
+        {"roles": ["a", 1]},
+        {"scopes": "ab"},
+        {"scopes": {"a": 1, "b": 2}},
+        {"scopes": [["a"], "b"]},
+        {"approvedScopes": None},
+        {"tokens": ["operator"]},
+        {"tokens": {"operator": "ab"}},
+        {"tokens": {"operator": {"token": "t", "scopes": "ab"}}},
+        {"tokens": {"operator": {"token": "t", "scopes": None}}},
+        {"deviceId": "x"},
+        # Accepted, and built otherwise than the record before them:
+        {"displayName": ""},
+        {"clientMode": "cli"},
+        {"tokens": {"operator": {"token": "t", "scopes": ["a", "b"], "revokedAtMs": 1}}},
+        {"tokens": {"operator": {"token": "t"}}},
+        {"scopes": []},
+    ],
+)
+def test_a_record_shaped_like_an_accepted_one_but_for_one_field_reads_as_today(
+    change: dict[str, Any],
+) -> None:
+    """Devices of one shape are checked and built once (``_FastDevices``): a record
+    equal to an accepted one but for a null, a type or a value is told apart."""
+    tree = {"a": GOOD, "b": {**GOOD, "deviceId": "b", **change}}
+    raw = json.dumps(tree, indent=2).encode()
+    found = outcome(lambda: json_index.read_paired(PATH, raw).devices)
+    assert found == outcome(lambda: today(PATH, raw)[1])
+
+
+@SETTINGS
+@given(st.data(), chains())
+def test_devices_share_the_lists_read_and_no_run_edits_a_list_in_place(
+    data: st.DataObject, steps: list[Migration]
+) -> None:
+    """Devices of one shape share the lists read (``DeviceState``): an upgrade and
+    a downgrade must replace a list, never edit it, and end as with lists of
+    their own."""
+    _, tree = data.draw(stores())
+    # Each record twice, so that devices share their lists.
+    tree |= {f"{key}-2": {**record, "deviceId": f"{key}-2"} for key, record in tree.items()}
+    index = json_index.read_paired(PATH, json.dumps(tree, indent=2).encode())
+    held = [value for device in index.devices for value in device.fields.values() if value]
+    as_read = copy.deepcopy(held)
+    alone = copy.deepcopy(index.devices)
+    up = engine.upgrade(steps, index.devices, [], "now")
+    assert up == engine.upgrade(steps, alone, [], "now")
+    applied = list(reversed(up.applied.values()))
+    assert engine.downgrade(applied, index.devices, []) == engine.downgrade(applied, alone, [])
+    assert index.devices == alone
+    assert held == as_read

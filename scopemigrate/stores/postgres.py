@@ -383,6 +383,7 @@ def _apply_work(
         # table the devices are migrated and there is no request to settle.
         has_pending = _has_table(conn, PENDING_TABLE)
         removed = 0
+        changed = 0
         first = True
         for migration in steps:
             if has_pending:
@@ -393,8 +394,17 @@ def _apply_work(
                 statement, params = sql.operation_statement(
                     migration.revision, index, operation, first, keep_before
                 )
-                edits = conn.execute(statement, params).rowcount
-                log.debug("revision %s, operation %d: %d edit(s)", migration.revision, index, edits)
+                done = conn.execute(statement, params)
+                if keep_before:
+                    log.debug(
+                        "revision %s, operation %d: %d edit(s)",
+                        migration.revision,
+                        index,
+                        done.rowcount,
+                    )
+                else:  # the run's one statement, which counts its devices
+                    row = done.fetchone()
+                    changed = int(row["changed"]) if row else 0
                 first = False
             if has_pending:
                 gone = conn.execute(sql.REMOVE_SATISFIED, (migration.revision,)).rowcount
@@ -405,10 +415,7 @@ def _apply_work(
                 )
                 removed += gone
         notes = () if has_pending else (_no_pending_note(location),)
-        if keep_before:
-            return _Work(removed=removed, notes=notes)
-        row = conn.execute(sql.COUNT_EDITED, (steps[0].revision,)).fetchone()
-        return _Work(removed=removed, changed=int(row["changed"]) if row else 0, notes=notes)
+        return _Work(removed=removed, changed=None if keep_before else changed, notes=notes)
 
     return work
 

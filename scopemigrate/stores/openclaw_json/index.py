@@ -49,7 +49,6 @@ from scopemigrate.devices import (
     SCOPES,
     DeviceState,
     ScopeList,
-    token_field,
 )
 from scopemigrate.errors import BadStoreError
 from scopemigrate.stores.jsontext import check_constant, check_number, check_text
@@ -63,14 +62,13 @@ from scopemigrate.stores.openclaw_json.records import (
     read_lists,
 )
 from scopemigrate.stores.openclaw_json.splice import (
-    TOP_LEVEL_KEY,
-    Edit,
-    _find,
+    ListSplice,
+    Piece,
     _list_path,
     _render,
-    _value_end,
-    join_edits,
+    list_splice,
     render_string_list,
+    splice_edits,
 )
 
 # Before the first record and after the last, as JSON.stringify(v, null, 2) writes them.
@@ -106,10 +104,10 @@ def read_paired(path: Path, data: bytes) -> PairedIndex:
     (anywhere in the file) before record errors, records in file order.
     """
     check_text(path, data)  # depth and lone surrogates, before any parser runs
-    members = _members(data)
-    if members is not None:
+    body_end = _body_end(data)
+    if body_end is not None:
         with _collector_paused():
-            indexed = _read_members(path, data, members)
+            indexed = _read_members(path, data, body_end)
         if indexed is not None:
             return indexed
     tree = parse_object_file(path, data, "device id")
@@ -147,22 +145,57 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _members(data: bytes) -> list[tuple[int, int]] | None:
-    """Each top-level member's byte range, commas excluded, if the layout is OpenClaw's."""
+def _body_end(data: bytes) -> int | None:
+    """Where the members end (the ``\\n}`` that closes the file), if it opens and
+    closes as OpenClaw writes it."""
     body_end = len(data) - (2 if data.endswith(b"\n") else 1)
     if not data.startswith(_OPEN) or data[body_end - 1 : body_end + 1] != _CLOSE:
         return None
-    starts: list[int] = []
-    at = data.find(TOP_LEVEL_KEY, 0, body_end)
-    while at >= 0:
-        starts.append(at)
-        at = data.find(TOP_LEVEL_KEY, at + 1, body_end)
-    if not starts or starts[0] != len(_OPEN):
-        return None
-    ends = [start - 1 for start in starts[1:]]  # each member but the last ends at a comma
-    if any(data[end : end + 1] != b"," for end in ends):
-        return None
-    return list(zip(starts, [*ends, body_end - 1], strict=True))
+    return body_end
+
+
+# In one pass over the file: each member's key line (``TOP_LEVEL_KEY``; the key
+# as JSON.stringify writes one that needs no escape, up to the value: device
+# ids) and each line that closes a value at the members' depth (``\n  }``). A
+# JSON string never holds a raw newline, so neither can match inside a string,
+# and the optional key never reaches the next line.
+_LINES = re.compile(rb'\n  (?:"(?:([^"\\\x00-\x1f]*)": )?|})')
+_CLOSING = ord("}")
+_COMMA = ord(",")
+_OBJECT = ord("{")
+
+
+class _OtherLayout(Exception):
+    """The file does not split into one member per line the way OpenClaw writes it."""
+
+
+# A member's piece: its start and end (commas excluded), its key's bytes when
+# written plain (else None), where its value starts (after a plain key), and
+# where its first line closing at the members' depth is (-1: none).
+_Piece = tuple[int, int, bytes | None, int, int]
+
+
+def _pieces(data: bytes, body_end: int) -> Iterator[_Piece]:
+    """Each top-level member's piece, in file order; raises ``_OtherLayout``
+    unless the first starts the file's body and each other follows a comma."""
+    start = close = value_start = -1
+    key: bytes | None = None
+    for line in _LINES.finditer(data, 0, body_end):
+        at = line.start()
+        if data[at + 3] == _CLOSING:
+            if close < 0:
+                close = at
+            continue
+        if start >= 0:
+            if data[at - 1] != _COMMA:
+                raise _OtherLayout
+            yield start, at - 1, key, value_start, close
+        elif at != len(_OPEN):
+            raise _OtherLayout
+        start, key, value_start, close = at, line[1], line.end(), -1
+    if start < 0:
+        raise _OtherLayout
+    yield start, body_end - 1, key, value_start, close
 
 
 def _loads(text: bytes) -> Any:
@@ -192,161 +225,155 @@ def _member(data: bytes, start: int, end: int) -> tuple[str, Any]:
     return key, value
 
 
-# A member's key as JSON.stringify writes one that needs no escape (device ids):
-# after the line's two spaces, up to the value.
-_PLAIN_KEY = re.compile(rb'"([^"\\\x00-\x1f]*)": ')
+def _value_start(data: bytes, start: int, key: str) -> int:
+    """Where the value of the member at ``start`` begins, if its key is written
+    as JSON.stringify writes it; else -1."""
+    prefix = b"\n  " + encode_basestring(key).encode("utf-8") + b": "
+    return start + len(prefix) if data.startswith(prefix, start) else -1
 
 
-def _plain_member(view: memoryview, start: int, end: int) -> tuple[str, Any, int] | None:
-    """The key, value and value's offset of a member whose key needs no escape
-    and whose value orjson reads, parsed from a view (no copy); None otherwise."""
-    found = _PLAIN_KEY.match(view, start + len(TOP_LEVEL_KEY) - 1, end)
-    if found is None:
-        return None
-    try:
-        return found.group(1).decode("utf-8"), orjson.loads(view[found.end() : end]), found.end()
-    except ValueError:  # not UTF-8, or not JSON orjson reads: _member decides
-        return None
+def _read_members(path: Path, data: bytes, body_end: int) -> PairedIndex | None:
+    """The index from the members' pieces; None when today's way must decide.
 
-
-def _read_members(path: Path, data: bytes, members: list[tuple[int, int]]) -> PairedIndex | None:
-    """The index from the members' pieces; None when today's way must decide."""
+    A piece whose key is plain has its value parsed alone, from a view (no
+    copy): the key line's pattern and orjson together prove the piece is one
+    member. Any other piece is parsed as ``{piece}`` (``_member``)."""
     devices: list[DeviceState] = []
     spans: dict[str, tuple[int, int]] = {}
     read: dict[str, ReadLists] = {}
-    lists = _FastDevices()
+    lists = _FastDevices(path)
     view = memoryview(data)
-    for number, (start, end) in enumerate(members):
-        plain = _plain_member(view, start, end)
-        try:
-            key, record, value_start = plain or (*_member(data, start, end), -1)
-        except ValueError:
-            return None  # invalid JSON: today's reader words the error
-        if key in read:
-            return None  # a key twice: the last one counts, at the first one's place
-        try:
-            device, read[key] = lists.device(key, record) or lists.checked(path, key, record)
-        except BadStoreError:
-            if not _all_parse(data, members[number + 1 :]):
-                return None  # a JSON error later in the file is reported first, as today
-            raise
-        devices.append(device)
-        # A record whose key is written otherwise (escaped) or that does not
-        # close where the layout says gets no span: editing it rewrites the
-        # whole file, as today's writer does.
-        if value_start < 0:
-            prefix = b"\n  " + encode_basestring(key).encode("utf-8") + b": "
-            value_start = start + len(prefix) if data.startswith(prefix, start) else -1
-        if value_start >= 0 and _value_end(data, value_start, 1) == end:
-            spans[key] = (value_start, end)
+    loads = orjson.loads
+    pieces = _pieces(data, body_end)
+    try:
+        for start, end, plain, value_start, close in pieces:
+            try:
+                if plain is None:
+                    raise ValueError("not plain")
+                key, record = plain.decode("utf-8"), loads(view[value_start:end])
+            except ValueError:  # not UTF-8, not JSON orjson reads, or an escaped key
+                try:
+                    key, record = _member(data, start, end)
+                except ValueError:
+                    return None  # invalid JSON: today's reader words the error
+                value_start = _value_start(data, start, key)
+            if key in read:
+                return None  # a key twice: the last one counts, at the first one's place
+            try:
+                device, read[key] = lists.device(key, record) or lists.checked(key, record)
+            except BadStoreError:
+                if not _all_parse(data, pieces):
+                    return None  # a JSON error later in the file is reported first, as today
+                raise
+            devices.append(device)
+            # A record whose key is written otherwise (escaped) or that does not
+            # close where the layout says (its first line closing at depth 1 is
+            # its last) gets no span: editing it rewrites the whole file, as
+            # today's writer does.
+            if close == end - 4 and value_start >= 0 and data[value_start] == _OBJECT:
+                spans[key] = (value_start, end)
+    except _OtherLayout:
+        return None
     return PairedIndex(path, data, devices, spans, read)
 
 
-class _FastDevices:
-    """``device_from_record`` for the records it would accept, without its per-item checks.
+# What ``device_from_record`` reads of a record besides its id and display name,
+# hashable: lists as tuples, absent keys as ``_ABSENT`` (a null is refused, an
+# absent key is not), each token's role, scopes and whether it is revoked.
+_Shape = tuple[object, ...]
+# What devices of one shape share: roles, client id and mode, fields (the lists
+# themselves: nothing edits a list in place), revoked token roles, lists as read.
+_Known = tuple[
+    frozenset[str], str | None, str | None, dict[str, ScopeList], frozenset[str], ReadLists
+]
+_ABSENT: Any = object()
 
-    A store holds few distinct scope lists, so each is checked once and its
-    strings shared by every device holding it (a third of the reader's memory
-    at 100k devices). Anything unusual returns None, and ``device_from_record``
-    decides and words the error: this never refuses, it only accepts faster.
+
+class _FastDevices:
+    """``device_from_record`` for the records it would accept, checked once per shape.
+
+    A store holds few shapes of device (roles, client, lists, tokens), so
+    ``device_from_record`` checks and builds the first device of each, and the
+    others with an equal shape share its roles, lists and lists as read: an
+    equal shape is accepted exactly when the first was (a string equals only
+    a string, a tuple made of a list only such a tuple, ``_ABSENT`` only
+    itself). Anything unusual returns None, and ``device_from_record`` decides
+    and words the error: this never refuses, it only accepts faster.
     """
 
-    def __init__(self) -> None:
-        self._lists: dict[tuple[Any, ...], tuple[str, ...]] = {}
-        self._roles: dict[tuple[Any, ...], frozenset[str]] = {}
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._known: dict[_Shape, _Known] = {}
         self._shared = _Shared()
-        # Names, clients, token fields and revoked roles repeat across devices
-        # too: one object each (a sixth of the devices' memory at 100k).
-        self._texts: dict[str, str] = {}
-        self._revoked: dict[tuple[str, ...], frozenset[str]] = {}
+        # Display names repeat across devices too: one object each.
+        self._names: dict[str, str] = {}
 
-    def checked(self, path: Path, key: str, record: Any) -> tuple[DeviceState, ReadLists]:
+    def checked(self, key: str, record: Any) -> tuple[DeviceState, ReadLists]:
         """``device_from_record``'s device (or its one-line error), with its lists."""
-        device = device_from_record(path, key, record)
+        device = device_from_record(self._path, key, record)
         return device, self._shared.lists(read_lists(device))
 
-    def _strings(self, holder: dict[str, Any], name: str) -> tuple[bool, tuple[str, ...] | None]:
-        value = holder.get(name)
-        if value is None:
-            return name not in holder, None
-        if type(value) is not list:
-            return False, None
-        key = tuple(value)
-        try:
-            known = self._lists.get(key)
-        except TypeError:
-            return False, None  # a list or object inside: the checks word it
-        if known is None:
-            if not all(type(item) is str for item in key):
-                return False, None
-            known = self._lists[key] = key
-        return True, known
-
     def device(self, key: str, record: Any) -> tuple[DeviceState, ReadLists] | None:
-        if type(record) is not dict:
+        # Run once per record: attribute lookups kept out, the shape built in
+        # one expression.
+        if record.__class__ is not dict:
             return None
-        device_id = record.get("deviceId")
-        if type(device_id) is not str or device_id != key:
+        get = record.get
+        if get("deviceId") != key:
             return None
-        texts: list[str | None] = []
-        for name in _TEXT_FIELDS:
-            value = record.get(name)
-            if (value is None and name in record) or (value is not None and type(value) is not str):
-                return None
-            texts.append(None if value is None else self._texts.setdefault(value, value))
-        role, display_name, client_id, client_mode = texts
-        ok, listed = self._strings(record, "roles")
-        if not ok:
+        name = get("displayName")
+        if name.__class__ is not str and (name is not None or "displayName" in record):
             return None
-        roles_key = (role, *(listed or ()))
-        roles = self._roles.get(roles_key)
-        if roles is None:
-            roles = self._roles[roles_key] = frozenset([*(listed or ()), *([role] if role else [])])
-        read: dict[str, tuple[str, ...] | None] = {}
-        for name in (SCOPES, APPROVED_SCOPES):
-            ok, read[name] = self._strings(record, name)
-            if not ok:
-                return None
-        tokens = record.get("tokens", _NO_TOKENS)
-        if type(tokens) is not dict:
+        tokens = get("tokens", _NO_TOKENS)
+        if tokens.__class__ is not dict:
             return None
-        revoked: list[str] = []  # as devices.revoked_roles, in the same pass
-        for token_role, token in tokens.items():
-            if type(token) is not dict:
+        try:
+            shape = (
+                get("role", _ABSENT),
+                get("clientId", _ABSENT),
+                get("clientMode", _ABSENT),
+                tuple(v) if (v := get("roles", _ABSENT)).__class__ is list else v,
+                tuple(v) if (v := get(SCOPES, _ABSENT)).__class__ is list else v,
+                tuple(v) if (v := get(APPROVED_SCOPES, _ABSENT)).__class__ is list else v,
+                *[
+                    (
+                        role,
+                        tuple(v) if (v := token.get("scopes", _ABSENT)).__class__ is list else v,
+                        token.get("revokedAtMs") is not None,
+                    )
+                    for role, token in tokens.items()
+                ],
+            )
+            known = self._known.get(shape)
+        except (AttributeError, TypeError):  # a token not an object; a list or object inside
+            return None
+        if known is None:
+            known = self._learn(key, record)
+            if known is None:
                 return None
-            if token.get("revokedAtMs") is not None:
-                revoked.append(token_role)
-            name = token_field(token_role)
-            ok, read[self._texts.setdefault(name, name)] = self._strings(token, "scopes")
-            if not ok:
-                return None
-        fields: dict[str, ScopeList] = {
-            name: None if value is None else list(value) for name, value in read.items()
-        }
-        revoked_tokens = self._revoked.get(tuple(revoked))
-        if revoked_tokens is None:
-            revoked_tokens = self._revoked[tuple(revoked)] = frozenset(revoked)
-        device = DeviceState(
-            device_id=key,  # the key's string, equal to deviceId: one copy of each id
-            label=display_name or client_id or key[:12],
-            roles=roles,
-            client_id=client_id,
-            client_mode=client_mode,
-            fields=fields,
-            revoked_tokens=revoked_tokens,
-        )
-        return device, self._shared.lists(read)
+            self._known[shape] = known
+        roles, client_id, client_mode, fields, revoked, read = known
+        label = self._names.setdefault(name, name) if name else client_id or key[:12]
+        return DeviceState(key, label, roles, client_id, client_mode, fields.copy(), revoked), read
+
+    def _learn(self, key: str, record: dict[str, Any]) -> _Known | None:
+        try:
+            first = device_from_record(self._path, key, record)
+        except BadStoreError:
+            return None
+        read = self._shared.lists(read_lists(first))
+        fields = dict(first.fields)
+        return first.roles, first.client_id, first.client_mode, fields, first.revoked_tokens, read
 
 
-_TEXT_FIELDS = ("role", "displayName", "clientId", "clientMode")
 _NO_TOKENS: dict[str, Any] = {}
 
 
-def _all_parse(data: bytes, members: list[tuple[int, int]]) -> bool:
+def _all_parse(data: bytes, pieces: Iterator[_Piece]) -> bool:
     try:
-        for start, end in members:
+        for start, end, *_ in pieces:
             _member(data, start, end)
-    except ValueError:
+    except (ValueError, _OtherLayout):
         return False
     return True
 
@@ -369,45 +396,75 @@ def write_paired(
     writes it; a record whose list is added or removed rewritten whole; and
     the whole file serialised again when the layout allows neither (what was
     written so far is then dropped: ``out`` is truncated to its start). The
-    old bytes are written straight from views of them: given the temp file,
-    no copy of the new file is ever held in memory.
+    old bytes are written from views of them, a few hundred kilobytes at a
+    time: given the temp file, the new file is never held whole in memory.
     """
     if not edited:
         out.write(index.data)
         return
     spans = index.spans
-    if spans is not None and all(device_id in spans for device_id in edited):
-        view = memoryview(index.data)
-        position = 0
-        plans: dict[tuple[int, int], _Plan] = {}
-        for device_id in sorted(edited, key=lambda device_id: spans[device_id][0]):
-            start, end = spans[device_id]
-            fields, read = edited[device_id], index.read[device_id]
-            # Devices share their lists as read and (from the engine) their new
-            # lists: what to write is found once per such pair.
-            plan = plans.get((id(read), id(fields)))
-            if plan is None:
-                plan = plans[id(read), id(fields)] = _plan(read, fields)
-            edits = _record_edits(index.data, start, end, plan, fields)
-            if edits is None:
-                break
-            position = join_edits(view, position, edits, out.write)
-        else:
-            out.write(view[position:])
-            return
-        out.seek(0)
-        out.truncate()
+    if spans is not None and edited.keys() <= spans.keys() and _splice(index, spans, edited, out):
+        return
+    out.seek(0)
+    out.truncate()
     out.write(_dump_whole(index, edited))
 
 
-# How a device's changed lists are written: per list its path in the record, its
-# text as read and its new text; or the record rewritten whole (a list comes or
-# goes); or the whole file (a string JSON cannot hold).
-_Plan = list[tuple[tuple[str, ...], bytes, bytes]] | Literal["record", "file"]
+# Pieces of the new file gathered before one write: a few hundred kilobytes,
+# and one call instead of one per piece (a third of the splice's time at 100k).
+_PIECES_PER_WRITE = 4096
+
+
+def _splice(
+    index: PairedIndex,
+    spans: dict[str, tuple[int, int]],
+    edited: Mapping[str, Mapping[str, ScopeList]],
+    out: BinaryIO,
+) -> bool:
+    """Write the new file by splicing; False when the whole file must be written."""
+    data = index.data
+    view = memoryview(data)
+    read = index.read
+    position = 0
+    plans: dict[tuple[int, int], _Plan] = {}
+    pieces: list[Piece] = []
+    append = pieces.append
+    for device_id in sorted(edited, key=spans.__getitem__):
+        start, end = spans[device_id]
+        fields, lists = edited[device_id], read[device_id]
+        # Devices share their lists as read and (from the engine) their new
+        # lists: what to write is found once per such pair.
+        plan = plans.get((id(lists), id(fields)))
+        if plan is None:
+            plan = plans[id(lists), id(fields)] = _plan(lists, fields)
+        if plan == "file":
+            return False
+        edits = None if plan == "record" else splice_edits(data, start, end, plan)
+        if edits is None:
+            # Not where, or not as, OpenClaw writes it (or a list comes or goes):
+            # rewritten whole, with the standard library's values, as today
+            # (orjson reads an integer beyond 64 bits as a float).
+            edits = [(start, end, _rewrite(json.loads(data[start:end]), fields))]
+        for edit_start, edit_end, text in edits:
+            append(view[position:edit_start])
+            append(text)
+            position = edit_end
+        if len(pieces) >= _PIECES_PER_WRITE:
+            out.write(b"".join(pieces))
+            pieces.clear()
+    append(view[position:])
+    out.write(b"".join(pieces))
+    return True
+
+
+# How a device's changed lists are written: per list where it is and its old
+# and new text (``splice.list_splice``); or the record rewritten whole (a list
+# comes or goes); or the whole file (a string JSON cannot hold).
+_Plan = list[ListSplice] | Literal["record", "file"]
 
 
 def _plan(read: ReadLists, fields: Mapping[str, ScopeList]) -> _Plan:
-    splices: list[tuple[tuple[str, ...], bytes, bytes]] = []
+    splices: list[ListSplice] = []
     for field, value in fields.items():
         old = read.get(field)
         if old is None or value is None:
@@ -418,7 +475,7 @@ def _plan(read: ReadLists, fields: Mapping[str, ScopeList]) -> _Plan:
             old_text = _render(old, depth)
         except UnicodeError:
             return "file"
-        splices.append((path, old_text, render_string_list(value, depth)))
+        splices.append(list_splice(path, old_text, render_string_list(value, depth)))
     return splices
 
 
@@ -433,26 +490,6 @@ def new_values(
         ours = values[device_id]
         new[device_id] = ours if fields.keys() == ours.keys() else {f: ours[f] for f in fields}
     return new
-
-
-def _record_edits(
-    data: bytes, start: int, end: int, plan: _Plan, fields: Mapping[str, ScopeList]
-) -> list[Edit] | None:
-    """The edits making the record's new text, or None when the whole file must be written."""
-    if plan == "file":
-        return None
-    if plan != "record":
-        edits: list[Edit] = []
-        for path, old_text, new_text in plan:
-            value_start, value_end = _find(data, start, end, path)
-            if value_start < 0 or data[value_start:value_end] != old_text:
-                break  # not where, or not as, OpenClaw writes it: the record is rewritten
-            edits.append((value_start, value_end, new_text))
-        else:
-            return sorted(edits)
-    # Rewritten whole: with the standard library's values, as today (orjson
-    # reads an integer beyond 64 bits as a float, which would be written so).
-    return [(start, end, _rewrite(json.loads(data[start:end]), fields))]
 
 
 def _rewrite(record: dict[str, Any], fields: Mapping[str, ScopeList]) -> bytes:
