@@ -78,7 +78,7 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench`` measures stores of 1k to 100k devices; the full run of
     docs/performance.md is
     ``nox -s bench -- --sizes 1000,10000,100000,1000000 --postgres 1000000
-    --rounds 2 --large-rounds 1 --out bench.json`` (about 20 minutes on 2 idle cores).
+    --rounds 2 --large-rounds 2 --out bench.json`` (about 20 minutes on 2 idle cores).
     """
     session.install(".[postgres]", "matplotlib")  # matplotlib: report.py's plot, bench only
     ensure_system_tools(session, also=("jq",))  # jq: the hand workaround measured against

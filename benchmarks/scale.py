@@ -24,9 +24,10 @@ Usage:
   python benchmarks/scale.py                          # 1k, 10k, 100k JSON and SQLite
   python benchmarks/scale.py --sizes 1000000 --postgres 1000000
   python benchmarks/scale.py --out results.json       # also write the figures
-  # every figure of issue 16 in one run (about 20 minutes on 2 idle cores):
+  # every figure of issue 16 in one run (about 20 minutes on 2 idle cores;
+  # --large-rounds 1: about 15):
   python benchmarks/scale.py --sizes 1000,10000,100000,1000000 --postgres 1000000 \\
-      --rounds 2 --large-rounds 1 --out bench.json
+      --rounds 2 --large-rounds 2 --out bench.json
 """
 
 from __future__ import annotations
@@ -453,6 +454,8 @@ class Bench:
                     prepare()
                     runs[name].append(run(command))
                     granted[name] = _granted(server.url)
+                update_s, upgrade_s = (runs[name][-1].seconds for name in commands)
+                print(f"  (a round: update {update_s:.2f} s, upgrade {upgrade_s:.2f} s)")
             if granted["update"] != granted["upgrade"]:
                 raise SystemExit(f"PostgreSQL: not the same rows granted: {granted}")
             update, up = (min(runs[name], key=lambda r: r.seconds) for name in commands)

@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
+
 from scopemigrate.devices import (
     TOKEN_PREFIX,
     ChangeSet,
@@ -34,7 +36,13 @@ class Outcome:
 
     changes: ChangeSet = field(default_factory=ChangeSet)
     applied: dict[str, AppliedRevision] = field(default_factory=dict)
+    # Each changed device's plan, when a report was asked for (else empty).
     devices: list[DevicePlan] = field(default_factory=list)
+
+    @property
+    def unreported(self) -> int:
+        """Devices changed and not listed in ``devices`` (no report asked for)."""
+        return len(self.changes.devices) - len(self.devices)
 
 
 def _holds(device_scopes: Iterable[str], request: PendingRequest) -> bool:
@@ -77,9 +85,15 @@ _REPORT_EVERY = 4096
 _Shape = tuple[object, ...]
 
 
-def _lists(device: DeviceState) -> _Shape:
-    """A device's scope lists, hashable."""
-    return tuple((n, None if v is None else tuple(v)) for n, v in device.fields.items())
+def _lists(device: DeviceState) -> _Shape | bytes:
+    """A device's scope lists, hashable: their JSON text, which tells apart any two
+    different sets of lists (and is a sixth of the cost of a tuple of tuples,
+    computed for every device); a tuple of tuples where it cannot be written
+    (a string that is not UTF-8)."""
+    try:
+        return orjson.dumps(device.fields)
+    except TypeError:
+        return tuple((n, None if v is None else tuple(v)) for n, v in device.fields.items())
 
 
 def _shape(device: DeviceState) -> _Shape:
@@ -96,19 +110,28 @@ def _result(device: DeviceState, before: dict[str, ScopeList]) -> _Result:
     return None if plan is None else (plan, _changed_fields(device, before))
 
 
-def _record(outcome: Outcome, device: DeviceState, result: _Result) -> None:
-    """Record ``result`` for ``device``. Devices of one shape share the result's
-    lists and dicts (nothing edits a plan or a change set once made): at 100k
-    devices, a plan and a change each per device were a sixth of the peak."""
+def _record(outcome: Outcome, device: DeviceState, result: _Result, report: bool) -> None:
+    """Record ``result`` for ``device``: its change, and its plan when a report is
+    asked for (``report``; else it is counted: ``Outcome.unreported``). Devices of
+    one shape share the result's lists and dicts (nothing edits a plan or a
+    change set once made): at 100k devices, a plan and a change each per device
+    were a sixth of the peak."""
     if result is None:
         return
     plan, changed = result
+    outcome.changes.devices[device.device_id] = changed
+    if not report:
+        return
     if plan.device_id != device.device_id:
         plan = DevicePlan(
             device.device_id, device.label, plan.added, plan.removed, plan.emptied, plan.created
         )
     outcome.devices.append(plan)
-    outcome.changes.devices[device.device_id] = changed
+
+
+def _delta(before: dict[str, ScopeList], after: dict[str, ScopeList]) -> dict[str, ScopeList]:
+    """The fields ``after`` sets that ``before`` does not hold as it is."""
+    return {n: v for n, v in after.items() if n not in before or v != before[n]}
 
 
 def upgrade(
@@ -117,8 +140,10 @@ def upgrade(
     pending: Sequence[PendingRequest],
     applied_at: str,
     progress: Progress = NO_PROGRESS,
+    report: bool = True,
 ) -> Outcome:
-    """Apply ``steps`` in order to every device, recording provenance per step."""
+    """Apply ``steps`` in order to every device, recording provenance per step;
+    each changed device's plan only with ``report`` (else they are counted)."""
     outcome = Outcome()
     provenance = {m.revision: ProvenanceBuilder() for m in steps}
     removed_pending: dict[str, list[RemovedPending]] = defaultdict(list)
@@ -128,27 +153,26 @@ def upgrade(
             repairs[request.device_id].append((index, request))
 
     by_kind = _OperationIndex(steps)
-    memo: dict[
-        _Shape,
-        tuple[dict[str, ScopeList], list[list[str]], _Result],
-    ] = {}
+    # Per shape: the fields its devices end with that differ from what they
+    # held, the provenance groups they join, and their net change.
+    memo: dict[_Shape, tuple[dict[str, ScopeList], list[list[str]], _Result]] = {}
     progress.start(UPGRADING, len(devices))
     for count, device in enumerate(devices, 1):
         if count % _REPORT_EVERY == 0:
             progress.advance(_REPORT_EVERY)
-        device_repairs = [
-            (i, r) for i, r in repairs.get(device.device_id, ()) if r.roles <= device.roles
-        ]
+        asked = repairs.get(device.device_id)
+        device_repairs = [(i, r) for i, r in asked if r.roles <= device.roles] if asked else []
         # Without repair requests, a device's edits follow from what operations
         # read of it (roles, client, scope lists): computed once per such kind.
         shape = None if device_repairs else _shape(device)
         known = None if shape is None else memo.get(shape)
         if known is not None:
-            final, groups, result = known
-            device.fields.update({n: None if v is None else list(v) for n, v in final.items()})
+            delta, groups, result = known
+            if delta:
+                device.fields.update({n: None if v is None else list(v) for n, v in delta.items()})
             for group in groups:
                 group.append(device.device_id)
-            _record(outcome, device, result)
+            _record(outcome, device, result, report)
             continue
         before = dict(device.fields)
         made = []
@@ -183,8 +207,8 @@ def upgrade(
         result = _result(device, before)
         if shape is not None:
             groups = [provenance[revision].devices_of(edits) for revision, edits in made]
-            memo[shape] = (dict(device.fields), groups, result)
-        _record(outcome, device, result)
+            memo[shape] = (_delta(before, device.fields), groups, result)
+        _record(outcome, device, result, report)
     progress.finish()
 
     for migration in steps:
@@ -202,8 +226,10 @@ def downgrade(
     devices: Iterable[DeviceState],
     pending: Sequence[PendingRequest],
     progress: Progress = NO_PROGRESS,
+    report: bool = True,
 ) -> Outcome:
-    """Undo ``steps`` (children first) using their recorded provenance only.
+    """Undo ``steps`` (children first) using their recorded provenance only; each
+    changed device's plan only with ``report`` (else they are counted).
 
     A scope a device held before the upgrade, or was granted since by a person
     or the product, is not in the provenance and so is never removed.
@@ -228,7 +254,7 @@ def downgrade(
     # computed once per such kind, as an upgrade does. Counted out of the
     # store's devices, as an upgrade is: each device once.
     progress.start(DOWNGRADING, len(by_id))
-    memo: dict[tuple[tuple[int, ...], _Shape], tuple[dict[str, ScopeList], _Result]] = {}
+    memo: dict[tuple[tuple[int, ...], object], tuple[dict[str, ScopeList], _Result]] = {}
     for count, (device_id, device) in enumerate(by_id.items(), 1):
         if count % _REPORT_EVERY == 0:
             progress.advance(_REPORT_EVERY)
@@ -240,10 +266,10 @@ def downgrade(
         if known is None:
             before = dict(device.fields)
             _undo(device, changes)
-            known = memo[key] = (dict(device.fields), _result(device, before))
-        else:
+            known = memo[key] = (_delta(before, device.fields), _result(device, before))
+        elif known[0]:
             device.fields.update({n: None if v is None else list(v) for n, v in known[0].items()})
-        _record(outcome, device, known[1])
+        _record(outcome, device, known[1], report)
     progress.advance(len(by_id) % _REPORT_EVERY)
     progress.finish()
     return outcome

@@ -292,7 +292,9 @@ def apply(
     progress.start(READING, 0)
     snapshot = store.read()
     if plan.direction == "upgrade":
-        outcome = engine.upgrade(plan.enter, snapshot.devices, snapshot.pending, at, progress)
+        outcome = engine.upgrade(
+            plan.enter, snapshot.devices, snapshot.pending, at, progress, report
+        )
         entered = outcome.applied
     elif plan.direction == "downgrade":
         entries = [ledger.applied[rev] for rev in plan.leave if rev in ledger.applied]
@@ -300,14 +302,14 @@ def apply(
         for entry in entries:
             migration = installed.get(entry.migration.revision, entry.migration)
             engine.check_provenance(entry, migration, f"{store.location}: ledger")
-        outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending, progress)
+        outcome = engine.downgrade(entries, snapshot.devices, snapshot.pending, progress, report)
     else:
         outcome = engine.Outcome()  # a stamp changes no device
     _log_revisions(plan, outcome, ledger)
     devices = list(outcome.devices)
     if not dry_run:
         newcomers = _Newcomers(plan.enter, snapshot) if plan.direction == "upgrade" else None
-        new_ledger = advanced(len(outcome.devices), entered)
+        new_ledger = advanced(len(outcome.changes.devices), entered)
         progress.start(WRITING, 0)
         try:
             _commit(store, snapshot, outcome.changes, new_ledger, newcomers)
@@ -317,7 +319,7 @@ def apply(
         log.info(
             "%s: committed: %d device(s) changed, now at %s",
             store.location,
-            len(devices),
+            len(devices) + outcome.unreported,
             _heads(new_ledger.heads),
         )
     else:
@@ -326,6 +328,7 @@ def apply(
         devices,
         pending_removed=len(outcome.changes.pending_removed),
         pending_restored=len(outcome.changes.pending_restored),
+        unreported=outcome.unreported,
     )
 
 

@@ -245,3 +245,61 @@ def test_devices_of_one_kind_get_their_edit_computed_once(monkeypatch: Any) -> N
     assert devices[0].fields["scopes"] is not devices[1].fields["scopes"]
     (group,) = outcome.applied["r1"].provenance
     assert group.devices == [f"d{i}" for i in range(50)]
+
+
+def _operators(count: int, scopes: list[str]) -> list[DeviceState]:
+    return [
+        DeviceState(
+            device_id=f"d{i}",
+            label=f"d{i}",
+            roles=frozenset({"operator"}),
+            fields={"scopes": list(scopes), "tokens.operator": list(scopes)},
+        )
+        for i in range(count)
+    ]
+
+
+GRANT_READ = Migration(
+    revision="r1",
+    release="2026.3.1",
+    operations=(Grant(role="operator", scopes=("operator.read",), if_any=("operator.admin",)),),
+)
+
+
+def test_without_a_report_changes_are_counted_not_listed() -> None:
+    """``report=False`` (no ``-v``, no ``--json``): the same changes and provenance,
+    and the changed devices counted instead of a plan built for each."""
+    listed = engine.upgrade([GRANT_READ], _operators(5, ["operator.admin"]), [], AT)
+    counted = engine.upgrade([GRANT_READ], _operators(5, ["operator.admin"]), [], AT, report=False)
+    assert counted.devices == [] and counted.unreported == 5
+    assert listed.unreported == 0 and len(listed.devices) == 5
+    assert counted.changes == listed.changes
+    assert counted.applied == listed.applied
+    down = engine.downgrade(
+        [counted.applied["r1"]],
+        _operators(5, ["operator.admin", "operator.read"]),
+        [],
+        report=False,
+    )
+    assert down.devices == [] and down.unreported == 5
+
+
+def test_devices_of_a_shape_no_step_changes_are_left_as_they_are() -> None:
+    devices = _operators(3, ["operator.read"])  # no operator.admin: nothing to grant
+    lists = [device.fields["scopes"] for device in devices]
+    outcome = engine.upgrade([GRANT_READ], devices, [], AT)
+    assert outcome.changes.is_empty() and outcome.devices == []
+    assert [device.fields["scopes"] for device in devices] == lists
+    assert all(d.fields["scopes"] is kept for d, kept in zip(devices, lists, strict=True))
+
+
+def test_lists_holding_a_string_json_cannot_write_share_their_edit_too() -> None:
+    """A scope that is no UTF-8 text (a lone surrogate, which a device built through
+    the Python API may hold) has no JSON text to key a device's shape by: its
+    lists as a tuple instead."""
+    devices = _operators(3, ["operator.admin", "\ud800"])
+    outcome = engine.upgrade([GRANT_READ], devices, [], AT)
+    assert len(outcome.devices) == 3
+    assert all(d.fields["scopes"] == ["operator.admin", "\ud800", "operator.read"] for d in devices)
+    (group,) = outcome.applied["r1"].provenance
+    assert group.devices == ["d0", "d1", "d2"]

@@ -9,6 +9,7 @@ on the fixtures and on generated stores.
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ from hypothesis import strategies as st
 from test_engine import chains
 
 from scopemigrate import engine
-from scopemigrate.devices import DeviceState, ScopeList
+from scopemigrate.devices import ChangeSet, DeviceState, ScopeList
 from scopemigrate.errors import BadStoreError
 from scopemigrate.migration import Migration
 from scopemigrate.stores.openclaw_json import index as json_index
+from scopemigrate.stores.openclaw_json.gateway import scope_base
 from scopemigrate.stores.openclaw_json.records import (
     _set_scope_list,
     device_from_record,
@@ -270,6 +272,52 @@ def test_a_file_written_whole_after_a_splice_began_holds_only_the_whole(tmp_path
         json_index.write_paired(index, edited, out)
     assert target.read_bytes() == today_render(raw, edited)
     assert target.read_bytes().count(b'"deviceId": "a"') == 1
+
+
+class _Writes(io.BytesIO):
+    """A temp file that records the size of each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data: Any) -> int:
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+def test_a_large_splice_is_written_a_part_at_a_time() -> None:
+    """The splice gathers its pieces into parts of a bounded size (one write per
+    part, not per piece), so the new file is never held whole in memory."""
+    devices = 10_000  # two pieces per device: several parts
+    tree = {
+        f"d{n:05}": {"deviceId": f"d{n:05}", "role": "operator", "scopes": ["x"], "tokens": {}}
+        for n in range(devices)
+    }
+    raw = json.dumps(tree, indent=2).encode()
+    index = json_index.read_paired(PATH, raw)
+    assert index.spans is not None
+    edited: dict[str, dict[str, ScopeList]] = {key: {"scopes": ["x", "y"]} for key in tree}
+    out = _Writes()
+    json_index.write_paired(index, edited, out)
+    assert out.getvalue() == today_render(raw, edited)
+    assert 1 < len(out.sizes) < devices
+    assert max(out.sizes) < len(out.getvalue()) / 2
+
+
+def test_the_values_a_rebase_compares_are_shared_by_devices_of_one_kind() -> None:
+    """``scope_base``: each changed field's value as read; one dict for devices
+    holding the same lists and given the same change (the engine shares it)."""
+    tree = {
+        key: {"deviceId": key, "role": "operator", "scopes": scopes, "tokens": {}}
+        for key, scopes in (("a", ["x"]), ("b", ["x"]), ("c", ["w"]))
+    }
+    index = json_index.read_paired(PATH, json.dumps(tree, indent=2).encode())
+    change: dict[str, ScopeList] = {"scopes": ["x", "y"]}
+    changes = ChangeSet(devices={"a": change, "b": change, "c": {"scopes": ["w", "y"]}})
+    base = scope_base(json_index.records_of(index, changes.devices), changes)
+    assert base == {"a": {"scopes": ["x"]}, "b": {"scopes": ["x"]}, "c": {"scopes": ["w"]}}
+    assert base["a"] is base["b"]
 
 
 GOOD = {

@@ -33,6 +33,9 @@ TOP_LEVEL_KEY = b'\n  "'
 # A piece of a new file: a slice of the old bytes (a view, no copy) or new text.
 Piece = bytes | memoryview
 
+# An edit of a file: the byte range it replaces and the new text.
+Edit = tuple[int, int, bytes]
+
 
 def _key(name: str, depth: int) -> bytes:
     return b"\n" + b"  " * depth + encode_basestring(name).encode("utf-8") + b": "
@@ -58,30 +61,6 @@ def _closing_line(closer: bytes, depth: int) -> bytes:
     return b"\n" + b"  " * depth + closer
 
 
-def _find(data: bytes, start: int, end: int, path: tuple[str, ...]) -> tuple[int, int]:
-    """The byte range of the value at ``path`` in the record ``data[start:end]``,
-    or (-1, -1) unless each key on the way is there exactly once."""
-    # Run for every changed list of every device: _value_end inlined, the keys
-    # and closing lines of each path built once.
-    for key, closing in _path_keys(path):
-        at = data.find(key, start, end)
-        if at < 0 or data.find(key, at + 1, end) >= 0:
-            return -1, -1
-        start = at + len(key)
-        closers = closing.get(data[start]) if start < end else None
-        if closers is None:
-            return -1, -1
-        closer, line = closers
-        if data.startswith(closer, start + 1):  # empty: [] or {}
-            end = start + 2
-            continue
-        found = data.find(line, start)
-        if found < 0:
-            return -1, -1
-        end = found + len(line)
-    return start, end
-
-
 @functools.lru_cache(maxsize=64)
 def _path_keys(
     path: tuple[str, ...],
@@ -92,6 +71,59 @@ def _path_keys(
         (_key(name, depth), {b: (c, _closing_line(c, depth)) for b, c in _CLOSERS.items()})
         for depth, name in enumerate(path, 2)
     )
+
+
+# How one changed list is found in a record and what replaces it: the keys of
+# the objects on its path (each with, per opening byte, the closer and the line
+# closing its value), the list's own key, its text as read and its new text.
+ListSplice = tuple[tuple[tuple[bytes, dict[int, tuple[bytes, bytes]]], ...], bytes, bytes, bytes]
+
+
+def list_splice(path: tuple[str, ...], old_text: bytes, new_text: bytes) -> ListSplice:
+    """The splice of the list at ``path`` (of a record at depth 1), written
+    ``old_text`` as read, by ``new_text``."""
+    keys = _path_keys(path)
+    return keys[:-1], keys[-1][0], old_text, new_text
+
+
+def splice_edits(data: bytes, start: int, end: int, splices: list[ListSplice]) -> list[Edit] | None:
+    """The edits of ``splices`` in the record ``data[start:end]``, in order; None
+    unless each key on each path is there exactly once (in the value of the key
+    before it) and each list's text there is exactly its text as read."""
+    # Run for every changed device: one pass per list, nothing parsed and no
+    # function called per key. A list's text as read starts with its opener and
+    # ends with its closing line, and its other lines are indented deeper, so
+    # the text being there is the list being there, ending where its closing
+    # line says.
+    find = data.find
+    edits: list[Edit] = []
+    for objects, key, old_text, new_text in splices:
+        within, until = start, end
+        for name, closing in objects:
+            at = find(name, within, until)
+            if at < 0 or find(name, at + 1, until) >= 0:
+                return None
+            within = at + len(name)
+            closers = closing.get(data[within]) if within < until else None
+            if closers is None:
+                return None
+            closer, line = closers
+            if data.startswith(closer, within + 1):  # empty: [] or {}
+                until = within + 2
+                continue
+            found = find(line, within)
+            if found < 0:
+                return None
+            until = found + len(line)
+        at = find(key, within, until)
+        if at < 0 or find(key, at + 1, until) >= 0:
+            return None
+        at += len(key)
+        if not data.startswith(old_text, at):
+            return None
+        edits.append((at, at + len(old_text), new_text))
+    edits.sort()
+    return edits
 
 
 def render_string_list(values: list[str], depth: int) -> bytes:
@@ -166,10 +198,6 @@ def splice_records(
     return b"".join(pieces)
 
 
-# An edit of a file: the byte range it replaces and the new text.
-Edit = tuple[int, int, bytes]
-
-
 def join_edits(
     view: memoryview, position: int, edits: list[Edit], write: Callable[[Piece], object]
 ) -> int:
@@ -197,21 +225,22 @@ def _record_edits(
     rewrites the whole record (OpenClaw's key order then decides), once the
     old text parses to the record as it was.
     """
-    edits: list[Edit] = []
+    splices: list[ListSplice] = []
     for field, before in fields.items():
         path = _list_path(field)
         value = _get(record, path)
+        if not (isinstance(value, list) and isinstance(before, list)):
+            break
         depth = 1 + len(path)
-        if isinstance(value, list) and isinstance(before, list):
-            value_start, value_end = _find(original, start, end, path)
-            if value_start >= 0 and original[value_start:value_end] == render_string_list(
-                before, depth
-            ):
-                edits.append((value_start, value_end, render_string_list(value, depth)))
-                continue
-        rewritten = _rewrite_record(original[start:end], record, fields)
-        return None if rewritten is None else [(start, end, rewritten)]
-    return sorted(edits)
+        splices.append(
+            list_splice(path, render_string_list(before, depth), render_string_list(value, depth))
+        )
+    else:
+        edits = splice_edits(original, start, end, splices)
+        if edits is not None:
+            return edits
+    rewritten = _rewrite_record(original[start:end], record, fields)
+    return None if rewritten is None else [(start, end, rewritten)]
 
 
 def _rewrite_record(
