@@ -375,14 +375,18 @@ class Bench:
         against the interpreter's own start."""
         original, work = self.json_store(READ_ONLY_SIZE)
         self.fresh(original, work)
-        where = ["--store", str(work), "--migrations", str(self.chains[1])]
+        migrations = ["--migrations", str(self.chains[1])]
+        where = ["--store", str(work), *migrations]
         run([tool(), "upgrade", "head", "-q", "--no-backup", *where])
         print(f"Read-only commands, {_label(READ_ONLY_SIZE)} devices", flush=True)
         rounds = max(self.rounds, 5)
         python = best([sys.executable, "-c", "pass"], rounds)
         self.record("readonly_python_s", python.seconds)
         for verb in READ_ONLY_COMMANDS:
-            measured = best([tool(), verb, *where], rounds)
+            # heads reads only the migration files: given --store, it answers and
+            # then warns that the store is ignored, which is not how it is used.
+            args = migrations if verb == "heads" else where
+            measured = best([tool(), verb, *args], rounds)
             self.record(f"readonly_{verb}_s", measured.seconds)
             self.record(f"readonly_{verb}_vs_python", measured.seconds / python.seconds)
         shutil.rmtree(work, ignore_errors=True)
