@@ -124,6 +124,8 @@ def record_validated(files_digest: str) -> None:
             return
         records_path = os.path.join(folder, _RECORDS)
         if not os.path.isdir(records_path):
+            if not _ours_to_create(records_path):
+                return
             os.makedirs(records_path, mode=0o700, exist_ok=True)
             _tag(folder)
         records = _open_own_folder(records_path)
@@ -204,6 +206,26 @@ def _distributions() -> list[str]:
 def _trusted(info: os.stat_result) -> bool:
     """Ours, and writable by no one else (root may write anything anyway)."""
     return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _ours_to_create(path: str) -> bool:
+    """Whether this process may create ``path``'s missing folders.
+
+    Not root inside another user's folder: ``sudo scopemigrate ...`` keeps the
+    user's ``$HOME`` on many systems, and folders root made in that user's cache
+    would be ones the user can neither fill nor remove (so their own ``heads``
+    would never be quick again). Any other user can only create folders where
+    the system lets them, and those are then theirs.
+    """
+    if os.geteuid() != 0:
+        return True
+    nearest = path
+    while not os.path.lexists(nearest):
+        parent = os.path.dirname(nearest)
+        if parent == nearest:
+            break
+        nearest = parent
+    return os.lstat(nearest).st_uid == 0
 
 
 def _open_own_folder(path: str) -> int | None:

@@ -322,6 +322,19 @@ def test_a_record_is_trusted_only_when_it_and_its_folder_are_the_users_own(
     assert not took_the_quick_path(same_as_full(*args))
 
 
+def test_root_leaves_no_folder_in_another_users_cache(tmp_path: Path, own_cache: Path) -> None:
+    """sudo keeping a user's $HOME: root's run validates, and records nothing there."""
+    if os.geteuid() != 0:
+        pytest.skip("runs as root in another user's folder: needs root (CI runs as root)")
+    folder = tmp_path / "migrations"
+    write(folder, "a1.toml", BASE + GRANT)
+    _planted_by_another_user(own_cache)
+    MigrationFiles([folder])
+    assert list(own_cache.iterdir()) == []
+    digest = files_digest([str(folder)])
+    assert digest is not None and not validation_cache.validated(digest)
+
+
 @pytest.mark.parametrize("where", ["a file in the way", "the variable relative", "turned off"])
 def test_a_cache_that_cannot_be_used_is_a_miss_never_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
