@@ -30,9 +30,9 @@ from scopemigrate.run import (
     execute,
     known_graph,
     script,
-    without_cycle_collector,
 )
 from scopemigrate.stores import open_store
+from scopemigrate.stores.base import without_cycle_collector
 from scopemigrate.targets import Release, Target, check_direction, parse_target
 from scopemigrate.versions import parse_release
 

@@ -154,7 +154,7 @@ def _read_files(locations: tuple[str, ...]) -> _Files | None:
             ):
                 return None
             files.add(rev, down, depends, release)
-            # Read by current alone, which leaves anything unusual to the full run.
+            # Read by the views alone, which leave anything unusual to the full run.
             files.messages[rev] = message if isinstance(message, str) else None
             files.labelled |= document.get("branch_labels", []) != []
     return files

@@ -6,8 +6,9 @@ objects and accepts a ``ChangeSet``; only the adapter knows files or SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -29,7 +30,28 @@ __all__ = [
     "ScriptStore",
     "Snapshot",
     "Store",
+    "without_cycle_collector",
 ]
+
+
+@contextmanager
+def without_cycle_collector() -> Iterator[None]:
+    """Pause Python's cycle collector while a store's records are built and held.
+
+    Parsing a store creates millions of containers and no reference cycles,
+    yet each burst of allocations sets off a collection that walks every
+    object built so far (measured at 100k devices: 40% of an upgrade, 60% of
+    a read) and frees nothing. Reference counting still frees every record
+    dropped. Nested uses leave the collector as the outermost found it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 # A store that keeps changing under a run (a gateway rewriting paired.json)
 # gets this many attempts, of the run and of catching up with newcomers.

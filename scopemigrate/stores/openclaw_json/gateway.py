@@ -9,7 +9,6 @@ devices it paired meanwhile are *adopted* through the run's ``CatchUp``.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Callable
@@ -32,7 +31,12 @@ from scopemigrate.stores.atomic import (
     set_aside,
     write_temp,
 )
-from scopemigrate.stores.base import MAX_ATTEMPTS, CatchUp, Snapshot
+from scopemigrate.stores.base import (
+    MAX_ATTEMPTS,
+    CatchUp,
+    Snapshot,
+    without_cycle_collector,
+)
 from scopemigrate.stores.openclaw_json.index import records_of
 from scopemigrate.stores.openclaw_json.records import (
     RawFiles,
@@ -177,16 +181,8 @@ class Lineage:
     def absorb(self, data: bytes) -> bool:
         """Carry another program's version into ``truth``; whether it lacks something
         of ``truth`` (so ``truth`` must be published over it)."""
-        # Parsing builds a few objects per byte and no cycles, yet each burst of
-        # them sets off a collection walking all built so far (most of the time
-        # of a large read: index.py): paused, reference counting frees the rest.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with without_cycle_collector():  # it parses whole files
             return self._absorb(data)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _absorb(self, data: bytes) -> bool:
         if self._truth is None:
